@@ -1,0 +1,3 @@
+from flowerstudio.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,116 @@
+"""The model file: one .safetensors holding the weights plus JSON metadata.
+
+Loading never unpickles anything. Writes are atomic (see atomic.py), so a process
+killed mid-save leaves the previous file intact.
+"""
+from __future__ import annotations
+
+import io
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+
+import flowerstudio
+from flowerstudio.core.atomic import atomic_write_bytes
+
+FORMAT = "flowerstudio-model"
+FORMAT_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A model file is missing, corrupt, truncated or not one of ours; the message names it."""
+
+
+@dataclass
+class ModelInfo:
+    """What a model file says about itself."""
+
+    backbone: str
+    classes: list[str]  # class folder names, in label order
+    display_names: list[str]
+    input_size: int
+    mean: list[float]
+    std: list[float]
+    best_val_acc: float = 0.0
+    epoch: int = 0
+    stage: str = ""
+    config: dict[str, Any] = field(default_factory=dict)
+    app_version: str = flowerstudio.__version__
+    torch_version: str = torch.__version__
+    created: str = ""
+    format_version: int = FORMAT_VERSION
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+
+def save_model(path: str | Path, model: torch.nn.Module, info: ModelInfo) -> None:
+    """Write weights + metadata atomically."""
+    from safetensors.torch import save
+
+    info.created = info.created or time.strftime("%Y-%m-%dT%H:%M:%S")
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    meta = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "flowerstudio": json.dumps(asdict(info))}
+    atomic_write_bytes(path, save(tensors, metadata=meta))
+
+
+def read_model_info(path: str | Path) -> ModelInfo:
+    """Read only the metadata (cheap: the header, not the weights)."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"model file not found: {path}")
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            meta = fh.metadata() or {}
+    except Exception as exc:  # safetensors reports corrupt headers with its own error types
+        raise CheckpointError(f"{path} is not a readable model file (corrupt or truncated?): {exc}") from exc
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is a .safetensors file but not a Flower Studio model (no '{FORMAT}' metadata)")
+    if int(meta.get("format_version", "0")) > FORMAT_VERSION:
+        raise CheckpointError(f"{path} was made by a newer Flower Studio (format {meta['format_version']}); update the app")
+    try:
+        data = json.loads(meta["flowerstudio"])
+        known = ModelInfo.__dataclass_fields__
+        return ModelInfo(**{k: v for k, v in data.items() if k in known})
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: model metadata is damaged ({exc})") from exc
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, ModelInfo]:
+    """Rebuild the classifier from a model file; weights only, no pickle."""
+    from safetensors.torch import load_file
+
+    from flowerstudio.core.models import build_classifier
+
+    info = read_model_info(path)
+    try:
+        state = load_file(str(path), device="cpu")
+    except Exception as exc:
+        raise CheckpointError(f"{path}: weights are unreadable (corrupt or truncated?): {exc}") from exc
+    model = build_classifier(info.backbone, info.num_classes, pretrained=False)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise CheckpointError(f"{path}: weights do not match backbone {info.backbone}: {exc}") from exc
+    return model.to(device).eval(), info
+
+
+def save_resume_state(path: str | Path, state: dict[str, Any]) -> None:
+    """Optimizer, scheduler, epoch and RNG state for resuming; plain tensors and numbers only."""
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def load_resume_state(path: str | Path) -> dict[str, Any]:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise CheckpointError(f"{path}: resume state is unreadable: {exc}") from exc

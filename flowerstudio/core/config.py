@@ -1,0 +1,148 @@
+"""The one training configuration, shared by the CLI and the GUI and saved beside each run."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+TRAIN_MODES = ("frozen", "last_stages", "all")
+OPTIMIZERS = ("adam", "adamw", "sgd")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+class ConfigError(ValueError):
+    """A config value is wrong; the message names the field."""
+
+
+@dataclass
+class AugmentConfig:
+    """The training-time augmentation recipe (the tutorial's, step by step).
+
+    Each step has a switch and its parameters. Validation never augments.
+    """
+
+    resize_ratio: float = 256 / 224  # resize the short side to input_size * ratio, then crop
+    rotation: bool = True
+    rotation_degrees: float = 45.0
+    random_crop: bool = False  # False: centre crop after rotation, as the tutorial
+    hflip: bool = True
+    hflip_p: float = 0.5
+    vflip: bool = True
+    vflip_p: float = 0.5
+    color_jitter: bool = True
+    brightness: float = 0.2
+    contrast: float = 0.1
+    saturation: float = 0.1
+    hue: float = 0.1
+    grayscale: bool = True
+    grayscale_p: float = 0.025
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides a training run. Saved as ``config.json`` in the run folder."""
+
+    data_dir: str = ""
+    names_file: Optional[str] = None  # JSON folder name -> display name; default: <data>/cat_to_name.json
+    val_fraction: float = 0.2  # only for a folder without a train/valid split
+    split_seed: int = 42
+
+    backbone: str = "efficientnet_lite0"
+    weights: Optional[str] = None  # a local weights file instead of the registry's
+    input_size: int = 224
+
+    train_mode: str = "frozen"  # frozen | last_stages | all
+    unfreeze_stages: int = 2  # for last_stages
+    resume_from: Optional[str] = None  # model file or run folder whose best weights start this stage
+
+    epochs: int = 10
+    batch_size: int = 32
+    lr: float = 1e-3
+    backbone_lr_factor: float = 0.1  # backbone lr = lr * factor when it trains
+    weight_decay: float = 0.0
+    optimizer: str = "adam"
+    step_size: int = 10  # StepLR
+    gamma: float = 0.1
+    label_smoothing: float = 0.0
+
+    device: str = "auto"
+    amp: bool = True  # autocast on CUDA
+    workers: int = 0
+    seed: int = 0
+
+    feature_cache: bool = True  # frozen stage: train the head on cached backbone features
+    cache_views: int = 4  # augmented views per training photo in the cache (1 = none)
+
+    output_dir: str = ""  # where run folders go; default: the user's data folder
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def validate(self) -> "TrainConfig":
+        """Raise ConfigError naming the first wrong field; return self."""
+        def need(cond: bool, name: str, why: str) -> None:
+            if not cond:
+                raise ConfigError(f"config field '{name}': {why} (got {getattr(self, name)!r})")
+
+        need(self.train_mode in TRAIN_MODES, "train_mode", f"must be one of {', '.join(TRAIN_MODES)}")
+        need(self.optimizer in OPTIMIZERS, "optimizer", f"must be one of {', '.join(OPTIMIZERS)}")
+        need(self.device in DEVICES or self.device.startswith("cuda:"), "device", "must be auto, cpu, cuda or cuda:N")
+        need(self.epochs >= 1, "epochs", "must be at least 1")
+        need(self.batch_size >= 1, "batch_size", "must be at least 1")
+        need(self.lr > 0, "lr", "must be positive")
+        need(0 < self.backbone_lr_factor <= 10, "backbone_lr_factor", "must be in (0, 10]")
+        need(32 <= self.input_size <= 1024, "input_size", "must be between 32 and 1024")
+        need(0 < self.val_fraction < 1, "val_fraction", "must be between 0 and 1")
+        need(self.unfreeze_stages >= 1, "unfreeze_stages", "must be at least 1")
+        need(self.step_size >= 1, "step_size", "must be at least 1")
+        need(0 < self.gamma <= 1, "gamma", "must be in (0, 1]")
+        need(self.workers >= 0, "workers", "must be 0 or more")
+        need(1 <= self.cache_views <= 64, "cache_views", "must be between 1 and 64")
+        need(0 <= self.label_smoothing < 1, "label_smoothing", "must be in [0, 1)")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        """Build from plain data, rejecting unknown fields and wrong types by name."""
+        data = dict(data)
+        aug = data.pop("augment", {}) or {}
+        cfg = cls(**_checked(cls, data, ""), augment=AugmentConfig(**_checked(AugmentConfig, aug, "augment.")))
+        return cfg.validate()
+
+    def save(self, path: str | os.PathLike) -> None:
+        from flowerstudio.core.atomic import atomic_write_bytes
+
+        atomic_write_bytes(path, json.dumps(self.to_dict(), indent=2).encode())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "TrainConfig":
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot read config {path}: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ConfigError(f"config {path}: expected a JSON object")
+        return cls.from_dict(data)
+
+
+def _checked(cls: type, data: dict[str, Any], prefix: str) -> dict[str, Any]:
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name != "augment"}
+    out = {}
+    for key, value in data.items():
+        if key not in fields:
+            raise ConfigError(f"unknown config field '{prefix}{key}'")
+        default = getattr(cls(), key)
+        if default is not None and value is not None:
+            kind = type(default)
+            if kind is float and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                raise ConfigError(
+                    f"config field '{prefix}{key}' must be {kind.__name__}, got {type(value).__name__} {value!r}"
+                )
+        out[key] = value
+    return out

@@ -1,0 +1,147 @@
+"""Backbone features computed once and kept on disk, for training a head on a frozen backbone.
+
+A frozen backbone gives the same features every epoch, so the frozen stage runs each
+photo (or each of a few augmented views of it) through the network once. Entries are
+keyed by the photo's identity (path, size, mtime) inside a file keyed by everything
+else that decides a feature: backbone, weights, input size and transform recipe.
+A changed photo is re-extracted; a corrupt or foreign cache file is rebuilt.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import torch
+
+from flowerstudio.core.atomic import atomic_write_bytes
+from flowerstudio.core.events import BadImage, CancelToken, Log, Meter, PhaseStarted, Progress, ignore
+from flowerstudio.core.loader import ImageDataset, make_loader
+
+CACHE_VERSION = 1
+
+
+def default_cache_dir() -> Path:
+    """$FLOWERSTUDIO_CACHE_DIR, else the per-user cache folder (platformdirs)."""
+    env = os.environ.get("FLOWERSTUDIO_CACHE_DIR")
+    if env:
+        return Path(env)
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("FlowerStudio", appauthor=False)) / "features"
+
+
+def photo_identity(path: str) -> str:
+    st = os.stat(path)
+    return f"{os.path.abspath(path)}|{st.st_size}|{st.st_mtime_ns}"
+
+
+class FeatureCache:
+    """One cache file per (backbone, weights, transform recipe, view)."""
+
+    def __init__(self, root: Path, key_parts: dict) -> None:
+        blob = json.dumps({"v": CACHE_VERSION, **key_parts}, sort_keys=True).encode()
+        self.key = hashlib.sha256(blob).hexdigest()[:20]
+        self.folder = Path(root) / self.key
+        self.key_parts = key_parts
+
+    def _file(self, view: str) -> Path:
+        return self.folder / f"{view}.safetensors"
+
+    def _read(self, view: str) -> dict[str, torch.Tensor]:
+        from safetensors import safe_open
+
+        path = self._file(view)
+        if not path.is_file():
+            return {}
+        try:
+            with safe_open(str(path), framework="pt") as fh:
+                meta = fh.metadata() or {}
+                ids = json.loads(meta.get("ids", "[]"))
+                if meta.get("key") != self.key or int(meta.get("version", -1)) != CACHE_VERSION:
+                    return {}
+                feats = fh.get_tensor("features")
+            if feats.shape[0] != len(ids):
+                return {}
+            return dict(zip(ids, feats))
+        except Exception:  # a damaged cache is rebuilt, never trusted
+            return {}
+
+    def _write(self, view: str, rows: dict[str, torch.Tensor]) -> None:
+        from safetensors.torch import save
+
+        if not rows:
+            return
+        ids = list(rows)
+        feats = torch.stack([rows[i] for i in ids]).contiguous()
+        meta = {"key": self.key, "version": str(CACHE_VERSION), "ids": json.dumps(ids)}
+        atomic_write_bytes(self._file(view), save({"features": feats}, metadata=meta))
+        (self.folder / "key.json").write_text(json.dumps(self.key_parts, indent=1, sort_keys=True))
+
+    def features(
+        self,
+        view: str,
+        paths: Sequence[str],
+        labels: Sequence[int],
+        transform: Callable,
+        backbone: torch.nn.Module,
+        device: torch.device,
+        batch_size: int,
+        workers: int = 0,
+        callback=ignore,
+        cancel: Optional[CancelToken] = None,
+        label: str = "",
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Features [N, D] (float16) for ``paths`` and a mask of the photos that decoded."""
+        cancel = cancel or CancelToken()
+        rows = self._read(view)
+        ids = [photo_identity(p) for p in paths]
+        missing = [i for i, key in enumerate(ids) if key not in rows]
+        if missing:
+            callback(Log(f"Extracting features{label}: {len(missing)} of {len(paths)} photos not in the cache"))
+            try:
+                self._extract(rows, missing, ids, paths, labels, transform, backbone, device, batch_size,
+                              workers, callback, cancel)
+            finally:
+                self._write(view, rows)  # keep what was done, even when cancelled
+        else:
+            callback(Log(f"Features{label}: all {len(paths)} photos found in the cache"))
+        ok = torch.tensor([key in rows for key in ids], dtype=torch.bool)
+        dim = next(iter(rows.values())).shape[0] if rows else backbone_dim(backbone)
+        out = torch.zeros(len(paths), dim, dtype=torch.float16)
+        for i, key in enumerate(ids):
+            if key in rows:
+                out[i] = rows[key]
+        return out, ok
+
+    def _extract(self, rows, missing, ids, paths, labels, transform, backbone, device, batch_size, workers,
+                 callback, cancel) -> None:
+        dataset = ImageDataset([paths[i] for i in missing], [labels[i] for i in missing], transform)
+        loader = make_loader(dataset, batch_size, shuffle=False, workers=workers, pin_memory=device.type == "cuda")
+        meter = Meter(len(missing))
+        callback(PhaseStarted("extract", len(missing)))
+        autocast = torch.autocast("cuda", dtype=torch.float16) if device.type == "cuda" else nullcontext()
+        backbone.eval()
+        with torch.inference_mode():
+            for batch in loader:
+                cancel.raise_if_cancelled()
+                for j, reason in batch.bad:
+                    callback(BadImage(paths[missing[j]], reason))
+                if batch.images is not None:
+                    x = batch.images.to(device, non_blocking=True)
+                    if device.type == "cuda":
+                        x = x.contiguous(memory_format=torch.channels_last)
+                    with autocast:
+                        feats = backbone(x).float().half().cpu()
+                    for j, f in zip(batch.indices.tolist(), feats):
+                        rows[ids[missing[j]]] = f.clone()
+                meter.step(len(batch.indices) + len(batch.bad))
+                callback(Progress("extract", meter.done, meter.total, eta=meter.eta))
+
+
+def backbone_dim(backbone: torch.nn.Module) -> int:
+    with torch.inference_mode():
+        return backbone.eval()(torch.zeros(1, 3, 64, 64, device=next(backbone.parameters()).device)).shape[1]

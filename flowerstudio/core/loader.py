@@ -1,0 +1,85 @@
+"""Torch datasets and loaders over scanned samples. A photo that fails to decode is
+dropped from its batch and reported; it never stops the run."""
+from __future__ import annotations
+
+from typing import Callable, Optional, Sequence
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from flowerstudio.core.imageio import ImageLoadError, load_image
+
+
+class ImageDataset(Dataset):
+    """(path, label) pairs -> (tensor or None, label, index, error or None)."""
+
+    def __init__(self, paths: Sequence[str], labels: Sequence[int], transform: Callable) -> None:
+        self.paths = list(paths)
+        self.labels = list(labels)
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int):
+        try:
+            return self.transform(load_image(self.paths[i])), self.labels[i], i, None
+        except ImageLoadError as exc:
+            return None, self.labels[i], i, exc.reason
+        except Exception as exc:  # a transform failing on an odd image is a bad photo, not a crash
+            return None, self.labels[i], i, f"cannot transform image: {exc}"
+
+
+class Batch:
+    """The good images of a batch, plus the indices and reasons of the bad ones."""
+
+    __slots__ = ("images", "labels", "indices", "bad")
+
+    def __init__(self, images, labels, indices, bad) -> None:
+        self.images: Optional[torch.Tensor] = images
+        self.labels: torch.Tensor = labels
+        self.indices: torch.Tensor = indices
+        self.bad: list[tuple[int, str]] = bad
+
+    def pin_memory(self) -> "Batch":
+        if self.images is not None:
+            self.images = self.images.pin_memory()
+        self.labels = self.labels.pin_memory()
+        return self
+
+
+def collate(items) -> Batch:
+    good = [it for it in items if it[3] is None]
+    bad = [(it[2], it[3]) for it in items if it[3] is not None]
+    images = torch.stack([it[0] for it in good]) if good else None
+    return Batch(
+        images,
+        torch.tensor([it[1] for it in good], dtype=torch.long),
+        torch.tensor([it[2] for it in good], dtype=torch.long),
+        bad,
+    )
+
+
+def make_loader(
+    dataset: Dataset,
+    batch_size: int,
+    shuffle: bool,
+    workers: int = 0,
+    seed: int = 0,
+    pin_memory: bool = False,
+) -> DataLoader:
+    """A DataLoader whose workers are spawned, not forked: it may run inside a Qt process."""
+    generator = torch.Generator().manual_seed(seed)
+    extra = {}
+    if workers > 0:
+        extra = {"multiprocessing_context": "spawn", "persistent_workers": True, "prefetch_factor": 4}
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        num_workers=workers,
+        collate_fn=collate,
+        pin_memory=pin_memory,
+        generator=generator,
+        **extra,
+    )

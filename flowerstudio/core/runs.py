@@ -1,0 +1,86 @@
+"""Run folders: where a training run keeps its config, split, history and model files.
+
+    <runs>/<YYYYmmdd-HHMMSS>-<backbone>/
+        config.json  split.json  history.csv  history.json  train.log
+        best.safetensors  last.safetensors  last_state.pt
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from dataclasses import asdict, fields
+from pathlib import Path
+from typing import Optional
+
+from flowerstudio.core.atomic import atomic_write_bytes
+from flowerstudio.core.events import EpochMetrics
+
+BEST = "best.safetensors"
+LAST = "last.safetensors"
+LAST_STATE = "last_state.pt"
+
+
+def default_runs_dir() -> Path:
+    """The per-user folder for runs (platformdirs), e.g. ~/.local/share/FlowerStudio/runs."""
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("FlowerStudio", appauthor=False)) / "runs"
+
+
+def new_run_dir(root: str | Path, backbone: str) -> Path:
+    root = Path(root)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = root / f"{stamp}-{backbone}"
+    n = 1
+    while path.exists():
+        n += 1
+        path = root / f"{stamp}-{backbone}-{n}"
+    path.mkdir(parents=True)
+    return path
+
+
+def best_model_path(run_dir: str | Path) -> Path:
+    return Path(run_dir) / BEST
+
+
+def latest_run(runs_dir: str | Path | None = None) -> Optional[Path]:
+    """The most recently written run folder that holds a best model, if any."""
+    root = Path(runs_dir) if runs_dir else default_runs_dir()
+    if not root.is_dir():
+        return None
+    runs = [p for p in root.iterdir() if (p / BEST).is_file()]
+    return max(runs, key=lambda p: (p / BEST).stat().st_mtime, default=None)
+
+
+def resolve_model_path(spec: str | Path, runs_dir: str | Path | None = None) -> Path:
+    """A model file from: a .safetensors path, a run folder, or 'best'/'last' of the latest run."""
+    if str(spec) in ("best", "last"):
+        run = latest_run(runs_dir)
+        if run is None:
+            raise FileNotFoundError(f"no finished run in {runs_dir or default_runs_dir()}")
+        return run / (BEST if str(spec) == "best" else LAST)
+    path = Path(spec)
+    if path.is_dir():
+        path = path / BEST
+    if not path.is_file():
+        raise FileNotFoundError(f"model file not found: {path}")
+    return path
+
+
+def write_history(run_dir: Path, history: list[EpochMetrics]) -> None:
+    rows = [asdict(m) for m in history]
+    atomic_write_bytes(run_dir / "history.json", json.dumps(rows, indent=1).encode())
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=[f.name for f in fields(EpochMetrics)])
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_bytes(run_dir / "history.csv", buf.getvalue().encode())
+
+
+def read_history(run_dir: str | Path) -> list[EpochMetrics]:
+    path = Path(run_dir) / "history.json"
+    if not path.is_file():
+        return []
+    return [EpochMetrics(**row) for row in json.loads(path.read_text())]

@@ -1,0 +1,341 @@
+"""The training engine: one call runs a stage (frozen, last stages, or all layers).
+
+Reports through typed events (events.py), checks its cancel token every batch, keeps
+the best epoch by validation accuracy, and writes everything into a run folder.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import torch
+from torch import nn
+
+from flowerstudio.core import runs
+from flowerstudio.core.checkpoints import ModelInfo, load_model, read_model_info, save_model, save_resume_state
+from flowerstudio.core.config import TrainConfig
+from flowerstudio.core.dataset import DatasetError, DatasetScan, scan_dataset
+from flowerstudio.core.events import (
+    BadImage, Callback, Cancelled, CancelToken, CheckpointSaved, EpochEnd, EpochMetrics, Log, Meter,
+    PhaseStarted, Progress, ignore,
+)
+from flowerstudio.core.featurecache import FeatureCache, default_cache_dir
+from flowerstudio.core.loader import ImageDataset, make_loader
+from flowerstudio.core.models import Classifier, build_classifier, get_spec, resolve_device
+from flowerstudio.core.transforms import build_eval_transform, build_train_transform, recipe
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainResult:
+    """How a stage ended. status: 'completed' or 'cancelled'."""
+
+    status: str
+    run_dir: str
+    best_path: Optional[str]
+    best_val_acc: float
+    best_epoch: int
+    history: list[EpochMetrics] = field(default_factory=list)
+    bad_images: list[tuple[str, str]] = field(default_factory=list)
+
+
+def train(config: TrainConfig, callback: Callback = ignore, cancel: Optional[CancelToken] = None) -> TrainResult:
+    """Run one training stage as ``config`` says; see TrainConfig for every field."""
+    return _Run(config.validate(), callback, cancel or CancelToken()).execute()
+
+
+class _Run:
+    def __init__(self, cfg: TrainConfig, callback: Callback, cancel: CancelToken) -> None:
+        self.cfg, self.cancel = cfg, cancel
+        self._user_callback = callback
+        self.bad: dict[str, str] = {}
+        self.log_lines: list[str] = []
+        self.history: list[EpochMetrics] = []
+        self.best_acc, self.best_loss, self.best_epoch = -1.0, float("inf"), 0
+
+    # -- reporting -------------------------------------------------------------
+    def emit(self, event) -> None:
+        if isinstance(event, BadImage):
+            if event.path in self.bad:
+                return
+            self.bad[event.path] = event.reason
+            self.log_lines.append(f"bad image skipped: {event.path}: {event.reason}")
+        elif isinstance(event, Log):
+            self.log_lines.append(f"{event.level}: {event.text}")
+        self._user_callback(event)
+
+    def say(self, text: str, level: str = "info") -> None:
+        self.emit(Log(text, level))
+
+    # -- setup -----------------------------------------------------------------
+    def execute(self) -> TrainResult:
+        cfg = self.cfg
+        torch.manual_seed(cfg.seed)
+        self.device = resolve_device(cfg.device)
+        start_model, prior_run = self._resume_source()
+        root = Path(cfg.output_dir) if cfg.output_dir else runs.default_runs_dir()
+        self.run_dir = prior_run or runs.new_run_dir(root, cfg.backbone)
+        split_file = self.run_dir / "split.json"
+        self.scan = scan_dataset(
+            cfg.data_dir, cfg.names_file, cfg.val_fraction, cfg.split_seed,
+            split_file=split_file if split_file.is_file() else None, callback=self.emit, cancel=self.cancel,
+        )
+        if not self.scan.val:
+            raise DatasetError(f"{cfg.data_dir}: no validation photos; add a valid/ folder or more photos per class")
+        self.scan.save_split(split_file)
+        cfg.save(self.run_dir / "config.json")
+        for path, reason in self.scan.unreadable:
+            self.emit(BadImage(path, reason))
+        self.say(f"Run folder: {self.run_dir}")
+        self.say(self.scan.summary())
+        self.model = self._build_model(start_model)
+        if prior_run:
+            self.history = runs.read_history(prior_run)
+        status = "completed"
+        try:
+            if cfg.train_mode == "frozen" and cfg.feature_cache:
+                self._fit_cached()
+            else:
+                self._fit_images()
+        except Cancelled:
+            status = "cancelled"
+            self.say("Training stopped; the best checkpoint is kept.", "warning")
+        finally:
+            runs.write_history(self.run_dir, self.history)
+            self._write_log()
+        best = runs.best_model_path(self.run_dir)
+        if best.is_file():
+            self.model.load_state_dict(load_model(best)[0].state_dict())  # end on the best weights
+        return TrainResult(
+            status, str(self.run_dir), str(best) if best.is_file() else None,
+            max(self.best_acc, 0.0), self.best_epoch, list(self.history), sorted(self.bad.items()),
+        )
+
+    def _resume_source(self) -> tuple[Optional[Path], Optional[Path]]:
+        if not self.cfg.resume_from:
+            return None, None
+        path = runs.resolve_model_path(self.cfg.resume_from, self.cfg.output_dir or None)
+        run_dir = path.parent if (path.parent / "config.json").is_file() else None
+        return path, run_dir
+
+    def _build_model(self, start_model: Optional[Path]) -> Classifier:
+        cfg, scan = self.cfg, self.scan
+        if start_model is not None:
+            model, info = load_model(start_model)
+            if info.classes != scan.classes:
+                raise DatasetError(
+                    f"{start_model} was trained on classes {info.classes[:5]}..., but {cfg.data_dir} has "
+                    f"{scan.classes[:5]}...; fine-tune on the same dataset"
+                )
+            if info.backbone != cfg.backbone:
+                self.say(f"Using backbone {info.backbone} from {start_model.name}")
+                cfg.backbone = info.backbone
+            best = runs.best_model_path(start_model.parent)
+            if best.is_file() and best.parent == self.run_dir:
+                prior = read_model_info(best)
+                self.best_acc, self.best_epoch = prior.best_val_acc, prior.epoch
+            self.say(f"Starting from {start_model}")
+        else:
+            model = build_classifier(cfg.backbone, len(scan.classes), pretrained=True,
+                                     weights_file=cfg.weights, callback=self.emit)
+        model.set_trainable(cfg.train_mode, cfg.unfreeze_stages)
+        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        self.say(f"{cfg.backbone}, stage '{cfg.train_mode}': {trainable:,} trainable parameters, device {self.device}")
+        model.to(self.device)
+        if self.device.type == "cuda":
+            model.to(memory_format=torch.channels_last)
+        return model
+
+    def _optimizer(self, groups: list[dict]) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.StepLR]:
+        cfg = self.cfg
+        kinds = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+        if cfg.optimizer == "sgd":
+            opt = torch.optim.SGD(groups, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
+        else:
+            opt = kinds[cfg.optimizer](groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        return opt, torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.step_size, gamma=cfg.gamma)
+
+    # -- frozen stage on cached features ---------------------------------------
+    def _fit_cached(self) -> None:
+        cfg, spec, scan = self.cfg, get_spec(self.cfg.backbone), self.scan
+        cache = FeatureCache(default_cache_dir(), {
+            "backbone": cfg.backbone, "weights": self._weights_id(),
+            "recipe": recipe(cfg.augment, cfg.input_size, spec.mean, spec.std),
+        })
+        train_tf = build_train_transform(cfg.augment, cfg.input_size, spec.mean, spec.std)
+        eval_tf = build_eval_transform(cfg.input_size, spec.mean, spec.std, cfg.augment)
+        tr_paths, tr_labels = [s.path for s in scan.train], [s.label for s in scan.train]
+        va_paths, va_labels = [s.path for s in scan.val], [s.label for s in scan.val]
+        extract = dict(backbone=self.model.backbone, device=self.device, batch_size=cfg.batch_size,
+                       workers=cfg.workers, callback=self.emit, cancel=self.cancel)
+        views, masks = [], []
+        for v in range(cfg.cache_views):
+            # View 0 is the clean photo; the others are augmented copies.
+            tf = eval_tf if v == 0 else train_tf
+            f, ok = cache.features(f"train{v}", tr_paths, tr_labels, tf, label=f" (view {v + 1}/{cfg.cache_views})",
+                                   **extract)
+            views.append(f)
+            masks.append(ok)
+        val_x, val_ok = cache.features("val", va_paths, va_labels, eval_tf, label=" (validation)", **extract)
+        train_x = torch.stack(views).to(self.device)  # [V, N, D]
+        train_y = torch.tensor(tr_labels, device=self.device)
+        keep = torch.stack(masks).all(0).to(self.device)
+        train_x, train_y = train_x[:, keep], train_y[keep]
+        val_x, val_y = val_x[val_ok].to(self.device).float(), torch.tensor(va_labels, device=self.device)[val_ok.to(self.device)]
+        head = self.model.head
+        opt, sched = self._optimizer([{"params": list(head.parameters()), "lr": cfg.lr}])
+        loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+        gen = torch.Generator(device="cpu").manual_seed(cfg.seed)
+        n = train_y.shape[0]
+        for _ in range(cfg.epochs):
+            epoch = len(self.history) + 1
+            t0 = time.perf_counter()
+            self.emit(PhaseStarted("train", (n + cfg.batch_size - 1) // cfg.batch_size, epoch, cfg.train_mode))
+            view = torch.randint(len(views), (n,), generator=gen).to(self.device)
+            order = torch.randperm(n, generator=gen).to(self.device)
+            x_all = train_x[view, torch.arange(n, device=self.device)].float()
+            head.train()
+            tot_loss = tot_ok = 0.0
+            steps = 0
+            for i in range(0, n, cfg.batch_size):
+                self.cancel.raise_if_cancelled()
+                idx = order[i:i + cfg.batch_size]
+                logits = head(x_all[idx])
+                loss = loss_fn(logits, train_y[idx])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                tot_loss += loss.item() * len(idx)
+                tot_ok += (logits.argmax(1) == train_y[idx]).sum().item()
+                steps += 1
+                if steps % 20 == 0:
+                    self.emit(Progress("train", steps, (n + cfg.batch_size - 1) // cfg.batch_size, epoch,
+                                       loss=tot_loss / min(i + len(idx), n)))
+            head.eval()
+            with torch.inference_mode():
+                logits = head(val_x)
+                val_loss = nn.functional.cross_entropy(logits, val_y).item()
+                val_acc = (logits.argmax(1) == val_y).float().mean().item()
+            lr = opt.param_groups[0]["lr"]
+            sched.step()
+            self._end_epoch(EpochMetrics(epoch, cfg.train_mode, tot_loss / max(n, 1), tot_ok / max(n, 1),
+                                         val_loss, val_acc, lr, time.perf_counter() - t0), opt, sched)
+
+    def _weights_id(self) -> str:
+        cfg, spec = self.cfg, get_spec(self.cfg.backbone)
+        source = cfg.resume_from and str(runs.resolve_model_path(cfg.resume_from, cfg.output_dir or None))
+        source = source or cfg.weights
+        if source:
+            st = os.stat(source)
+            return f"{os.path.abspath(source)}|{st.st_size}|{st.st_mtime_ns}"
+        return os.path.basename(spec.offline_file()) if spec.offline_file else spec.torchvision_name
+
+    # -- stages that run images through the network ----------------------------
+    def _fit_images(self) -> None:
+        cfg, spec, scan = self.cfg, get_spec(self.cfg.backbone), self.scan
+        train_ds = ImageDataset([s.path for s in scan.train], [s.label for s in scan.train],
+                                build_train_transform(cfg.augment, cfg.input_size, spec.mean, spec.std))
+        val_ds = ImageDataset([s.path for s in scan.val], [s.label for s in scan.val],
+                              build_eval_transform(cfg.input_size, spec.mean, spec.std, cfg.augment))
+        opt, sched = self._optimizer(self.model.param_groups(cfg.lr, cfg.backbone_lr_factor))
+        cuda = self.device.type == "cuda"
+        amp_dtype = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float16
+        self.autocast = (lambda: torch.autocast("cuda", dtype=amp_dtype)) if cuda and cfg.amp else nullcontext
+        self.scaler = torch.amp.GradScaler("cuda", enabled=cuda and cfg.amp and amp_dtype == torch.float16)
+        batch_size = cfg.batch_size
+        for _ in range(cfg.epochs):
+            epoch = len(self.history) + 1
+            t0 = time.perf_counter()
+            while True:
+                loader = make_loader(train_ds, batch_size, True, cfg.workers, cfg.seed + epoch, pin_memory=cuda)
+                try:
+                    train_loss, train_acc = self._pass(loader, epoch, opt, train_ds)
+                    break
+                except torch.cuda.OutOfMemoryError:
+                    if batch_size == 1:
+                        raise
+                    batch_size //= 2
+                    opt.zero_grad(set_to_none=True)
+                    torch.cuda.empty_cache()
+                    self.say(f"GPU out of memory: batch size halved to {batch_size}; epoch {epoch} restarts", "warning")
+            val_loader = make_loader(val_ds, batch_size, False, cfg.workers, pin_memory=cuda)
+            val_loss, val_acc = self._pass(val_loader, epoch, None, val_ds)
+            lr = opt.param_groups[0]["lr"]
+            sched.step()
+            self._end_epoch(EpochMetrics(epoch, cfg.train_mode, train_loss, train_acc, val_loss, val_acc, lr,
+                                         time.perf_counter() - t0), opt, sched)
+
+    def _pass(self, loader, epoch: int, opt: Optional[torch.optim.Optimizer], dataset) -> tuple[float, float]:
+        """One pass over ``loader``: training when ``opt`` is given, else evaluation."""
+        phase = "train" if opt is not None else "validate"
+        model, dev = self.model, self.device
+        model.train(opt is not None)
+        meter = Meter(len(loader))
+        self.emit(PhaseStarted(phase, len(loader), epoch, self.cfg.train_mode))
+        tot_loss = tot_ok = seen = 0.0
+        grad = torch.enable_grad() if opt is not None else torch.inference_mode()
+        with grad:
+            for batch in loader:
+                self.cancel.raise_if_cancelled()
+                for j, reason in batch.bad:
+                    self.emit(BadImage(dataset.paths[j], reason))
+                meter.step()
+                if batch.images is None:
+                    continue
+                x = batch.images.to(dev, non_blocking=True)
+                y = batch.labels.to(dev, non_blocking=True)
+                if dev.type == "cuda":
+                    x = x.contiguous(memory_format=torch.channels_last)
+                with self.autocast():
+                    logits = model(x)
+                    loss = nn.functional.cross_entropy(
+                        logits, y, label_smoothing=self.cfg.label_smoothing if opt else 0.0)
+                if opt is not None:
+                    opt.zero_grad(set_to_none=True)
+                    self.scaler.scale(loss).backward()
+                    self.scaler.step(opt)
+                    self.scaler.update()
+                k = y.shape[0]
+                tot_loss += loss.item() * k
+                tot_ok += (logits.argmax(1) == y).sum().item()
+                seen += k
+                self.emit(Progress(phase, meter.done, meter.total, epoch, loss=tot_loss / seen, eta=meter.eta))
+        return tot_loss / max(seen, 1), tot_ok / max(seen, 1)
+
+    # -- bookkeeping -------------------------------------------------------------
+    def _end_epoch(self, m: EpochMetrics, opt, sched) -> None:
+        is_best = m.val_acc > self.best_acc or (m.val_acc == self.best_acc and m.val_loss < self.best_loss)
+        m = EpochMetrics(**{**m.__dict__, "is_best": is_best})
+        self.history.append(m)
+        info = self._info(m)
+        if is_best:
+            self.best_acc, self.best_loss, self.best_epoch = m.val_acc, m.val_loss, m.epoch
+            save_model(runs.best_model_path(self.run_dir), self.model, info)
+            self.emit(CheckpointSaved(str(runs.best_model_path(self.run_dir)), "best", m.epoch, m.val_acc))
+        save_model(self.run_dir / runs.LAST, self.model, info)
+        save_resume_state(self.run_dir / runs.LAST_STATE, {
+            "epoch": m.epoch, "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+        })
+        runs.write_history(self.run_dir, self.history)
+        self.emit(EpochEnd(m))
+        self.say(f"epoch {m.epoch}: train loss {m.train_loss:.3f} acc {m.train_acc:.1%}, "
+                 f"val loss {m.val_loss:.3f} acc {m.val_acc:.1%}{'  (best)' if is_best else ''}")
+
+    def _info(self, m: EpochMetrics) -> ModelInfo:
+        spec, cfg = get_spec(self.cfg.backbone), self.cfg
+        return ModelInfo(
+            backbone=cfg.backbone, classes=list(self.scan.classes), display_names=list(self.scan.display_names),
+            input_size=cfg.input_size, mean=list(spec.mean), std=list(spec.std),
+            best_val_acc=m.val_acc, epoch=m.epoch, stage=m.stage, config=cfg.to_dict(),
+        )
+
+    def _write_log(self) -> None:
+        with open(self.run_dir / "train.log", "a", encoding="utf-8") as fh:
+            fh.write("\n".join(self.log_lines) + "\n")
