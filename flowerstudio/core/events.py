@@ -130,3 +130,10 @@ class Meter:
             return None
         elapsed = time.perf_counter() - self.start
         return elapsed / self.done * max(self.total - self.done, 0)
+
+
+@dataclass(frozen=True)
+class PredictionBatch:
+    """Predictions finished so far arrive in batches, so a gallery can fill as they come."""
+
+    predictions: tuple

@@ -1,0 +1,232 @@
+"""Command line: ``flowerstudio train|predict|evaluate|backbones`` (also ``python -m flowerstudio``)."""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from typing import Optional, Sequence
+
+from flowerstudio.core.config import TrainConfig
+from flowerstudio.core.events import BadImage, CancelToken, Log, PhaseStarted, Progress
+
+# Each maps a flag to a TrainConfig field; a flag left out keeps the config file's (or default) value.
+_TRAIN_FLAGS = [
+    ("--backbone", "backbone", str, "backbone name (see 'flowerstudio backbones')"),
+    ("--weights", "weights", str, "local pretrained weights file (.pth or .safetensors) instead of downloading"),
+    ("--names", "names_file", str, "JSON mapping folder name -> display name (default: DATA/cat_to_name.json)"),
+    ("--epochs", "epochs", int, "epochs to train (default 10)"),
+    ("--batch-size", "batch_size", int, "photos per batch (default 32)"),
+    ("--lr", "lr", float, "learning rate of the head (default 1e-3)"),
+    ("--backbone-lr-factor", "backbone_lr_factor", float, "backbone lr = lr x this when it trains (default 0.1)"),
+    ("--optimizer", "optimizer", str, "adam (default), adamw or sgd"),
+    ("--weight-decay", "weight_decay", float, "weight decay (default 0)"),
+    ("--step-size", "step_size", int, "StepLR: decay the lr every N epochs (default 10)"),
+    ("--gamma", "gamma", float, "StepLR: decay factor (default 0.1)"),
+    ("--input-size", "input_size", int, "input size in pixels (default 224)"),
+    ("--val-fraction", "val_fraction", float, "validation share for a folder without a split (default 0.2)"),
+    ("--seed", "seed", int, "random seed (default 0)"),
+    ("--device", "device", str, "auto (default), cpu, cuda or cuda:N"),
+    ("--workers", "workers", int, "data-loading worker processes (default 0)"),
+    ("--cache-views", "cache_views", int, "frozen stage: augmented views per photo in the feature cache"),
+    ("--resume-from", "resume_from", str, "start from a model file, a run folder, or 'best'/'last' of the latest run"),
+    ("--output", "output_dir", str, "folder for run folders (default: your user data folder)"),
+]
+
+
+def _add_train(sub) -> None:
+    p = sub.add_parser("train", help="train a classifier on a folder of class folders")
+    p.add_argument("data", help="dataset folder: DATA/train/<class>/, DATA/valid/<class>/ or DATA/<class>/")
+    p.add_argument("--config", help="JSON config file (e.g. a run's config.json); flags override it")
+    for flag, dest, kind, help_ in _TRAIN_FLAGS:
+        p.add_argument(flag, dest=dest, type=kind, default=None, help=help_)
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--freeze", dest="train_mode", action="store_const", const="frozen",
+                      help="train only the new head; the backbone stays frozen (default)")
+    mode.add_argument("--unfreeze", dest="train_mode", action="store_const", const="all",
+                      help="fine-tune every layer (usually with --resume-from best)")
+    mode.add_argument("--unfreeze-stages", dest="unfreeze_stages", type=int, metavar="K",
+                      help="fine-tune the last K backbone stages plus the head")
+    p.add_argument("--no-feature-cache", dest="feature_cache", action="store_false", default=None,
+                   help="frozen stage: run every photo through the backbone every epoch")
+    p.add_argument("--no-augment", action="store_true", help="switch every augmentation step off")
+
+
+def _add_predict(sub) -> None:
+    p = sub.add_parser("predict", help="label photos with a trained model")
+    p.add_argument("model", help="model file (.safetensors), run folder, or 'best' for the latest run")
+    p.add_argument("inputs", nargs="+", help="photos and/or folders (searched recursively)")
+    p.add_argument("--top-k", type=int, default=3)
+    p.add_argument("--csv", help="write predictions to this CSV file")
+    p.add_argument("--sort-into", metavar="DIR", help="copy each photo into DIR/<label>/")
+    p.add_argument("--min-confidence", type=float, default=0.6, help="below it photos go to DIR/_uncertain/")
+    p.add_argument("--move", action="store_true", help="move instead of copy with --sort-into")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--device", default="auto")
+
+
+def _add_evaluate(sub) -> None:
+    p = sub.add_parser("evaluate", help="accuracy, per-class accuracy and confusion matrix on a labelled folder")
+    p.add_argument("model")
+    p.add_argument("data", help="labelled folder (class folders, or train/valid/test layout)")
+    p.add_argument("--split", default="auto", choices=["auto", "train", "val", "test", "all"],
+                   help="auto: test/ if present, else the validation split")
+    p.add_argument("--out", help="write report.json, per_class.csv, confusion.csv, mistakes.csv here")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--device", default="auto")
+
+
+class TqdmReporter:
+    """Turns engine events into tqdm bars and printed lines."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.bar = None
+        self.quiet = quiet
+        self.bad = 0
+
+    def __call__(self, event) -> None:
+        from tqdm import tqdm
+
+        if isinstance(event, PhaseStarted):
+            self.close()
+            label = f"{event.phase} {event.epoch}" if event.epoch else event.phase
+            self.bar = tqdm(total=event.total or None, desc=label, unit="B" if event.phase == "download" else "it",
+                            unit_scale=event.phase == "download", leave=False, disable=self.quiet)
+        elif isinstance(event, Progress) and self.bar is not None:
+            self.bar.n = event.done
+            if event.loss is not None:
+                self.bar.set_postfix(loss=f"{event.loss:.3f}", refresh=False)
+            self.bar.refresh()
+        elif isinstance(event, BadImage):
+            self.bad += 1
+            tqdm.write(f"skipped bad image {event.path}: {event.reason}", file=sys.stderr)
+        elif isinstance(event, Log) and not self.quiet:
+            tqdm.write(("" if event.level == "info" else f"{event.level}: ") + event.text)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _cancel_on_ctrl_c() -> CancelToken:
+    token = CancelToken()
+
+    def handler(signum, frame):
+        if token.cancelled:
+            raise KeyboardInterrupt
+        print("\nstopping after this batch (Ctrl-C again to abort)", file=sys.stderr)
+        token.cancel()
+
+    signal.signal(signal.SIGINT, handler)
+    return token
+
+
+def cmd_train(args) -> int:
+    from flowerstudio.core.trainer import train
+
+    cfg = TrainConfig.load(args.config) if args.config else TrainConfig()
+    data = cfg.to_dict()
+    data["data_dir"] = args.data
+    for _, dest, _, _ in _TRAIN_FLAGS:
+        if getattr(args, dest) is not None:
+            data[dest] = getattr(args, dest)
+    if args.unfreeze_stages is not None:
+        data["train_mode"], data["unfreeze_stages"] = "last_stages", args.unfreeze_stages
+    elif args.train_mode:
+        data["train_mode"] = args.train_mode
+    if args.feature_cache is not None:
+        data["feature_cache"] = args.feature_cache
+    if args.no_augment:
+        for switch in ("rotation", "hflip", "vflip", "color_jitter", "grayscale"):
+            data["augment"][switch] = False
+    cfg = TrainConfig.from_dict(data)
+    reporter = TqdmReporter()
+    start = time.perf_counter()
+    try:
+        result = train(cfg, reporter, _cancel_on_ctrl_c())
+    finally:
+        reporter.close()
+    print(f"{result.status}: best validation accuracy {result.best_val_acc:.1%} at epoch {result.best_epoch}, "
+          f"{len(result.history)} epochs in {time.perf_counter() - start:.0f}s, {len(result.bad_images)} bad images; "
+          f"model {result.best_path}")
+    return 0 if result.status == "completed" else 130
+
+
+def cmd_predict(args) -> int:
+    from flowerstudio.core.predict import Predictor, list_images, sort_into, write_csv
+    from flowerstudio.core.runs import resolve_model_path
+
+    paths = list_images(args.inputs)
+    if not paths:
+        print(f"error: no images found in {', '.join(args.inputs)}", file=sys.stderr)
+        return 1
+    predictor = Predictor(resolve_model_path(args.model), args.device)
+    reporter = TqdmReporter()
+    try:
+        result = predictor.predict(paths, args.batch_size, args.top_k, reporter, _cancel_on_ctrl_c())
+    finally:
+        reporter.close()
+    if args.csv:
+        write_csv(result.predictions, args.csv, args.top_k)
+    elif not args.sort_into:
+        for p in result.predictions:
+            print(f"{p.path}\t{p.name}\t{p.confidence:.3f}")
+    if args.sort_into:
+        print(sort_into(result.predictions, args.sort_into, args.min_confidence, args.move).summary())
+    mean_conf = sum(p.confidence for p in result.predictions) / max(len(result.predictions), 1)
+    print(f"{'cancelled' if result.cancelled else 'done'}: {len(result.predictions)} photos labelled "
+          f"(mean confidence {mean_conf:.1%}), {len(result.unreadable)} unreadable"
+          + (f"; CSV {args.csv}" if args.csv else ""))
+    return 130 if result.cancelled else 0
+
+
+def cmd_evaluate(args) -> int:
+    from flowerstudio.core.evaluate import evaluate
+    from flowerstudio.core.runs import resolve_model_path
+
+    reporter = TqdmReporter()
+    try:
+        report = evaluate(resolve_model_path(args.model), args.data, args.split, args.batch_size, args.device,
+                          reporter, _cancel_on_ctrl_c())
+    finally:
+        reporter.close()
+    width = max(len(r["name"]) for r in report.per_class())
+    for r in report.per_class():
+        print(f"{r['name']:<{width}}  {r['correct']:>5}/{r['images']:<5} {r['accuracy']:7.1%}  "
+              f"{'-> ' + r['most_confused_with'] if r['most_confused_with'] else ''}")
+    if args.out:
+        report.save(args.out)
+    print(report.summary() + (f"; written to {args.out}" if args.out else ""))
+    return 0
+
+
+def cmd_backbones(args) -> int:
+    from flowerstudio.core.models import BACKBONES, weights_available_offline
+
+    for name, spec in BACKBONES.items():
+        ready = "ready offline" if weights_available_offline(name) else "downloads on first use"
+        print(f"{name:<20} {spec.title:<45} {ready}")
+    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="flowerstudio", description="Train and use image classifiers.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_train(sub)
+    _add_predict(sub)
+    _add_evaluate(sub)
+    sub.add_parser("backbones", help="list the backbones and whether they work offline")
+    args = parser.parse_args(argv)
+    from flowerstudio.core.errors import user_errors
+
+    try:
+        return {"train": cmd_train, "predict": cmd_predict, "evaluate": cmd_evaluate,
+                "backbones": cmd_backbones}[args.command](args)
+    except user_errors() as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

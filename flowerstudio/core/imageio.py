@@ -1,0 +1,185 @@
+"""The one place photos are opened: training, validation, prediction and thumbnails.
+
+Every caller gets the same 8-bit RGB picture for the same file, so a model never
+sees a photo differently at prediction time than it did in training. Plain
+Pillow only (no torch): the GUI uses this before the heavy modules load.
+"""
+from __future__ import annotations
+
+import os
+from typing import Optional, Tuple
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+IMAGE_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+)
+
+_SYSTEM_NAMES = frozenset({"__macosx", "thumbs.db", "desktop.ini", "@eadir"})
+
+# Formats whose last bytes are a fixed end marker: a cheap way to catch most
+# truncated files without decoding them.
+_END_MARKERS = {"JPEG": b"\xff\xd9", "PNG": b"IEND\xaeB`\x82", "GIF": b";"}
+
+Colour = Tuple[int, int, int]
+
+
+class ImageLoadError(Exception):
+    """A photo that cannot be used; ``reason`` says why in plain words."""
+
+    def __init__(self, path: str | os.PathLike, reason: str) -> None:
+        self.path = os.fspath(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+def is_hidden_or_system(name: str) -> bool:
+    """True for dot-files/folders and OS clutter (__MACOSX, Thumbs.db, desktop.ini, @eaDir)."""
+    return name.startswith(".") or name.lower() in _SYSTEM_NAMES
+
+
+def is_image_file(path: str | os.PathLike) -> bool:
+    """True when the file name ends in one of IMAGE_EXTENSIONS (any case)."""
+    return os.path.splitext(os.fspath(path))[1].lower() in IMAGE_EXTENSIONS
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
+        return "image too large (decompression-bomb limit)"
+    if isinstance(exc, UnidentifiedImageError):
+        return "not an image or unsupported format"
+    if isinstance(exc, FileNotFoundError):
+        return "file not found"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    if isinstance(exc, IsADirectoryError):
+        return "is a folder, not a file"
+    if isinstance(exc, MemoryError):
+        return "not enough memory to decode the image"
+    detail = str(exc).strip()
+    base = "truncated or corrupt image data"
+    return f"{base} ({detail})" if detail else base
+
+
+def _check_not_empty(path: str) -> None:
+    try:
+        size = os.path.getsize(path)
+    except OSError as exc:
+        raise ImageLoadError(path, _reason(exc)) from exc
+    if size == 0:
+        raise ImageLoadError(path, "file is empty (0 bytes)")
+
+
+def _composite(img: Image.Image, background: Colour) -> Image.Image:
+    rgba = img.convert("RGBA")
+    out = Image.new("RGB", rgba.size, tuple(background))
+    out.paste(rgba, mask=rgba.getchannel("A"))
+    return out
+
+
+def _high_bit_depth_to_l(img: Image.Image) -> Image.Image:
+    # Scientific/medical 16-bit greys rarely use the full range; a plain convert
+    # would clip everything above 255 to white, so stretch the actual range.
+    work = img if img.mode == "F" else img.convert("I")
+    lo, hi = work.getextrema()
+    if hi > lo:
+        scale = 255.0 / (hi - lo)
+        offset = -lo * scale
+        work = work.point(lambda v: v * scale + offset)
+    return work.convert("L")
+
+
+def _to_rgb(img: Image.Image, background: Colour) -> Image.Image:
+    mode = img.mode
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
+        mode in ("P", "L", "RGB") and "transparency" in img.info
+    ):
+        return _composite(img, background)
+    if mode.startswith("I") or mode == "F":
+        return _high_bit_depth_to_l(img).convert("RGB")
+    if mode == "RGB":
+        return img
+    return img.convert("RGB")
+
+
+def _open_rgb(path: str, background: Colour, draft_size: Optional[int]) -> Image.Image:
+    """Decode fully, orient by EXIF, flatten to 8-bit RGB. Raises ImageLoadError."""
+    _check_not_empty(path)
+    try:
+        with Image.open(path) as im:
+            if getattr(im, "n_frames", 1) > 1:
+                im.seek(0)
+            if draft_size and im.format == "JPEG":
+                # DCT scaling decodes at 1/2..1/8 size: far faster for thumbnails.
+                im.draft(im.mode, (draft_size, draft_size))
+            im.load()
+            try:
+                oriented = ImageOps.exif_transpose(im)
+            except Exception:
+                # Broken EXIF should not cost the user a usable photo.
+                oriented = im
+            rgb = _to_rgb(oriented, background)
+            if rgb is im:
+                rgb = im.copy()  # detach from the file being closed
+    except ImageLoadError:
+        raise
+    except Exception as exc:
+        raise ImageLoadError(path, _reason(exc)) from exc
+    return rgb
+
+
+def load_image(path: str | os.PathLike, background: Colour = (255, 255, 255)) -> Image.Image:
+    """Open any supported photo as 8-bit RGB, EXIF-oriented, transparency on ``background``.
+
+    Raises ImageLoadError (with a human reason) for empty, corrupt, truncated,
+    unsupported or oversized files.
+    """
+    return _open_rgb(os.fspath(path), background, None)
+
+
+def load_thumbnail(
+    path: str | os.PathLike, size: int, background: Colour = (255, 255, 255)
+) -> Image.Image:
+    """Like load_image, shrunk to fit in ``size`` x ``size`` (aspect kept); fast for JPEG."""
+    img = _open_rgb(os.fspath(path), background, size)
+    img.thumbnail((size, size))
+    return img
+
+
+def probe_image(path: str | os.PathLike) -> Optional[str]:
+    """Cheap check without a full decode: None if the file looks usable, else a reason.
+
+    Reads the header (format, size). For JPEG/PNG/GIF it also checks the end
+    marker; only files lacking it (truncated, or with appended data such as
+    motion photos) are decoded to decide.
+    """
+    path = os.fspath(path)
+    try:
+        _check_not_empty(path)
+    except ImageLoadError as exc:
+        return exc.reason
+    try:
+        with open(path, "rb") as fh:
+            with Image.open(fh) as im:
+                fmt = im.format
+                width, height = im.size
+            if width <= 0 or height <= 0:
+                return "image has no pixels"
+            marker = _END_MARKERS.get(fmt or "")
+            if marker is None:
+                return None
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, fh.tell() - 64))
+            tail = fh.read().rstrip(b"\x00\r\n\t ")
+            if tail.endswith(marker):
+                return None
+    except Exception as exc:
+        return _reason(exc)
+    try:
+        _open_rgb(path, (255, 255, 255), 64)
+    except ImageLoadError as exc:
+        return exc.reason
+    return None

@@ -1,0 +1,169 @@
+"""Batch inference with a saved model: label a folder of new photos."""
+from __future__ import annotations
+
+import csv
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator, Optional, Sequence
+
+import numpy as np
+import torch
+
+from flowerstudio.core.events import (
+    BadImage, Callback, Cancelled, CancelToken, Meter, PhaseStarted, PredictionBatch, Progress, ignore,
+)
+from flowerstudio.core.imageio import ImageLoadError, is_hidden_or_system, is_image_file, load_image
+from flowerstudio.core.models import resolve_device
+from flowerstudio.core.sorting import SortSummary, sort_into  # noqa: F401  (part of this API)
+from flowerstudio.core.transforms import build_eval_transform
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One photo's label. ``label`` indexes the model's classes; ``probs`` holds every class's probability."""
+
+    path: str
+    label: int
+    name: str
+    confidence: float
+    topk: tuple[tuple[str, float], ...]
+    probs: Optional[np.ndarray] = field(default=None, compare=False, repr=False)
+
+
+@dataclass
+class PredictResult:
+    predictions: list[Prediction]
+    unreadable: list[tuple[str, str]]
+    cancelled: bool = False
+
+
+def list_images(inputs: Sequence[str | os.PathLike], recursive: bool = True) -> list[str]:
+    """Image files among ``inputs`` (files or folders), skipping hidden and system entries, sorted."""
+    found: list[str] = []
+    for item in inputs:
+        item = str(item)
+        if os.path.isdir(item):
+            for dirpath, dirnames, filenames in os.walk(item):
+                dirnames[:] = sorted(d for d in dirnames if not is_hidden_or_system(d)) if recursive else []
+                found += [os.path.join(dirpath, f) for f in sorted(filenames)
+                          if is_image_file(f) and not is_hidden_or_system(f)]
+        elif os.path.isfile(item) and not is_hidden_or_system(os.path.basename(item)):
+            found.append(item)
+    return found
+
+
+class Predictor:
+    """Loads a model file once; labels any number of photos in batches."""
+
+    def __init__(self, model_path: str | os.PathLike, device: str = "auto") -> None:
+        from flowerstudio.core.checkpoints import load_model
+
+        self.device = resolve_device(device)
+        self.model, self.info = load_model(model_path, self.device)
+        self.transform = build_eval_transform(self.info.input_size, self.info.mean, self.info.std)
+        if self.device.type == "cuda":
+            self.model.to(memory_format=torch.channels_last)
+
+    def _decoded(self, paths: Sequence[str], workers: int) -> Iterator[tuple[int, Optional[torch.Tensor], str]]:
+        """(index, tensor or None, error) in order; decoding runs ahead of the model in threads
+        (Pillow and torch release the GIL while they work)."""
+        def load(i: int):
+            try:
+                return i, self.transform(load_image(paths[i])), ""
+            except ImageLoadError as exc:
+                return i, None, exc.reason
+            except Exception as exc:  # an odd image is reported, not fatal
+                return i, None, f"cannot transform image: {exc}"
+
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            yield from _bounded_map(pool, load, len(paths), ahead=workers * 16)
+
+    def predict(
+        self,
+        paths: Sequence[str],
+        batch_size: int = 32,
+        top_k: int = 5,
+        callback: Callback = ignore,
+        cancel: Optional[CancelToken] = None,
+        workers: int = 2,
+    ) -> PredictResult:
+        """Label ``paths``; unreadable photos are listed, not fatal. Stops early when cancelled."""
+        cancel = cancel or CancelToken()
+        names = self.info.display_names
+        k = max(1, min(top_k, len(names)))
+        result = PredictResult([], [])
+        meter = Meter(len(paths))
+        callback(PhaseStarted("predict", len(paths)))
+        pending: list[tuple[int, torch.Tensor]] = []
+
+        def flush() -> None:
+            if not pending:
+                return
+            x = torch.stack([t for _, t in pending]).to(self.device)
+            if self.device.type == "cuda":
+                x = x.contiguous(memory_format=torch.channels_last)
+            with torch.inference_mode():
+                probs = torch.softmax(self.model(x).float(), dim=1).cpu()
+            top_p, top_i = probs.topk(k, dim=1)
+            batch = tuple(
+                Prediction(paths[i], int(ti[0]), names[int(ti[0])], float(tp[0]),
+                           tuple((names[int(c)], float(p)) for c, p in zip(ti, tp)), pr.numpy())
+                for (i, _), tp, ti, pr in zip(pending, top_p, top_i, probs)
+            )
+            result.predictions.extend(batch)
+            meter.step(len(pending))
+            pending.clear()
+            callback(PredictionBatch(batch))
+            callback(Progress("predict", meter.done, meter.total, eta=meter.eta))
+
+        try:
+            for i, tensor, error in self._decoded(paths, workers):
+                cancel.raise_if_cancelled()
+                if tensor is None:
+                    result.unreadable.append((paths[i], error))
+                    meter.step()
+                    callback(BadImage(paths[i], error))
+                    continue
+                pending.append((i, tensor))
+                if len(pending) == batch_size:
+                    flush()
+            flush()
+        except Cancelled:
+            result.cancelled = True
+        return result
+
+
+def _bounded_map(pool: ThreadPoolExecutor, fn, n: int, ahead: int) -> Iterator:
+    """Like pool.map, but with at most ``ahead`` photos decoded and waiting: memory stays flat."""
+    from collections import deque
+
+    futures: deque = deque()
+    for i in range(n):
+        futures.append(pool.submit(fn, i))
+        if len(futures) >= ahead:
+            yield futures.popleft().result()
+    while futures:
+        yield futures.popleft().result()
+
+
+def true_label(path: str, classes: Sequence[str]) -> Optional[int]:
+    """The class of a photo in a labelled folder: its parent folder's name, when that is a class."""
+    parent = os.path.basename(os.path.dirname(os.path.abspath(path)))
+    try:
+        return list(classes).index(parent)
+    except ValueError:
+        return None
+
+
+def write_csv(predictions: Iterable[Prediction], path: str | os.PathLike, top_k: Optional[int] = None) -> None:
+    """CSV: path, label, confidence, then top-k labels and probabilities."""
+    predictions = list(predictions)
+    k = top_k or max((len(p.topk) for p in predictions), default=1)
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["path", "label", "confidence"] + [c for j in range(1, k + 1) for c in (f"top{j}", f"p{j}")])
+        for p in predictions:
+            cells = [c for name, prob in p.topk[:k] for c in (name, f"{prob:.6f}")]
+            w.writerow([p.path, p.name, f"{p.confidence:.6f}"] + cells)

@@ -1,0 +1,42 @@
+import json
+
+import pytest
+
+from flowerstudio.core.config import ConfigError, TrainConfig
+
+
+def test_round_trip_through_json(tmp_path):
+    cfg = TrainConfig(data_dir="/photos", epochs=3, lr=0.01)
+    cfg.augment.rotation_degrees = 30.0
+    cfg.save(tmp_path / "config.json")
+    again = TrainConfig.load(tmp_path / "config.json")
+    assert again == cfg
+
+
+@pytest.mark.parametrize("field,value,needle", [
+    ("epochs", 0, "epochs"),
+    ("train_mode", "half", "train_mode"),
+    ("lr", -1.0, "lr"),
+    ("device", "tpu", "device"),
+    ("input_size", 8, "input_size"),
+])
+def test_bad_values_name_the_field(field, value, needle):
+    with pytest.raises(ConfigError, match=needle):
+        TrainConfig.from_dict({field: value})
+
+
+def test_unknown_and_mistyped_fields_are_named(tmp_path):
+    with pytest.raises(ConfigError, match="unknown config field 'epoch'"):
+        TrainConfig.from_dict({"epoch": 3})
+    with pytest.raises(ConfigError, match="augment.hflip_p"):
+        TrainConfig.from_dict({"augment": {"hflip_p": "half"}})
+    with pytest.raises(ConfigError, match="batch_size.*int"):
+        TrainConfig.from_dict({"batch_size": 3.5})
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(ConfigError, match="bad.json"):
+        TrainConfig.load(tmp_path / "bad.json")
+
+
+def test_ints_are_accepted_for_floats():
+    assert TrainConfig.from_dict({"lr": 1}).lr == 1.0
+    assert json.loads(json.dumps(TrainConfig().to_dict()))["augment"]["hflip"] is True

@@ -1,0 +1,149 @@
+import os
+from pathlib import Path
+
+import torch
+from conftest import tiny_config
+
+from flowerstudio.core.checkpoints import load_model, read_model_info
+from flowerstudio.core.events import CancelToken, CheckpointSaved, EpochEnd, PhaseStarted, Progress
+from flowerstudio.core.models import build_classifier
+from flowerstudio.core.trainer import train
+
+
+def test_run_folder_holds_everything(trained_run):
+    run = Path(trained_run.run_dir)
+    for name in ("config.json", "split.json", "history.csv", "history.json", "train.log",
+                 "best.safetensors", "last.safetensors", "last_state.pt"):
+        assert (run / name).is_file(), name
+    assert [m.epoch for m in trained_run.history] == [1, 2, 3, 4, 5, 6]
+    assert trained_run.best_val_acc >= 0.66
+    info = read_model_info(trained_run.best_path)
+    assert info.classes == ["1", "2", "10"]  # numeric folders sort numerically
+    assert info.display_names[2] == "globe thistle"
+    assert info.epoch == trained_run.best_epoch
+
+
+def test_bad_photos_are_skipped_and_listed(trained_run):
+    bad = dict(trained_run.bad_images)
+    names = {Path(p).name for p in bad}
+    assert {"empty.jpg", "notes.png", "truncated.jpg"} <= names
+    log = (Path(trained_run.run_dir) / "train.log").read_text()
+    assert "truncated.jpg" in log and "empty.jpg" in log
+
+
+def _backbone_state(model):
+    return {k: v.clone() for k, v in model.backbone.state_dict().items()}
+
+
+def test_frozen_epoch_leaves_backbone_weights_and_batchnorm_statistics_alone(tiny_data, tmp_path):
+    pretrained = _backbone_state(build_classifier("efficientnet_lite0", 3))
+    result = train(tiny_config(tiny_data, tmp_path, epochs=1, feature_cache=False))
+    trained, _ = load_model(result.best_path)
+    after = _backbone_state(trained)
+    assert any("running_mean" in k for k in after)
+    for key, value in pretrained.items():
+        assert torch.equal(value, after[key]), f"{key} changed during a frozen epoch"
+
+
+def test_cancel_stops_within_a_batch_and_keeps_the_best(tiny_data, tmp_path):
+    token = CancelToken()
+    seen = []
+
+    def callback(event):
+        seen.append(event)
+        if isinstance(event, Progress) and event.phase == "train" and event.epoch == 2:
+            token.cancel()
+
+    result = train(tiny_config(tiny_data, tmp_path, epochs=5, feature_cache=False, batch_size=4), callback, token)
+    assert result.status == "cancelled"
+    assert [m.epoch for m in result.history] == [1]
+    train_batches_epoch2 = [e for e in seen if isinstance(e, Progress) and e.phase == "train" and e.epoch == 2]
+    assert len(train_batches_epoch2) == 1
+    load_model(result.best_path)  # still loadable
+
+
+def test_cancel_during_feature_extraction(tiny_data, tmp_path, monkeypatch):
+    monkeypatch.setenv("FLOWERSTUDIO_CACHE_DIR", str(tmp_path / "cache"))
+    token = CancelToken()
+
+    def callback(event):
+        if isinstance(event, Progress) and event.phase == "extract":
+            token.cancel()
+
+    result = train(tiny_config(tiny_data, tmp_path, batch_size=4), callback, token)
+    assert result.status == "cancelled" and result.history == [] and result.best_path is None
+
+
+def test_fine_tune_continues_the_run(trained_run, tiny_data):
+    events = []
+    cfg = tiny_config(tiny_data, Path(trained_run.run_dir).parent, epochs=1, train_mode="all", lr=1e-4,
+                      resume_from=trained_run.run_dir)
+    result = train(cfg, events.append)
+    assert result.run_dir == trained_run.run_dir
+    assert [m.stage for m in result.history] == ["frozen"] * 6 + ["all"]
+    assert result.history[-1].epoch == 7
+    assert result.best_val_acc >= trained_run.best_val_acc
+    ends = [e for e in events if isinstance(e, EpochEnd)]
+    assert ends[0].metrics.stage == "all"
+    saved = [e for e in events if isinstance(e, CheckpointSaved)]
+    assert all(e.kind == "best" for e in saved) or not saved
+
+
+def test_last_stages_mode_trains(tiny_data, tmp_path):
+    result = train(tiny_config(tiny_data, tmp_path, epochs=1, train_mode="last_stages", unfreeze_stages=1))
+    assert result.status == "completed" and result.history[0].stage == "last_stages"
+
+
+def test_feature_cache_is_reused_and_refreshed(tmp_path, monkeypatch):
+    from imagefactory import make_dataset
+
+    monkeypatch.setenv("FLOWERSTUDIO_CACHE_DIR", str(tmp_path / "cache"))
+    data = make_dataset(tmp_path / "data", classes=("a", "b"), per_class=6, layout="flat")
+
+    def extracted(**kw):
+        events = []
+        train(tiny_config(data, tmp_path / "runs", **{"epochs": 1, **kw}), events.append)
+        return sum(e.total for e in events if isinstance(e, PhaseStarted) and e.phase == "extract")
+
+    first = extracted()
+    assert first == 2 * 10 + 2  # two views of 10 training photos, 2 validation photos
+    assert extracted(lr=1e-2, epochs=2) == 0  # other hyperparameters: no extraction
+    photo = next((data / "a").glob("*.jpg"))
+    os.utime(photo, ns=(photo.stat().st_atime_ns, photo.stat().st_mtime_ns + 10**9))
+    assert extracted() in (1, 2)  # the changed photo only (train: two views; val: one)
+    for f in (tmp_path / "cache").rglob("*.safetensors"):
+        f.write_bytes(b"garbage")
+    assert extracted() == first  # a corrupt cache is rebuilt, not trusted
+    assert extracted(input_size=72) == first  # another recipe, another cache
+
+
+def test_torchvision_backbone_with_local_weights_file(tiny_data, tmp_path):
+    import torchvision
+
+    weights = tmp_path / "resnet18-local.pth"
+    torch.save(torchvision.models.resnet18().state_dict(), weights)
+    result = train(tiny_config(tiny_data, tmp_path, epochs=1, backbone="resnet18", weights=str(weights)))
+    assert result.status == "completed"
+    assert read_model_info(result.best_path).backbone == "resnet18"
+
+
+def test_photo_that_fails_mid_run_does_not_stop_it(tmp_path):
+    """A photo that passed the scan but cannot be read when its batch comes (here: deleted)."""
+    from imagefactory import make_dataset
+
+    from flowerstudio.core.events import BadImage
+
+    data = make_dataset(tmp_path / "data", classes=("a", "b"), per_class=6, layout="flat")
+    victim = sorted((data / "a").glob("*.jpg"))[0]
+    events = []
+
+    def callback(event):
+        events.append(event)
+        if isinstance(event, PhaseStarted) and event.phase == "train" and victim.exists():
+            victim.unlink()
+
+    result = train(tiny_config(data, tmp_path / "runs", epochs=2, feature_cache=False), callback)
+    assert result.status == "completed" and len(result.history) == 2
+    bad = [e for e in events if isinstance(e, BadImage)]
+    assert [Path(e.path).name for e in bad] == [victim.name]
+    assert victim.name in (Path(result.run_dir) / "train.log").read_text()
