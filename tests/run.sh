@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Set up a virtual environment (first run only) and run the whole test suite, GUI included (offscreen).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+# Installs torch/torchvision and the rest on first run; later runs only check.
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+export QT_QPA_PLATFORM=offscreen
+exec .venv/bin/python -m pytest -q "$@"
