@@ -176,3 +176,17 @@ def test_no_torch_import():
         "sys.exit(1 if bad else 0)"
     )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_min_side_decodes_big_jpegs_smaller_but_never_below_it(tmp_path):
+    from PIL import Image
+
+    from flowerstudio.core.imageio import load_image
+
+    path = tmp_path / "big.jpg"
+    Image.new("RGB", (2000, 1500), (120, 30, 200)).save(path, quality=90)
+    full = load_image(path)
+    small = load_image(path, min_side=256)
+    assert full.size == (2000, 1500)
+    assert min(small.size) >= 256 and small.size[0] < 1000  # decoded at 1/4 scale
+    assert small.getpixel((10, 10))[2] > 150

@@ -20,6 +20,7 @@ import torch
 from flowerstudio.core.atomic import atomic_write_bytes
 from flowerstudio.core.events import BadImage, CancelToken, Log, Meter, PhaseStarted, Progress, ignore
 from flowerstudio.core.loader import ImageDataset, make_loader
+from flowerstudio.core.models import batch_to_device
 
 CACHE_VERSION = 1
 
@@ -94,6 +95,7 @@ class FeatureCache:
         callback=ignore,
         cancel: Optional[CancelToken] = None,
         label: str = "",
+        min_side: Optional[int] = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Features [N, D] (float16) for ``paths`` and a mask of the photos that decoded."""
         cancel = cancel or CancelToken()
@@ -103,8 +105,10 @@ class FeatureCache:
         if missing:
             callback(Log(f"Extracting features{label}: {len(missing)} of {len(paths)} photos not in the cache"))
             try:
-                self._extract(rows, missing, ids, paths, labels, transform, backbone, device, batch_size,
-                              workers, callback, cancel)
+                dataset = ImageDataset([paths[i] for i in missing], [labels[i] for i in missing], transform,
+                                       min_side)
+                self._extract(rows, missing, ids, paths, dataset, backbone, device, batch_size, workers,
+                              callback, cancel)
             finally:
                 self._write(view, rows)  # keep what was done, even when cancelled
         else:
@@ -117,9 +121,8 @@ class FeatureCache:
                 out[i] = rows[key]
         return out, ok
 
-    def _extract(self, rows, missing, ids, paths, labels, transform, backbone, device, batch_size, workers,
+    def _extract(self, rows, missing, ids, paths, dataset, backbone, device, batch_size, workers,
                  callback, cancel) -> None:
-        dataset = ImageDataset([paths[i] for i in missing], [labels[i] for i in missing], transform)
         loader = make_loader(dataset, batch_size, shuffle=False, workers=workers, pin_memory=device.type == "cuda")
         meter = Meter(len(missing))
         callback(PhaseStarted("extract", len(missing)))
@@ -131,9 +134,7 @@ class FeatureCache:
                 for j, reason in batch.bad:
                     callback(BadImage(paths[missing[j]], reason))
                 if batch.images is not None:
-                    x = batch.images.to(device, non_blocking=True)
-                    if device.type == "cuda":
-                        x = x.contiguous(memory_format=torch.channels_last)
+                    x = batch_to_device(batch.images, device)
                     with autocast:
                         feats = backbone(x).float().half().cpu()
                     for j, f in zip(batch.indices.tolist(), feats):

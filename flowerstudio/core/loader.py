@@ -13,17 +13,19 @@ from flowerstudio.core.imageio import ImageLoadError, load_image
 class ImageDataset(Dataset):
     """(path, label) pairs -> (tensor or None, label, index, error or None)."""
 
-    def __init__(self, paths: Sequence[str], labels: Sequence[int], transform: Callable) -> None:
+    def __init__(self, paths: Sequence[str], labels: Sequence[int], transform: Callable,
+                 min_side: Optional[int] = None) -> None:
         self.paths = list(paths)
         self.labels = list(labels)
         self.transform = transform
+        self.min_side = min_side  # see load_image: faster JPEG decoding
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __getitem__(self, i: int):
         try:
-            return self.transform(load_image(self.paths[i])), self.labels[i], i, None
+            return self.transform(load_image(self.paths[i], min_side=self.min_side)), self.labels[i], i, None
         except ImageLoadError as exc:
             return None, self.labels[i], i, exc.reason
         except Exception as exc:  # a transform failing on an odd image is a bad photo, not a crash

@@ -15,9 +15,9 @@ from flowerstudio.core.events import (
     BadImage, Callback, Cancelled, CancelToken, Meter, PhaseStarted, PredictionBatch, Progress, ignore,
 )
 from flowerstudio.core.imageio import ImageLoadError, is_hidden_or_system, is_image_file, load_image
-from flowerstudio.core.models import resolve_device
+from flowerstudio.core.models import batch_to_device, resolve_device, to_device
 from flowerstudio.core.sorting import SortSummary, sort_into  # noqa: F401  (part of this API)
-from flowerstudio.core.transforms import build_eval_transform
+from flowerstudio.core.transforms import build_eval_transform, resize_size
 
 
 @dataclass(frozen=True)
@@ -62,16 +62,16 @@ class Predictor:
 
         self.device = resolve_device(device)
         self.model, self.info = load_model(model_path, self.device)
+        to_device(self.model, self.device)
         self.transform = build_eval_transform(self.info.input_size, self.info.mean, self.info.std)
-        if self.device.type == "cuda":
-            self.model.to(memory_format=torch.channels_last)
+        self.min_side = resize_size(self.info.input_size)
 
     def _decoded(self, paths: Sequence[str], workers: int) -> Iterator[tuple[int, Optional[torch.Tensor], str]]:
         """(index, tensor or None, error) in order; decoding runs ahead of the model in threads
         (Pillow and torch release the GIL while they work)."""
         def load(i: int):
             try:
-                return i, self.transform(load_image(paths[i])), ""
+                return i, self.transform(load_image(paths[i], min_side=self.min_side)), ""
             except ImageLoadError as exc:
                 return i, None, exc.reason
             except Exception as exc:  # an odd image is reported, not fatal
@@ -101,9 +101,7 @@ class Predictor:
         def flush() -> None:
             if not pending:
                 return
-            x = torch.stack([t for _, t in pending]).to(self.device)
-            if self.device.type == "cuda":
-                x = x.contiguous(memory_format=torch.channels_last)
+            x = batch_to_device(torch.stack([t for _, t in pending]), self.device)
             with torch.inference_mode():
                 probs = torch.softmax(self.model(x).float(), dim=1).cpu()
             top_p, top_i = probs.topk(k, dim=1)

@@ -26,8 +26,10 @@ from flowerstudio.core.events import (
 )
 from flowerstudio.core.featurecache import FeatureCache, default_cache_dir
 from flowerstudio.core.loader import ImageDataset, make_loader
-from flowerstudio.core.models import Classifier, build_classifier, get_spec, resolve_device
-from flowerstudio.core.transforms import build_eval_transform, build_train_transform, recipe
+from flowerstudio.core.models import (
+    Classifier, batch_to_device, build_classifier, get_spec, resolve_device, to_device,
+)
+from flowerstudio.core.transforms import build_eval_transform, build_train_transform, recipe, resize_size
 
 log = logging.getLogger(__name__)
 
@@ -147,10 +149,7 @@ class _Run:
         model.set_trainable(cfg.train_mode, cfg.unfreeze_stages)
         trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
         self.say(f"{cfg.backbone}, stage '{cfg.train_mode}': {trainable:,} trainable parameters, device {self.device}")
-        model.to(self.device)
-        if self.device.type == "cuda":
-            model.to(memory_format=torch.channels_last)
-        return model
+        return to_device(model, self.device)
 
     def _optimizer(self, groups: list[dict]) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.StepLR]:
         cfg = self.cfg
@@ -173,7 +172,8 @@ class _Run:
         tr_paths, tr_labels = [s.path for s in scan.train], [s.label for s in scan.train]
         va_paths, va_labels = [s.path for s in scan.val], [s.label for s in scan.val]
         extract = dict(backbone=self.model.backbone, device=self.device, batch_size=cfg.batch_size,
-                       workers=cfg.workers, callback=self.emit, cancel=self.cancel)
+                       workers=cfg.workers, callback=self.emit, cancel=self.cancel,
+                       min_side=resize_size(cfg.input_size, cfg.augment))
         views, masks = [], []
         for v in range(cfg.cache_views):
             # View 0 is the clean photo; the others are augmented copies.
@@ -239,10 +239,11 @@ class _Run:
     # -- stages that run images through the network ----------------------------
     def _fit_images(self) -> None:
         cfg, spec, scan = self.cfg, get_spec(self.cfg.backbone), self.scan
+        side = resize_size(cfg.input_size, cfg.augment)
         train_ds = ImageDataset([s.path for s in scan.train], [s.label for s in scan.train],
-                                build_train_transform(cfg.augment, cfg.input_size, spec.mean, spec.std))
+                                build_train_transform(cfg.augment, cfg.input_size, spec.mean, spec.std), side)
         val_ds = ImageDataset([s.path for s in scan.val], [s.label for s in scan.val],
-                              build_eval_transform(cfg.input_size, spec.mean, spec.std, cfg.augment))
+                              build_eval_transform(cfg.input_size, spec.mean, spec.std, cfg.augment), side)
         opt, sched = self._optimizer(self.model.param_groups(cfg.lr, cfg.backbone_lr_factor))
         cuda = self.device.type == "cuda"
         amp_dtype = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float16
@@ -288,10 +289,8 @@ class _Run:
                 meter.step()
                 if batch.images is None:
                     continue
-                x = batch.images.to(dev, non_blocking=True)
+                x = batch_to_device(batch.images, dev)
                 y = batch.labels.to(dev, non_blocking=True)
-                if dev.type == "cuda":
-                    x = x.contiguous(memory_format=torch.channels_last)
                 with self.autocast():
                     logits = model(x)
                     loss = nn.functional.cross_entropy(
