@@ -19,7 +19,9 @@ def build_train_transform(
     aug: AugmentConfig, input_size: int, mean: Sequence[float], std: Sequence[float]
 ) -> v2.Compose:
     """The tutorial's training pipeline; every step follows its switch in ``aug``."""
-    steps: list = [v2.PILToTensor(), v2.Resize(resize_size(input_size, aug), antialias=True)]
+    # Geometry and colour run on the PIL image: Pillow's rotation and HSV code is several
+    # times faster on CPU than the tensor kernels (benchmarks/README.md).
+    steps: list = [v2.Resize(resize_size(input_size, aug), antialias=True)]
     if aug.rotation and aug.rotation_degrees > 0:
         steps.append(v2.RandomRotation(aug.rotation_degrees))
     steps.append(v2.RandomCrop(input_size) if aug.random_crop else v2.CenterCrop(input_size))
@@ -31,7 +33,7 @@ def build_train_transform(
         steps.append(v2.ColorJitter(aug.brightness, aug.contrast, aug.saturation, aug.hue))
     if aug.grayscale and aug.grayscale_p > 0:
         steps.append(v2.RandomGrayscale(aug.grayscale_p))
-    steps += [v2.ToDtype(torch.float32, scale=True), v2.Normalize(list(mean), list(std))]
+    steps += [v2.PILToTensor(), v2.ToDtype(torch.float32, scale=True), v2.Normalize(list(mean), list(std))]
     return v2.Compose(steps)
 
 
@@ -41,9 +43,9 @@ def build_eval_transform(
     """Validation and prediction: resize, centre crop, normalise; no randomness."""
     return v2.Compose(
         [
-            v2.PILToTensor(),
             v2.Resize(resize_size(input_size, aug), antialias=True),
             v2.CenterCrop(input_size),
+            v2.PILToTensor(),
             v2.ToDtype(torch.float32, scale=True),
             v2.Normalize(list(mean), list(std)),
         ]
@@ -59,4 +61,4 @@ def denormalize(x: torch.Tensor, mean: Sequence[float], std: Sequence[float]) ->
 
 def recipe(aug: AugmentConfig, input_size: int, mean: Sequence[float], std: Sequence[float]) -> dict:
     """A plain description of the pipeline, used to key the feature cache."""
-    return {"aug": vars(aug), "input_size": input_size, "mean": list(mean), "std": list(std), "v": 1}
+    return {"aug": vars(aug), "input_size": input_size, "mean": list(mean), "std": list(std), "v": 2}

@@ -1,0 +1,67 @@
+"""Shared pieces of the benchmarks: a reproducible subset of a real dataset, machine facts, timing."""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import time
+from pathlib import Path
+
+import torch
+
+from flowerstudio.core.dataset import scan_dataset
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def base_parser(description: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--data", default=str(SHARED / "clothing-small"), help="dataset folder (default: shared clothing)")
+    p.add_argument("--backbone", default="efficientnet_lite0")
+    p.add_argument("--input-size", type=int, default=224)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--train-per-class", type=int, default=40, help="training photos per class (0 = all)")
+    p.add_argument("--val-per-class", type=int, default=20, help="validation photos per class (0 = all)")
+    p.add_argument("--work", default="/tmp/flowerstudio-bench", help="scratch folder")
+    return p
+
+
+def subset(data: str, out: Path, train_per_class: int, val_per_class: int, seed: int = 0) -> Path:
+    """A train/valid copy (symlinks) of ``data`` with at most N photos per class, chosen with a fixed seed."""
+    scan = scan_dataset(data, check_images=False)
+    rng = random.Random(seed)
+    for split, samples, n in (("train", scan.train, train_per_class), ("valid", scan.val, val_per_class)):
+        for k, cls in enumerate(scan.classes):
+            paths = sorted(s.path for s in samples if s.label == k)
+            rng.shuffle(paths)
+            folder = out / split / cls
+            folder.mkdir(parents=True, exist_ok=True)
+            for path in paths[: n or None]:
+                link = folder / os.path.basename(path)
+                if not link.exists():
+                    link.symlink_to(path)
+    return out
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads, "
+            f"load average {load:.1f} at start")
+
+
+class Timer:
+    def __enter__(self):
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.perf_counter() - self.start

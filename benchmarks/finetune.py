@@ -1,0 +1,105 @@
+"""Fine-tuning speed: photos/s of one unfrozen epoch in the app's trainer vs a plain PyTorch loop
+on the same model, batch size and photos, plus where the plain loop's time goes.
+
+    .venv/bin/python benchmarks/finetune.py [--train-per-class 20]
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import Timer, base_parser, machine, subset  # noqa: E402
+
+from flowerstudio.core.config import TrainConfig  # noqa: E402
+from flowerstudio.core.events import PhaseStarted  # noqa: E402
+from flowerstudio.core.imageio import load_image  # noqa: E402
+from flowerstudio.core.models import build_classifier, get_spec  # noqa: E402
+from flowerstudio.core.trainer import train  # noqa: E402
+from flowerstudio.core.transforms import build_train_transform  # noqa: E402
+
+
+def plain_loop(data: Path, args) -> tuple[float, dict]:
+    """ImageFolder + DataLoader + model.train(); Adam; forward/backward/step. Returns photos/s and a time split."""
+    from torchvision import datasets
+
+    torch.manual_seed(0)
+    spec = get_spec(args.backbone)
+    tf = build_train_transform(TrainConfig().augment, args.input_size, spec.mean, spec.std)
+    ds = datasets.ImageFolder(str(data / "train"), tf)
+    loader = torch.utils.data.DataLoader(ds, batch_size=args.batch_size, shuffle=True)
+    model = build_classifier(args.backbone, len(ds.classes)).train()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    split = {"data": 0.0, "forward": 0.0, "backward+step": 0.0}
+    with Timer() as total:
+        t = time.perf_counter()
+        for x, y in loader:
+            t1 = time.perf_counter()
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+            t2 = time.perf_counter()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            t3 = time.perf_counter()
+            split["data"] += t1 - t
+            split["forward"] += t2 - t1
+            split["backward+step"] += t3 - t2
+            t = time.perf_counter()
+    return len(ds) / total.seconds, {k: v / total.seconds for k, v in split.items()}
+
+
+def app_epoch(data: Path, args) -> float:
+    marks = {}
+
+    def callback(event):
+        if isinstance(event, PhaseStarted) and event.phase in ("train", "validate"):
+            marks[event.phase] = time.perf_counter()
+
+    cfg = TrainConfig(data_dir=str(data), backbone=args.backbone, input_size=args.input_size, epochs=1,
+                      batch_size=args.batch_size, train_mode="all", lr=1e-4, output_dir=str(Path(args.work) / "runs"))
+    result = train(cfg, callback)
+    n = sum(1 for _ in (data / "train").rglob("*.*"))
+    return n / (marks["validate"] - marks["train"]) if result.status == "completed" else float("nan")
+
+
+def decode_ms(data: Path, args) -> tuple[float, float]:
+    files = sorted((data / "train").rglob("*.*"))[:50]
+    spec = get_spec(args.backbone)
+    tf = build_train_transform(TrainConfig().augment, args.input_size, spec.mean, spec.std)
+    with Timer() as d:
+        imgs = [load_image(f) for f in files]
+    with Timer() as a:
+        for img in imgs:
+            tf(img)
+    return 1000 * d.seconds / len(files), 1000 * a.seconds / len(files)
+
+
+def main() -> None:
+    p = base_parser(__doc__)
+    p.set_defaults(train_per_class=20, val_per_class=2, batch_size=16)
+    args = p.parse_args()
+    work = Path(args.work + "-finetune")
+    shutil.rmtree(work, ignore_errors=True)
+    args.work = str(work)
+    data = subset(args.data, work / "data", args.train_per_class, args.val_per_class)
+    os.environ.setdefault("FLOWERSTUDIO_CACHE_DIR", str(work / "cache"))
+    print(f"machine: {machine()}")
+    print(f"{args.backbone} @ {args.input_size}px, batch {args.batch_size}, "
+          f"{sum(1 for _ in (data / 'train').rglob('*.*'))} training photos", flush=True)
+    dec, aug = decode_ms(data, args)
+    plain_rate, split = plain_loop(data, args)
+    app_rate = app_epoch(data, args)
+    plain_rate2, _ = plain_loop(data, args)  # again, so drift in machine load shows
+    print(f"decode {dec:.1f} ms/photo, augment {aug:.1f} ms/photo")
+    print("plain loop time split: " + ", ".join(f"{k} {100 * v:.0f} %" for k, v in split.items()))
+    print(f"plain loop: {plain_rate:.2f} and {plain_rate2:.2f} photos/s; app: {app_rate:.2f} photos/s; "
+          f"ratio app/plain {app_rate / ((plain_rate + plain_rate2) / 2):.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""Prediction speed: a naive loop (one photo at a time: open, transform, forward) vs the app's
+batched Predictor, and the app's throughput as a fraction of this machine's matmul FLOP rate.
+
+    .venv/bin/python benchmarks/inference.py [--backbone resnet18] [--photos 200]
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import SHARED, Timer, machine  # noqa: E402
+
+from flowerstudio.core.checkpoints import ModelInfo, save_model  # noqa: E402
+from flowerstudio.core.models import build_classifier, get_spec  # noqa: E402
+from flowerstudio.core.predict import Predictor, list_images  # noqa: E402
+
+
+def matmul_flops(n: int = 2048, repeat: int = 10) -> float:
+    """FLOP/s of a large fp32 matmul: the practical peak of this CPU for dense work."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    with Timer() as t:
+        for _ in range(repeat):
+            a @ b
+    return 2 * n**3 * repeat / t.seconds
+
+
+def model_flops(model: torch.nn.Module, size: int) -> float:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter, torch.inference_mode():
+        model(torch.zeros(1, 3, size, size))
+    return float(counter.get_total_flops())
+
+
+def main() -> None:
+    import argparse
+
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--data", default=str(SHARED / "trashnet"))
+    p.add_argument("--photos", type=int, default=200)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--input-size", type=int, default=224)
+    p.add_argument("--backbones", default="efficientnet_lite0,resnet18")
+    p.add_argument("--work", default="/tmp/flowerstudio-bench-inference")
+    args = p.parse_args()
+    paths = list_images([args.data])[:: max(1, len(list_images([args.data])) // args.photos)][: args.photos]
+    peak = matmul_flops()
+    print(f"machine: {machine()}")
+    print(f"{len(paths)} photos from {args.data}; matmul peak {peak / 1e9:.1f} GFLOP/s\n")
+    print("| backbone | naive photos/s | app photos/s | ratio | GFLOP/photo | app GFLOP/s | % of matmul peak |")
+    print("|---|---|---|---|---|---|---|")
+    for name in args.backbones.split(","):
+        # Random weights run exactly as fast as pretrained ones, and need no download.
+        spec = get_spec(name)
+        model = build_classifier(name, 10, pretrained=False).eval()
+        path = Path(args.work) / f"{name}.safetensors"
+        save_model(path, model, ModelInfo(name, [str(i) for i in range(10)], [str(i) for i in range(10)],
+                                          args.input_size, list(spec.mean), list(spec.std)))
+        predictor = Predictor(path, "cpu")
+        predictor.predict(paths[:8], batch_size=8)  # warm-up
+        with Timer() as app:
+            predictor.predict(paths, batch_size=args.batch_size)
+
+        from PIL import Image
+
+        naive_model = build_classifier(name, 10, pretrained=False).eval()
+        tf = predictor.transform
+        with Timer() as naive, torch.inference_mode():
+            for path_ in paths:
+                img = Image.open(path_).convert("RGB")
+                naive_model(tf(img).unsqueeze(0)).softmax(1)
+        flops = model_flops(naive_model, args.input_size)
+        app_rate, naive_rate = len(paths) / app.seconds, len(paths) / naive.seconds
+        print(f"| {name} | {naive_rate:.1f} | {app_rate:.1f} | {app_rate / naive_rate:.2f}x | {flops / 1e9:.2f} | "
+              f"{app_rate * flops / 1e9:.1f} | {100 * app_rate * flops / peak:.0f} % |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+import torch
+from imagefactory import draw_image
+from torchvision.transforms import v2
+
+from flowerstudio.core.config import AugmentConfig
+from flowerstudio.core.transforms import build_eval_transform, build_train_transform, denormalize
+
+MEAN, STD = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
+
+
+def test_default_training_pipeline_is_the_tutorials():
+    tf = build_train_transform(AugmentConfig(), 64, MEAN, STD)
+    kinds = [type(t).__name__ for t in tf.transforms]
+    assert kinds == ["Resize", "RandomRotation", "CenterCrop", "RandomHorizontalFlip", "RandomVerticalFlip",
+                     "ColorJitter", "RandomGrayscale", "PILToTensor", "ToDtype", "Normalize"]
+    rot = tf.transforms[1]
+    assert rot.degrees == [-45.0, 45.0]
+    jitter = tf.transforms[5]
+    assert jitter.brightness == (0.8, 1.2) and jitter.hue == (-0.1, 0.1)
+    x = tf(draw_image(0, 0, (80, 60)))
+    assert x.shape == (3, 64, 64) and x.dtype == torch.float32
+
+
+def test_switches_turn_steps_off_and_validation_never_augments():
+    off = AugmentConfig(rotation=False, hflip=False, vflip=False, color_jitter=False, grayscale=False)
+    img = draw_image(1, 3, (90, 70))
+    train = build_train_transform(off, 64, MEAN, STD)
+    evaluation = build_eval_transform(64, MEAN, STD)
+    assert torch.equal(train(img), evaluation(img))
+    assert torch.equal(evaluation(img), evaluation(img))
+    random_crop = build_train_transform(AugmentConfig(random_crop=True), 64, MEAN, STD)
+    assert any(isinstance(t, v2.RandomCrop) for t in random_crop.transforms)
+
+
+def test_normalisation_uses_the_backbones_statistics_and_round_trips():
+    img = draw_image(2, 0, (64, 64))
+    x = build_eval_transform(64, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))(img)
+    back = denormalize(x, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+    plain = build_eval_transform(64, (0.0,) * 3, (1.0,) * 3)(img)
+    assert torch.allclose(back, plain, atol=1e-5)
