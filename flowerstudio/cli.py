@@ -1,7 +1,8 @@
-"""Command line: ``flowerstudio train|predict|evaluate|backbones`` (also ``python -m flowerstudio``)."""
+"""Command line: ``flowerstudio train|predict|evaluate|find-lr|export|backbones`` (also ``python -m flowerstudio``)."""
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import time
@@ -76,6 +77,38 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--device", default="auto")
 
 
+def _add_find_lr(sub) -> None:
+    p = sub.add_parser("find-lr", help="learning-rate range test: suggests a learning rate for a training stage")
+    p.add_argument("data", help="dataset folder, as for 'train'")
+    p.add_argument("--config", help="JSON config file (e.g. a run's config.json); flags override it")
+    for flag, dest, kind, help_ in _TRAIN_FLAGS:
+        if dest != "lr":
+            p.add_argument(flag, dest=dest, type=kind, default=None, help=help_)
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--freeze", dest="train_mode", action="store_const", const="frozen",
+                      help="test the head-only stage (default)")
+    mode.add_argument("--unfreeze", dest="train_mode", action="store_const", const="all",
+                      help="test fine-tuning every layer (usually with --resume-from best)")
+    mode.add_argument("--unfreeze-stages", dest="unfreeze_stages", type=int, metavar="K",
+                      help="test fine-tuning the last K backbone stages plus the head")
+    p.add_argument("--no-feature-cache", dest="feature_cache", action="store_false", default=None,
+                   help="frozen stage: run photos through the backbone instead of using cached features")
+    p.add_argument("--start-lr", type=float, default=1e-7)
+    p.add_argument("--end-lr", type=float, default=1.0)
+    p.add_argument("--steps", type=int, default=100, help="mini-batches to run (default 100)")
+    p.add_argument("--csv", help="write the curve (lr, smoothed loss) to this CSV file")
+
+
+def _add_export(sub) -> None:
+    p = sub.add_parser("export", help="export a model to ONNX or TorchScript, with a JSON sidecar and a check")
+    p.add_argument("model", help="model file (.safetensors), run folder, or 'best' for the latest run")
+    p.add_argument("--format", dest="fmt", choices=["onnx", "torchscript"], default="onnx")
+    p.add_argument("--out", help="output file (default: beside the model, e.g. best.onnx)")
+    p.add_argument("--verify", nargs="+", metavar="FOLDER_OR_FILES",
+                   help="photos to compare the exported model with PyTorch on")
+    p.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+
+
 class TqdmReporter:
     """Turns engine events into tqdm bars and printed lines."""
 
@@ -141,12 +174,15 @@ def cmd_train(args) -> int:
         for switch in ("rotation", "hflip", "vflip", "color_jitter", "grayscale"):
             data["augment"][switch] = False
     cfg = TrainConfig.from_dict(data)
-    reporter = TqdmReporter()
+    main_rank = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 reports
+    reporter = TqdmReporter(quiet=not main_rank)
     start = time.perf_counter()
     try:
         result = train(cfg, reporter, _cancel_on_ctrl_c())
     finally:
         reporter.close()
+    if not main_rank:
+        return 0 if result.status == "completed" else 130
     print(f"{result.status}: best validation accuracy {result.best_val_acc:.1%} at epoch {result.best_epoch}, "
           f"{len(result.history)} epochs in {time.perf_counter() - start:.0f}s, {len(result.bad_images)} bad images; "
           f"model {result.best_path}")
@@ -201,6 +237,59 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def cmd_find_lr(args) -> int:
+    from flowerstudio.core.lr_finder import find_lr
+
+    cfg = TrainConfig.load(args.config) if args.config else TrainConfig()
+    data = cfg.to_dict()
+    data["data_dir"] = args.data
+    for _, dest, _, _ in _TRAIN_FLAGS:
+        if getattr(args, dest, None) is not None:
+            data[dest] = getattr(args, dest)
+    if args.unfreeze_stages is not None:
+        data["train_mode"], data["unfreeze_stages"] = "last_stages", args.unfreeze_stages
+    elif args.train_mode:
+        data["train_mode"] = args.train_mode
+    if args.feature_cache is not None:
+        data["feature_cache"] = args.feature_cache
+    if not 0 < args.start_lr < args.end_lr or args.steps < 2:
+        print("error: need 0 < --start-lr < --end-lr and --steps of at least 2", file=sys.stderr)
+        return 1
+    reporter = TqdmReporter()
+    try:
+        result = find_lr(TrainConfig.from_dict(data), args.start_lr, args.end_lr, args.steps, reporter,
+                         _cancel_on_ctrl_c())
+    finally:
+        reporter.close()
+    if args.csv:
+        import csv
+
+        with open(args.csv, "w", newline="", encoding="utf-8") as fh:
+            csv.writer(fh).writerows([("lr", "loss")] + list(zip(result.lrs, result.losses)))
+    ending = "cancelled" if result.cancelled else "loss diverged" if result.stopped_early else "full range"
+    print(f"suggested learning rate {result.suggested_lr:.2e} ({len(result.lrs)} steps from {args.start_lr:.0e}, "
+          f"{ending})" + (f"; curve in {args.csv}" if args.csv else ""))
+    return 130 if result.cancelled else 0
+
+
+def cmd_export(args) -> int:
+    from flowerstudio.core.export import ExportError, export_model
+    from flowerstudio.core.predict import list_images
+    from flowerstudio.core.runs import resolve_model_path
+
+    photos = list_images(args.verify) if args.verify else []
+    if args.verify and not photos:
+        print(f"error: no images found in {', '.join(args.verify)}", file=sys.stderr)
+        return 1
+    try:
+        result = export_model(resolve_model_path(args.model), args.out, args.fmt, photos, args.opset)
+    except ExportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(result.message)
+    return 1 if result.verified is False else 0
+
+
 def cmd_backbones(args) -> int:
     from flowerstudio.core.models import BACKBONES, weights_available_offline
 
@@ -216,13 +305,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     _add_train(sub)
     _add_predict(sub)
     _add_evaluate(sub)
+    _add_find_lr(sub)
+    _add_export(sub)
     sub.add_parser("backbones", help="list the backbones and whether they work offline")
     args = parser.parse_args(argv)
     from flowerstudio.core.errors import user_errors
 
     try:
         return {"train": cmd_train, "predict": cmd_predict, "evaluate": cmd_evaluate,
-                "backbones": cmd_backbones}[args.command](args)
+                "backbones": cmd_backbones,
+                "find-lr": cmd_find_lr, "export": cmd_export}[args.command](args)
     except user_errors() as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

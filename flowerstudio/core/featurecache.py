@@ -9,6 +9,7 @@ A changed photo is re-extracted; a corrupt or foreign cache file is rebuilt.
 from __future__ import annotations
 
 import hashlib
+import math
 import json
 import os
 from contextlib import nullcontext
@@ -18,7 +19,8 @@ from typing import Callable, Optional, Sequence
 import torch
 
 from flowerstudio.core.atomic import atomic_write_bytes
-from flowerstudio.core.events import BadImage, CancelToken, Log, Meter, PhaseStarted, Progress, ignore
+from flowerstudio.core.distributed import Distributed
+from flowerstudio.core.events import BadImage, Cancelled, CancelToken, Log, Meter, PhaseStarted, Progress, ignore
 from flowerstudio.core.loader import ImageDataset, make_loader
 from flowerstudio.core.models import batch_to_device
 
@@ -96,21 +98,31 @@ class FeatureCache:
         cancel: Optional[CancelToken] = None,
         label: str = "",
         min_side: Optional[int] = None,
+        dist: Optional[Distributed] = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Features [N, D] (float16) for ``paths`` and a mask of the photos that decoded."""
-        cancel = cancel or CancelToken()
+        """Features [N, D] (float16) for ``paths`` and a mask of the photos that decoded.
+
+        Under torchrun each rank extracts its share of the missing photos; all ranks
+        then hold every row and rank 0 writes the file.
+        """
+        cancel, dist = cancel or CancelToken(), dist or Distributed()
         rows = self._read(view)
         ids = [photo_identity(p) for p in paths]
         missing = [i for i, key in enumerate(ids) if key not in rows]
         if missing:
             callback(Log(f"Extracting features{label}: {len(missing)} of {len(paths)} photos not in the cache"))
+            mine = missing[dist.rank::dist.world]
+            new: dict[str, torch.Tensor] = {}
             try:
-                dataset = ImageDataset([paths[i] for i in missing], [labels[i] for i in missing], transform,
-                                       min_side)
-                self._extract(rows, missing, ids, paths, dataset, backbone, device, batch_size, workers,
-                              callback, cancel)
+                dataset = ImageDataset([paths[i] for i in mine], [labels[i] for i in mine], transform, min_side)
+                steps = math.ceil(math.ceil(len(missing) / dist.world) / batch_size)
+                self._extract(new, mine, ids, paths, dataset, backbone, device, batch_size, workers,
+                              callback, cancel, dist, steps)
             finally:
-                self._write(view, rows)  # keep what was done, even when cancelled
+                for part in dist.gather(new):
+                    rows.update(part)
+                if dist.is_main:
+                    self._write(view, rows)  # keep what was done, even when cancelled
         else:
             callback(Log(f"Features{label}: all {len(paths)} photos found in the cache"))
         ok = torch.tensor([key in rows for key in ids], dtype=torch.bool)
@@ -122,7 +134,7 @@ class FeatureCache:
         return out, ok
 
     def _extract(self, rows, missing, ids, paths, dataset, backbone, device, batch_size, workers,
-                 callback, cancel) -> None:
+                 callback, cancel, dist, steps: int) -> None:
         loader = make_loader(dataset, batch_size, shuffle=False, workers=workers, pin_memory=device.type == "cuda")
         meter = Meter(len(missing))
         callback(PhaseStarted("extract", len(missing)))
@@ -130,7 +142,8 @@ class FeatureCache:
         backbone.eval()
         with torch.inference_mode():
             for batch in loader:
-                cancel.raise_if_cancelled()
+                if dist.any(cancel.cancelled):
+                    raise Cancelled()
                 for j, reason in batch.bad:
                     callback(BadImage(paths[missing[j]], reason))
                 if batch.images is not None:
@@ -141,6 +154,11 @@ class FeatureCache:
                         rows[ids[missing[j]]] = f.clone()
                 meter.step(len(batch.indices) + len(batch.bad))
                 callback(Progress("extract", meter.done, meter.total, eta=meter.eta))
+                steps -= 1
+        for _ in range(steps):
+            # A rank with a shorter share still joins every cancel check the others make.
+            if dist.any(cancel.cancelled):
+                raise Cancelled()
 
 
 def backbone_dim(backbone: torch.nn.Module) -> int:

@@ -69,8 +69,10 @@ def make_loader(
     workers: int = 0,
     seed: int = 0,
     pin_memory: bool = False,
+    sampler=None,
 ) -> DataLoader:
-    """A DataLoader whose workers are spawned, not forked: it may run inside a Qt process."""
+    """A DataLoader whose workers are spawned, not forked: it may run inside a Qt process.
+    With a ``sampler`` (DistributedSampler under torchrun) it decides order and shuffling."""
     generator = torch.Generator().manual_seed(seed)
     extra = {}
     if workers > 0:
@@ -78,7 +80,8 @@ def make_loader(
     return DataLoader(
         dataset,
         batch_size=batch_size,
-        shuffle=shuffle,
+        shuffle=shuffle and sampler is None,
+        sampler=sampler,
         num_workers=workers,
         collate_fn=collate,
         pin_memory=pin_memory,

@@ -19,7 +19,8 @@ from torch import nn
 from flowerstudio.core import runs
 from flowerstudio.core.checkpoints import ModelInfo, load_model, read_model_info, save_model, save_resume_state
 from flowerstudio.core.config import TrainConfig
-from flowerstudio.core.dataset import DatasetError, DatasetScan, scan_dataset
+from flowerstudio.core.dataset import DatasetError, scan_dataset
+from flowerstudio.core.distributed import Distributed
 from flowerstudio.core.events import (
     BadImage, Callback, Cancelled, CancelToken, CheckpointSaved, EpochEnd, EpochMetrics, Log, Meter,
     PhaseStarted, Progress, ignore,
@@ -60,9 +61,12 @@ class _Run:
         self.log_lines: list[str] = []
         self.history: list[EpochMetrics] = []
         self.best_acc, self.best_loss, self.best_epoch = -1.0, float("inf"), 0
+        self.dist = Distributed()
 
     # -- reporting -------------------------------------------------------------
     def emit(self, event) -> None:
+        if not self.dist.is_main:
+            return  # under torchrun, rank 0 speaks for the job
         if isinstance(event, BadImage):
             if event.path in self.bad:
                 return
@@ -77,12 +81,20 @@ class _Run:
 
     # -- setup -----------------------------------------------------------------
     def execute(self) -> TrainResult:
-        cfg = self.cfg
+        self.dist = Distributed.from_env(self.cfg.device)
+        try:
+            return self._execute()
+        finally:
+            self.dist.close()
+
+    def _execute(self) -> TrainResult:
+        cfg, main = self.cfg, self.dist.is_main
         torch.manual_seed(cfg.seed)
-        self.device = resolve_device(cfg.device)
+        self.device = self.dist.device(cfg.device) or resolve_device(cfg.device)
         start_model, prior_run = self._resume_source()
         root = Path(cfg.output_dir) if cfg.output_dir else runs.default_runs_dir()
-        self.run_dir = prior_run or runs.new_run_dir(root, cfg.backbone)
+        run_dir = prior_run or (runs.new_run_dir(root, cfg.backbone) if main else None)
+        self.run_dir = Path(self.dist.broadcast(str(run_dir)))
         split_file = self.run_dir / "split.json"
         self.scan = scan_dataset(
             cfg.data_dir, cfg.names_file, cfg.val_fraction, cfg.split_seed,
@@ -90,8 +102,9 @@ class _Run:
         )
         if not self.scan.val:
             raise DatasetError(f"{cfg.data_dir}: no validation photos; add a valid/ folder or more photos per class")
-        self.scan.save_split(split_file)
-        cfg.save(self.run_dir / "config.json")
+        if main:
+            self.scan.save_split(split_file)
+            cfg.save(self.run_dir / "config.json")
         for path, reason in self.scan.unreadable:
             self.emit(BadImage(path, reason))
         self.say(f"Run folder: {self.run_dir}")
@@ -109,8 +122,10 @@ class _Run:
             status = "cancelled"
             self.say("Training stopped; the best checkpoint is kept.", "warning")
         finally:
-            runs.write_history(self.run_dir, self.history)
-            self._write_log()
+            if main:
+                runs.write_history(self.run_dir, self.history)
+                self._write_log()
+        self.dist.barrier()  # the best file is complete before any rank reads it
         best = runs.best_model_path(self.run_dir)
         if best.is_file():
             self.model.load_state_dict(load_model(best)[0].state_dict())  # end on the best weights
@@ -173,7 +188,7 @@ class _Run:
         va_paths, va_labels = [s.path for s in scan.val], [s.label for s in scan.val]
         extract = dict(backbone=self.model.backbone, device=self.device, batch_size=cfg.batch_size,
                        workers=cfg.workers, callback=self.emit, cancel=self.cancel,
-                       min_side=resize_size(cfg.input_size, cfg.augment))
+                       min_side=resize_size(cfg.input_size, cfg.augment), dist=self.dist)
         views, masks = [], []
         for v in range(cfg.cache_views):
             # View 0 is the clean photo; the others are augmented copies.
@@ -204,7 +219,7 @@ class _Run:
             tot_loss = tot_ok = 0.0
             steps = 0
             for i in range(0, n, cfg.batch_size):
-                self.cancel.raise_if_cancelled()
+                self._check_cancel()
                 idx = order[i:i + cfg.batch_size]
                 logits = head(x_all[idx])
                 loss = loss_fn(logits, train_y[idx])
@@ -250,11 +265,23 @@ class _Run:
         self.autocast = (lambda: torch.autocast("cuda", dtype=amp_dtype)) if cuda and cfg.amp else nullcontext
         self.scaler = torch.amp.GradScaler("cuda", enabled=cuda and cfg.amp and amp_dtype == torch.float16)
         batch_size = cfg.batch_size
+        self.net = self.model
+        samplers = {}
+        if self.dist.enabled:
+            from torch.nn.parallel import DistributedDataParallel
+            from torch.utils.data.distributed import DistributedSampler
+
+            self.net = DistributedDataParallel(self.model, device_ids=[self.device.index] if cuda else None)
+            samplers = {"train": DistributedSampler(train_ds, self.dist.world, self.dist.rank, seed=cfg.seed),
+                        "val": DistributedSampler(val_ds, self.dist.world, self.dist.rank, shuffle=False)}
         for _ in range(cfg.epochs):
             epoch = len(self.history) + 1
             t0 = time.perf_counter()
+            if samplers:
+                samplers["train"].set_epoch(epoch)
             while True:
-                loader = make_loader(train_ds, batch_size, True, cfg.workers, cfg.seed + epoch, pin_memory=cuda)
+                loader = make_loader(train_ds, batch_size, True, cfg.workers, cfg.seed + epoch, pin_memory=cuda,
+                                     sampler=samplers.get("train"))
                 try:
                     train_loss, train_acc = self._pass(loader, epoch, opt, train_ds)
                     break
@@ -265,7 +292,7 @@ class _Run:
                     opt.zero_grad(set_to_none=True)
                     torch.cuda.empty_cache()
                     self.say(f"GPU out of memory: batch size halved to {batch_size}; epoch {epoch} restarts", "warning")
-            val_loader = make_loader(val_ds, batch_size, False, cfg.workers, pin_memory=cuda)
+            val_loader = make_loader(val_ds, batch_size, False, cfg.workers, pin_memory=cuda, sampler=samplers.get("val"))
             val_loss, val_acc = self._pass(val_loader, epoch, None, val_ds)
             lr = opt.param_groups[0]["lr"]
             sched.step()
@@ -275,7 +302,7 @@ class _Run:
     def _pass(self, loader, epoch: int, opt: Optional[torch.optim.Optimizer], dataset) -> tuple[float, float]:
         """One pass over ``loader``: training when ``opt`` is given, else evaluation."""
         phase = "train" if opt is not None else "validate"
-        model, dev = self.model, self.device
+        model, dev = self.net, self.device
         model.train(opt is not None)
         meter = Meter(len(loader))
         self.emit(PhaseStarted(phase, len(loader), epoch, self.cfg.train_mode))
@@ -283,11 +310,13 @@ class _Run:
         grad = torch.enable_grad() if opt is not None else torch.inference_mode()
         with grad:
             for batch in loader:
-                self.cancel.raise_if_cancelled()
+                self._check_cancel()
                 for j, reason in batch.bad:
                     self.emit(BadImage(dataset.paths[j], reason))
                 meter.step()
                 if batch.images is None:
+                    if self.dist.enabled and opt is not None:
+                        self._empty_step(opt)  # DDP ranks must take part in every gradient exchange
                     continue
                 x = batch_to_device(batch.images, dev)
                 y = batch.labels.to(dev, non_blocking=True)
@@ -305,16 +334,38 @@ class _Run:
                 tot_ok += (logits.argmax(1) == y).sum().item()
                 seen += k
                 self.emit(Progress(phase, meter.done, meter.total, epoch, loss=tot_loss / seen, eta=meter.eta))
+        tot_loss, tot_ok, seen = self.dist.sum(tot_loss, tot_ok, seen)
         return tot_loss / max(seen, 1), tot_ok / max(seen, 1)
+
+    def _empty_step(self, opt) -> None:
+        """A zero-gradient step: a batch of only bad photos on one rank must not stall the others."""
+        size = self.cfg.input_size
+        x = batch_to_device(torch.zeros(1, 3, size, size), self.device)
+        with self.autocast():
+            loss = self.net(x).sum() * 0.0
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+
+    def _check_cancel(self) -> None:
+        if self.dist.any(self.cancel.cancelled):
+            raise Cancelled()
 
     # -- bookkeeping -------------------------------------------------------------
     def _end_epoch(self, m: EpochMetrics, opt, sched) -> None:
         is_best = m.val_acc > self.best_acc or (m.val_acc == self.best_acc and m.val_loss < self.best_loss)
         m = EpochMetrics(**{**m.__dict__, "is_best": is_best})
         self.history.append(m)
-        info = self._info(m)
         if is_best:
             self.best_acc, self.best_loss, self.best_epoch = m.val_acc, m.val_loss, m.epoch
+        if self.dist.is_main:
+            self._save(m, is_best, opt, sched)
+        self.emit(EpochEnd(m))
+        self.say(f"epoch {m.epoch}: train loss {m.train_loss:.3f} acc {m.train_acc:.1%}, "
+                 f"val loss {m.val_loss:.3f} acc {m.val_acc:.1%}{'  (best)' if is_best else ''}")
+
+    def _save(self, m: EpochMetrics, is_best: bool, opt, sched) -> None:
+        info = self._info(m)
+        if is_best:
             save_model(runs.best_model_path(self.run_dir), self.model, info)
             self.emit(CheckpointSaved(str(runs.best_model_path(self.run_dir)), "best", m.epoch, m.val_acc))
         save_model(self.run_dir / runs.LAST, self.model, info)
@@ -323,9 +374,6 @@ class _Run:
             "torch_rng": torch.get_rng_state(),
         })
         runs.write_history(self.run_dir, self.history)
-        self.emit(EpochEnd(m))
-        self.say(f"epoch {m.epoch}: train loss {m.train_loss:.3f} acc {m.train_acc:.1%}, "
-                 f"val loss {m.val_loss:.3f} acc {m.val_acc:.1%}{'  (best)' if is_best else ''}")
 
     def _info(self, m: EpochMetrics) -> ModelInfo:
         spec, cfg = get_spec(self.cfg.backbone), self.cfg
