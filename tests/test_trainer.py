@@ -147,3 +147,21 @@ def test_photo_that_fails_mid_run_does_not_stop_it(tmp_path):
     bad = [e for e in events if isinstance(e, BadImage)]
     assert [Path(e.path).name for e in bad] == [victim.name]
     assert victim.name in (Path(result.run_dir) / "train.log").read_text()
+
+
+def test_interrupted_stage_resumes_from_its_last_epoch(tiny_data, tmp_path):
+    from flowerstudio.core.trainer import resume
+
+    token = CancelToken()
+
+    def stop_after_first_epoch(event):
+        if isinstance(event, EpochEnd):
+            token.cancel()
+
+    first = train(tiny_config(tiny_data, tmp_path, epochs=3, feature_cache=False), stop_after_first_epoch, token)
+    assert first.status == "cancelled" and len(first.history) == 1
+    events = []
+    result = resume(first.run_dir, events.append)
+    assert result.status == "completed"
+    assert [m.epoch for m in result.history] == [1, 2, 3] and {m.stage for m in result.history} == {"frozen"}
+    assert any("Resuming at epoch 2: 2 epochs left" in getattr(e, "text", "") for e in events)

@@ -17,7 +17,9 @@ import torch
 from torch import nn
 
 from flowerstudio.core import runs
-from flowerstudio.core.checkpoints import ModelInfo, load_model, read_model_info, save_model, save_resume_state
+from flowerstudio.core.checkpoints import (
+    ModelInfo, load_model, load_resume_state, read_model_info, save_model, save_resume_state,
+)
 from flowerstudio.core.config import TrainConfig
 from flowerstudio.core.dataset import DatasetError, scan_dataset
 from flowerstudio.core.distributed import Distributed
@@ -53,6 +55,19 @@ def train(config: TrainConfig, callback: Callback = ignore, cancel: Optional[Can
     return _Run(config.validate(), callback, cancel or CancelToken()).execute()
 
 
+def resume(run_dir: str | os.PathLike, callback: Callback = ignore,
+           cancel: Optional[CancelToken] = None) -> TrainResult:
+    """Finish a stage that was interrupted (killed, crashed, stopped) from its last epoch:
+    last weights, optimizer, scheduler and RNG state, the epochs it still had to run."""
+    run_dir = Path(run_dir)
+    cfg = TrainConfig.load(run_dir / "config.json")
+    state = load_resume_state(run_dir / runs.LAST_STATE)
+    cfg.resume_from = str(run_dir / runs.LAST)
+    run = _Run(cfg.validate(), callback, cancel or CancelToken())
+    run.resume_state = state
+    return run.execute()
+
+
 class _Run:
     def __init__(self, cfg: TrainConfig, callback: Callback, cancel: CancelToken) -> None:
         self.cfg, self.cancel = cfg, cancel
@@ -62,6 +77,7 @@ class _Run:
         self.history: list[EpochMetrics] = []
         self.best_acc, self.best_loss, self.best_epoch = -1.0, float("inf"), 0
         self.dist = Distributed()
+        self.resume_state: Optional[dict] = None
 
     # -- reporting -------------------------------------------------------------
     def emit(self, event) -> None:
@@ -112,6 +128,8 @@ class _Run:
         self.model = self._build_model(start_model)
         if prior_run:
             self.history = runs.read_history(prior_run)
+            if self.resume_state is not None:  # a crash may have come between the two writes
+                self.history = [m for m in self.history if m.epoch <= self.resume_state["epoch"]]
         status = "completed"
         try:
             if cfg.train_mode == "frozen" and cfg.feature_cache:
@@ -173,7 +191,18 @@ class _Run:
             opt = torch.optim.SGD(groups, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
         else:
             opt = kinds[cfg.optimizer](groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
-        return opt, torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.step_size, gamma=cfg.gamma)
+        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.step_size, gamma=cfg.gamma)
+        self.stage_first_epoch = len(self.history) + 1
+        self.epochs_left = cfg.epochs
+        if self.resume_state is not None:
+            state = self.resume_state
+            opt.load_state_dict(state["optimizer"])
+            sched.load_state_dict(state["scheduler"])
+            torch.set_rng_state(state["torch_rng"])
+            self.stage_first_epoch = state["stage_first_epoch"]
+            self.epochs_left = max(0, cfg.epochs - (state["epoch"] - self.stage_first_epoch + 1))
+            self.say(f"Resuming at epoch {state['epoch'] + 1}: {self.epochs_left} epochs left in this stage")
+        return opt, sched
 
     # -- frozen stage on cached features ---------------------------------------
     def _fit_cached(self) -> None:
@@ -208,7 +237,7 @@ class _Run:
         loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
         gen = torch.Generator(device="cpu").manual_seed(cfg.seed)
         n = train_y.shape[0]
-        for _ in range(cfg.epochs):
+        for _ in range(self.epochs_left):
             epoch = len(self.history) + 1
             t0 = time.perf_counter()
             self.emit(PhaseStarted("train", (n + cfg.batch_size - 1) // cfg.batch_size, epoch, cfg.train_mode))
@@ -274,7 +303,7 @@ class _Run:
             self.net = DistributedDataParallel(self.model, device_ids=[self.device.index] if cuda else None)
             samplers = {"train": DistributedSampler(train_ds, self.dist.world, self.dist.rank, seed=cfg.seed),
                         "val": DistributedSampler(val_ds, self.dist.world, self.dist.rank, shuffle=False)}
-        for _ in range(cfg.epochs):
+        for _ in range(self.epochs_left):
             epoch = len(self.history) + 1
             t0 = time.perf_counter()
             if samplers:
@@ -370,7 +399,8 @@ class _Run:
             self.emit(CheckpointSaved(str(runs.best_model_path(self.run_dir)), "best", m.epoch, m.val_acc))
         save_model(self.run_dir / runs.LAST, self.model, info)
         save_resume_state(self.run_dir / runs.LAST_STATE, {
-            "epoch": m.epoch, "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+            "epoch": m.epoch, "stage_first_epoch": self.stage_first_epoch,
+            "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
             "torch_rng": torch.get_rng_state(),
         })
         runs.write_history(self.run_dir, self.history)
