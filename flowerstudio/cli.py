@@ -155,14 +155,13 @@ def _cancel_on_ctrl_c() -> CancelToken:
     return token
 
 
-def cmd_train(args) -> int:
-    from flowerstudio.core.trainer import train
-
+def _config_from_args(args) -> TrainConfig:
+    """The config file (if any), then every flag given on top of it."""
     cfg = TrainConfig.load(args.config) if args.config else TrainConfig()
     data = cfg.to_dict()
     data["data_dir"] = args.data
     for _, dest, _, _ in _TRAIN_FLAGS:
-        if getattr(args, dest) is not None:
+        if getattr(args, dest, None) is not None:
             data[dest] = getattr(args, dest)
     if args.unfreeze_stages is not None:
         data["train_mode"], data["unfreeze_stages"] = "last_stages", args.unfreeze_stages
@@ -170,10 +169,16 @@ def cmd_train(args) -> int:
         data["train_mode"] = args.train_mode
     if args.feature_cache is not None:
         data["feature_cache"] = args.feature_cache
-    if args.no_augment:
+    if getattr(args, "no_augment", False):
         for switch in ("rotation", "hflip", "vflip", "color_jitter", "grayscale"):
             data["augment"][switch] = False
-    cfg = TrainConfig.from_dict(data)
+    return TrainConfig.from_dict(data)
+
+
+def cmd_train(args) -> int:
+    from flowerstudio.core.trainer import train
+
+    cfg = _config_from_args(args)
     main_rank = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 reports
     reporter = TqdmReporter(quiet=not main_rank)
     start = time.perf_counter()
@@ -189,8 +194,24 @@ def cmd_train(args) -> int:
     return 0 if result.status == "completed" else 130
 
 
+def cmd_resume(args) -> int:
+    from flowerstudio.core.runs import resolve_model_path
+    from flowerstudio.core.trainer import resume
+
+    run = resolve_model_path(args.run).parent
+    reporter = TqdmReporter()
+    try:
+        result = resume(run, reporter, _cancel_on_ctrl_c())
+    finally:
+        reporter.close()
+    print(f"{result.status}: best validation accuracy {result.best_val_acc:.1%} at epoch {result.best_epoch}, "
+          f"{len(result.history)} epochs in the run; model {result.best_path}")
+    return 0 if result.status == "completed" else 130
+
+
 def cmd_predict(args) -> int:
-    from flowerstudio.core.predict import Predictor, list_images, sort_into, write_csv
+    from flowerstudio.core.predict import Predictor, list_images, write_csv
+    from flowerstudio.core.sorting import sort_into
     from flowerstudio.core.runs import resolve_model_path
 
     paths = list_images(args.inputs)
@@ -240,24 +261,13 @@ def cmd_evaluate(args) -> int:
 def cmd_find_lr(args) -> int:
     from flowerstudio.core.lr_finder import find_lr
 
-    cfg = TrainConfig.load(args.config) if args.config else TrainConfig()
-    data = cfg.to_dict()
-    data["data_dir"] = args.data
-    for _, dest, _, _ in _TRAIN_FLAGS:
-        if getattr(args, dest, None) is not None:
-            data[dest] = getattr(args, dest)
-    if args.unfreeze_stages is not None:
-        data["train_mode"], data["unfreeze_stages"] = "last_stages", args.unfreeze_stages
-    elif args.train_mode:
-        data["train_mode"] = args.train_mode
-    if args.feature_cache is not None:
-        data["feature_cache"] = args.feature_cache
+    cfg = _config_from_args(args)
     if not 0 < args.start_lr < args.end_lr or args.steps < 2:
         print("error: need 0 < --start-lr < --end-lr and --steps of at least 2", file=sys.stderr)
         return 1
     reporter = TqdmReporter()
     try:
-        result = find_lr(TrainConfig.from_dict(data), args.start_lr, args.end_lr, args.steps, reporter,
+        result = find_lr(cfg, args.start_lr, args.end_lr, args.steps, reporter,
                          _cancel_on_ctrl_c())
     finally:
         reporter.close()
@@ -273,7 +283,7 @@ def cmd_find_lr(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from flowerstudio.core.export import ExportError, export_model
+    from flowerstudio.core.export import export_model
     from flowerstudio.core.predict import list_images
     from flowerstudio.core.runs import resolve_model_path
 
@@ -281,11 +291,7 @@ def cmd_export(args) -> int:
     if args.verify and not photos:
         print(f"error: no images found in {', '.join(args.verify)}", file=sys.stderr)
         return 1
-    try:
-        result = export_model(resolve_model_path(args.model), args.out, args.fmt, photos, args.opset)
-    except ExportError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    result = export_model(resolve_model_path(args.model), args.out, args.fmt, photos, args.opset)
     print(result.message)
     return 1 if result.verified is False else 0
 
@@ -308,12 +314,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     _add_find_lr(sub)
     _add_export(sub)
     sub.add_parser("backbones", help="list the backbones and whether they work offline")
+    sub.add_parser("resume", help="finish an interrupted training stage from its last epoch").add_argument(
+        "run", help="the run folder (or 'last' for the latest run)")
     args = parser.parse_args(argv)
     from flowerstudio.core.errors import user_errors
 
     try:
         return {"train": cmd_train, "predict": cmd_predict, "evaluate": cmd_evaluate,
-                "backbones": cmd_backbones,
+                "backbones": cmd_backbones, "resume": cmd_resume,
                 "find-lr": cmd_find_lr, "export": cmd_export}[args.command](args)
     except user_errors() as exc:
         print(f"error: {exc}", file=sys.stderr)

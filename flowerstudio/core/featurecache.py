@@ -164,3 +164,28 @@ class FeatureCache:
 def backbone_dim(backbone: torch.nn.Module) -> int:
     with torch.inference_mode():
         return backbone.eval()(torch.zeros(1, 3, 64, 64, device=next(backbone.parameters()).device)).shape[1]
+
+
+def weights_id(cfg) -> str:
+    """What the backbone's weights are, for the cache key: a file's identity, or the registry's name."""
+    from flowerstudio.core import runs
+    from flowerstudio.core.models import get_spec
+
+    source = cfg.resume_from and str(runs.resolve_model_path(cfg.resume_from, cfg.output_dir or None))
+    source = source or cfg.weights
+    if source:
+        return photo_identity(source)
+    spec = get_spec(cfg.backbone)
+    return os.path.basename(spec.offline_file()) if spec.offline_file else spec.torchvision_name
+
+
+def cache_for(cfg) -> FeatureCache:
+    """The cache holding features for ``cfg``'s backbone, weights and transform recipe."""
+    from flowerstudio.core.models import get_spec
+    from flowerstudio.core.transforms import recipe
+
+    spec = get_spec(cfg.backbone)
+    return FeatureCache(default_cache_dir(), {
+        "backbone": cfg.backbone, "weights": weights_id(cfg),
+        "recipe": recipe(cfg.augment, cfg.input_size, spec.mean, spec.std),
+    })

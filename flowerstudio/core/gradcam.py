@@ -85,9 +85,11 @@ def gradcam_for_path(
     ``info`` is the ModelInfo from load_model. One call, so a GUI can run it in a worker thread.
     """
     from flowerstudio.core.imageio import load_image
-    from flowerstudio.core.transforms import build_eval_transform, denormalize
+    from flowerstudio.core.transforms import build_eval_transform, denormalize, resize_size
 
-    x = build_eval_transform(info.input_size, info.mean, info.std)(load_image(path))
+    # Decoded and transformed exactly as the Predictor does it.
+    photo = load_image(path, min_side=resize_size(info.input_size))
+    x = build_eval_transform(info.input_size, info.mean, info.std)(photo)
     heat = gradcam(model, x, target)
     pixels = (denormalize(x, info.mean, info.std) * 255.0 + 0.5).to(torch.uint8).permute(1, 2, 0).numpy()
     return Image.fromarray(pixels), heat

@@ -5,7 +5,6 @@ import csv
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Iterable, Iterator, Optional, Sequence
 
 import numpy as np
@@ -16,7 +15,6 @@ from flowerstudio.core.events import (
 )
 from flowerstudio.core.imageio import ImageLoadError, is_hidden_or_system, is_image_file, load_image
 from flowerstudio.core.models import batch_to_device, resolve_device, to_device
-from flowerstudio.core.sorting import SortSummary, sort_into  # noqa: F401  (part of this API)
 from flowerstudio.core.transforms import build_eval_transform, resize_size
 
 

@@ -27,12 +27,13 @@ from flowerstudio.core.events import (
     BadImage, Callback, Cancelled, CancelToken, CheckpointSaved, EpochEnd, EpochMetrics, Log, Meter,
     PhaseStarted, Progress, ignore,
 )
-from flowerstudio.core.featurecache import FeatureCache, default_cache_dir
+from flowerstudio.core.featurecache import cache_for
+from flowerstudio.core.optim import make_optimizer, make_scheduler
 from flowerstudio.core.loader import ImageDataset, make_loader
 from flowerstudio.core.models import (
     Classifier, batch_to_device, build_classifier, get_spec, resolve_device, to_device,
 )
-from flowerstudio.core.transforms import build_eval_transform, build_train_transform, recipe, resize_size
+from flowerstudio.core.transforms import build_eval_transform, build_train_transform, resize_size
 
 log = logging.getLogger(__name__)
 
@@ -186,12 +187,8 @@ class _Run:
 
     def _optimizer(self, groups: list[dict]) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.StepLR]:
         cfg = self.cfg
-        kinds = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
-        if cfg.optimizer == "sgd":
-            opt = torch.optim.SGD(groups, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
-        else:
-            opt = kinds[cfg.optimizer](groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
-        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.step_size, gamma=cfg.gamma)
+        opt = make_optimizer(cfg, groups)
+        sched = make_scheduler(cfg, opt)
         self.stage_first_epoch = len(self.history) + 1
         self.epochs_left = cfg.epochs
         if self.resume_state is not None:
@@ -207,10 +204,7 @@ class _Run:
     # -- frozen stage on cached features ---------------------------------------
     def _fit_cached(self) -> None:
         cfg, spec, scan = self.cfg, get_spec(self.cfg.backbone), self.scan
-        cache = FeatureCache(default_cache_dir(), {
-            "backbone": cfg.backbone, "weights": self._weights_id(),
-            "recipe": recipe(cfg.augment, cfg.input_size, spec.mean, spec.std),
-        })
+        cache = cache_for(cfg)
         train_tf = build_train_transform(cfg.augment, cfg.input_size, spec.mean, spec.std)
         eval_tf = build_eval_transform(cfg.input_size, spec.mean, spec.std, cfg.augment)
         tr_paths, tr_labels = [s.path for s in scan.train], [s.label for s in scan.train]
@@ -271,14 +265,6 @@ class _Run:
             self._end_epoch(EpochMetrics(epoch, cfg.train_mode, tot_loss / max(n, 1), tot_ok / max(n, 1),
                                          val_loss, val_acc, lr, time.perf_counter() - t0), opt, sched)
 
-    def _weights_id(self) -> str:
-        cfg, spec = self.cfg, get_spec(self.cfg.backbone)
-        source = cfg.resume_from and str(runs.resolve_model_path(cfg.resume_from, cfg.output_dir or None))
-        source = source or cfg.weights
-        if source:
-            st = os.stat(source)
-            return f"{os.path.abspath(source)}|{st.st_size}|{st.st_mtime_ns}"
-        return os.path.basename(spec.offline_file()) if spec.offline_file else spec.torchvision_name
 
     # -- stages that run images through the network ----------------------------
     def _fit_images(self) -> None:
