@@ -46,9 +46,11 @@ def main() -> None:
     p.add_argument("--input-size", type=int, default=224)
     p.add_argument("--backbones", default="efficientnet_lite0,resnet18")
     p.add_argument("--work", default="/tmp/flowerstudio-bench-inference")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--workers", type=int, default=2, help="decoding threads of the app")
     args = p.parse_args()
     paths = list_images([args.data])[:: max(1, len(list_images([args.data])) // args.photos)][: args.photos]
-    peak = matmul_flops()
+    peak = max(matmul_flops() for _ in range(3))
     print(f"machine: {machine()}")
     print(f"{len(paths)} photos from {args.data}; matmul peak {peak / 1e9:.1f} GFLOP/s\n")
     print("| backbone | naive photos/s | app photos/s | ratio | GFLOP/photo | app GFLOP/s | % of matmul peak |")
@@ -62,19 +64,31 @@ def main() -> None:
                                           args.input_size, list(spec.mean), list(spec.std)))
         predictor = Predictor(path, "cpu")
         predictor.predict(paths[:8], batch_size=8)  # warm-up
-        with Timer() as app:
-            predictor.predict(paths, batch_size=args.batch_size)
 
         from PIL import Image
 
         naive_model = build_classifier(name, 10, pretrained=False).eval()
         tf = predictor.transform
-        with Timer() as naive, torch.inference_mode():
-            for path_ in paths:
-                img = Image.open(path_).convert("RGB")
-                naive_model(tf(img).unsqueeze(0)).softmax(1)
+
+        def naive() -> None:
+            with torch.inference_mode():
+                for path_ in paths:
+                    img = Image.open(path_).convert("RGB")
+                    naive_model(tf(img).unsqueeze(0)).softmax(1)
+
+        # Interleaved repeats, best of each: the machine's load drifts, and a throughput
+        # benchmark reports what the code can do, not the worst moment of the neighbours.
+        app_s, naive_s = [], []
+        for _ in range(args.repeats):
+            with Timer() as t:
+                naive()
+            naive_s.append(t.seconds)
+            with Timer() as t:
+                predictor.predict(paths, batch_size=args.batch_size, workers=args.workers)
+            app_s.append(t.seconds)
+        app, naive_t = min(app_s), min(naive_s)
         flops = model_flops(naive_model, args.input_size)
-        app_rate, naive_rate = len(paths) / app.seconds, len(paths) / naive.seconds
+        app_rate, naive_rate = len(paths) / app, len(paths) / naive_t
         print(f"| {name} | {naive_rate:.1f} | {app_rate:.1f} | {app_rate / naive_rate:.2f}x | {flops / 1e9:.2f} | "
               f"{app_rate * flops / 1e9:.1f} | {100 * app_rate * flops / peak:.0f} % |", flush=True)
 

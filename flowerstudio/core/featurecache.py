@@ -20,6 +20,7 @@ import torch
 
 from flowerstudio.core.atomic import atomic_write_bytes
 from flowerstudio.core.distributed import Distributed
+from flowerstudio.core.fusion import fuse_for_inference
 from flowerstudio.core.events import BadImage, Cancelled, CancelToken, Log, Meter, PhaseStarted, Progress, ignore
 from flowerstudio.core.loader import ImageDataset, make_loader
 from flowerstudio.core.models import batch_to_device
@@ -139,7 +140,7 @@ class FeatureCache:
         meter = Meter(len(missing))
         callback(PhaseStarted("extract", len(missing)))
         autocast = torch.autocast("cuda", dtype=torch.float16) if device.type == "cuda" else nullcontext()
-        backbone.eval()
+        backbone = fuse_for_inference(backbone)
         with torch.inference_mode():
             for batch in loader:
                 if dist.any(cancel.cancelled):

@@ -13,6 +13,7 @@ import torch
 from flowerstudio.core.events import (
     BadImage, Callback, Cancelled, CancelToken, Meter, PhaseStarted, PredictionBatch, Progress, ignore,
 )
+from flowerstudio.core.fusion import fuse_for_inference
 from flowerstudio.core.imageio import ImageLoadError, is_hidden_or_system, is_image_file, load_image
 from flowerstudio.core.models import batch_to_device, resolve_device, to_device
 from flowerstudio.core.transforms import build_eval_transform, resize_size
@@ -59,8 +60,8 @@ class Predictor:
         from flowerstudio.core.checkpoints import load_model
 
         self.device = resolve_device(device)
-        self.model, self.info = load_model(model_path, self.device)
-        to_device(self.model, self.device)
+        model, self.info = load_model(model_path)
+        self.model = to_device(fuse_for_inference(model), self.device)
         self.transform = build_eval_transform(self.info.input_size, self.info.mean, self.info.std)
         self.min_side = resize_size(self.info.input_size)
 
