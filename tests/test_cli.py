@@ -58,3 +58,12 @@ def test_module_entry_point_runs():
     out = subprocess.run([sys.executable, "-m", "flowerstudio", "backbones"], capture_output=True, text=True)
     assert out.returncode == 0
     assert "efficientnet_lite0" in out.stdout and "ready offline" in out.stdout
+
+
+def test_a_bad_dataset_leaves_no_run_folder_behind(tmp_path, capsys):
+    from imagefactory import make_dataset
+
+    data = make_dataset(tmp_path / "data", classes=("a",), per_class=3, layout="flat")
+    assert main(["train", str(data), "--output", str(tmp_path / "runs")]) == 1
+    assert "at least two class folders" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())

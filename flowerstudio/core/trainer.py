@@ -109,16 +109,19 @@ class _Run:
         torch.manual_seed(cfg.seed)
         self.device = self.dist.device(cfg.device) or resolve_device(cfg.device)
         start_model, prior_run = self._resume_source()
+        prior_split = prior_run / "split.json" if prior_run else None
+        self.scan = scan_dataset(
+            cfg.data_dir, cfg.names_file, cfg.val_fraction, cfg.split_seed,
+            split_file=prior_split if prior_split and prior_split.is_file() else None,
+            callback=self.emit, cancel=self.cancel,
+        )
+        if not self.scan.val:
+            raise DatasetError(f"{cfg.data_dir}: no validation photos; add a valid/ folder or more photos per class")
+        # The run folder appears only once the data is known to be usable.
         root = Path(cfg.output_dir) if cfg.output_dir else runs.default_runs_dir()
         run_dir = prior_run or (runs.new_run_dir(root, cfg.backbone) if main else None)
         self.run_dir = Path(self.dist.broadcast(str(run_dir)))
         split_file = self.run_dir / "split.json"
-        self.scan = scan_dataset(
-            cfg.data_dir, cfg.names_file, cfg.val_fraction, cfg.split_seed,
-            split_file=split_file if split_file.is_file() else None, callback=self.emit, cancel=self.cancel,
-        )
-        if not self.scan.val:
-            raise DatasetError(f"{cfg.data_dir}: no validation photos; add a valid/ folder or more photos per class")
         if main:
             self.scan.save_split(split_file)
             cfg.save(self.run_dir / "config.json")
