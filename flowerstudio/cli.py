@@ -29,7 +29,7 @@ _TRAIN_FLAGS = [
     ("--seed", "seed", int, "random seed (default 0)"),
     ("--device", "device", str, "auto (default), cpu, cuda or cuda:N"),
     ("--workers", "workers", int, "data-loading worker processes (default 0)"),
-    ("--cache-views", "cache_views", int, "frozen stage: augmented views per photo in the feature cache"),
+    ("--cache-views", "cache_views", int, "frozen stage: views per photo in the feature cache (1 = clean photo, default; more = + augmented copies)"),
     ("--resume-from", "resume_from", str, "start from a model file, a run folder, or 'best'/'last' of the latest run"),
     ("--output", "output_dir", str, "folder for run folders (default: your user data folder)"),
 ]
