@@ -1,0 +1,31 @@
+#!/usr/bin/env sh
+# Flower Studio launcher (Linux / macOS).
+# First run: creates .venv next to this script and installs the app into it.
+# Later runs: just start the app. Extra arguments go to the app (a dataset folder or model file).
+set -e
+HERE="$(cd "$(dirname "$0")" && pwd)"
+VENV="$HERE/.venv"
+PY="$VENV/bin/python"
+
+if [ ! -x "$PY" ] || ! "$PY" -c "import flowerstudio.gui.app" >/dev/null 2>&1; then
+    echo "Flower Studio: first start — setting up (this downloads the libraries once and takes a few minutes)…"
+    SYS_PY="${PYTHON:-}"
+    if [ -z "$SYS_PY" ]; then
+        for cand in python3.13 python3.12 python3.11 python3.10 python3 python; do
+            if command -v "$cand" >/dev/null 2>&1 && "$cand" -c "import sys; sys.exit(sys.version_info < (3, 10))" 2>/dev/null; then
+                SYS_PY="$cand"
+                break
+            fi
+        done
+    fi
+    if [ -z "$SYS_PY" ]; then
+        echo "Python 3.10 or newer is needed. Install it from https://www.python.org/ and run this again." >&2
+        exit 1
+    fi
+    [ -x "$PY" ] || "$SYS_PY" -m venv "$VENV"
+    "$PY" -m pip install --upgrade pip
+    "$PY" -m pip install -e "$HERE"
+fi
+
+cd "$HERE"
+exec "$PY" "$HERE/main.py" "$@"

@@ -1,0 +1,283 @@
+"""Evaluate page: how well a model does on labelled photos, class by class, and where it goes wrong."""
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QLineEdit,
+                               QProgressBar, QPushButton, QSplitter, QTabWidget, QVBoxLayout, QWidget)
+
+from flowerstudio.gui import dialogs, evaluate_jobs, settings
+from flowerstudio.gui.class_table import ClassTable
+from flowerstudio.gui.confusion_view import CellPhotos, ConfusionView
+from flowerstudio.gui.mistakes_view import MistakesView
+from flowerstudio.gui.thumbnails import ThumbnailCache
+from flowerstudio.gui.worker import Task
+
+HINT = ("Choose a model and a folder of labelled photos (one sub-folder per class, like the training "
+        "folder), then press <b>Evaluate</b>.")
+
+
+class EvaluatePage(QWidget):
+    """Model + labelled folder in; accuracy, per-class table, confusion matrix and mistakes out."""
+
+    busy_changed = Signal(bool)
+    evaluated = Signal(object)  # evaluate_jobs.Evaluation
+
+    def __init__(self, thumbs: Optional[ThumbnailCache] = None, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self._own_thumbs = thumbs is None
+        self.thumbs = thumbs or ThumbnailCache(size=120, parent=self)
+        self.evaluation: Optional[evaluate_jobs.Evaluation] = None
+        self.task: Optional[Task] = None
+        self._tasks: set[Task] = set()
+        self._evaluated_model: Optional[str] = None
+
+        self.model_edit = QLineEdit()
+        self.model_edit.setPlaceholderText("A trained model (.safetensors)")
+        self.model_edit.editingFinished.connect(lambda: self.set_model(self.model_edit.text().strip()))
+        self.data_edit = QLineEdit()
+        self.data_edit.setPlaceholderText("A folder with one sub-folder of photos per class")
+        self.split = QComboBox()
+        for key, text in evaluate_jobs.SPLITS:
+            self.split.addItem(text, key)
+        self.model_info = QLabel()
+        self.model_info.setStyleSheet("color: palette(placeholder-text);")
+        self.eval_btn = QPushButton("Evaluate")
+        self.eval_btn.setDefault(True)
+        self.eval_btn.clicked.connect(self.evaluate)
+        self.stop_btn = QPushButton("Stop")
+        self.stop_btn.setEnabled(False)
+        self.stop_btn.clicked.connect(self.stop)
+        model_btn, data_btn = QPushButton("Browse…"), QPushButton("Browse…")
+        model_btn.clicked.connect(self.choose_model)
+        data_btn.clicked.connect(self.choose_data)
+        form = QGridLayout()
+        form.addWidget(QLabel("Model:"), 0, 0)
+        form.addWidget(self.model_edit, 0, 1)
+        form.addWidget(model_btn, 0, 2)
+        form.addWidget(self.model_info, 1, 1, 1, 2)
+        form.addWidget(QLabel("Labelled photos:"), 2, 0)
+        form.addWidget(self.data_edit, 2, 1)
+        form.addWidget(data_btn, 2, 2)
+        form.addWidget(QLabel("Check on:"), 3, 0)
+        run_row = QHBoxLayout()
+        run_row.addWidget(self.split)
+        run_row.addStretch(1)
+        run_row.addWidget(self.eval_btn)
+        run_row.addWidget(self.stop_btn)
+        form.addLayout(run_row, 3, 1, 1, 2)
+
+        self.progress = QProgressBar()
+        self.progress.setVisible(False)
+        self.status = QLabel()
+        self.headline = QLabel(HINT)
+        self.headline.setWordWrap(True)
+        self.headline.setTextFormat(Qt.TextFormat.RichText)
+        self.save_btn = QPushButton("Save report…")
+        self.save_btn.setToolTip("Write the results as CSV and JSON files into a folder")
+        self.save_btn.setVisible(False)
+        self.save_btn.clicked.connect(self.choose_report_dir)
+        head = QHBoxLayout()
+        head.addWidget(self.headline, 1)
+        head.addWidget(self.save_btn, 0, Qt.AlignmentFlag.AlignTop)
+
+        self.classes = ClassTable()
+        self.classes.class_activated.connect(self._on_class_activated)
+        self.confusion = ConfusionView()
+        self.confusion.cell_clicked.connect(self.show_cell)
+        self.cell_photos = CellPhotos(self.thumbs)
+        conf_split = QSplitter(Qt.Orientation.Horizontal)
+        conf_split.addWidget(self.confusion)
+        conf_split.addWidget(self.cell_photos)
+        conf_split.setStretchFactor(0, 3)
+        conf_split.setStretchFactor(1, 2)
+        self.mistakes = MistakesView(self.thumbs)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.classes, "Classes")
+        self.tabs.addTab(conf_split, "Confusion matrix")
+        self.tabs.addTab(self.mistakes, "Mistakes")
+        self.tabs.setVisible(False)
+
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addWidget(self.progress)
+        lay.addWidget(self.status)
+        lay.addLayout(head)
+        lay.addWidget(self.tabs, 1)
+        lay.addStretch(0)
+
+    # -- inputs ------------------------------------------------------------------------------
+    def set_model(self, path: str) -> None:
+        """Evaluate this model file next; fills in the folder it was trained on if none is chosen."""
+        self.model_edit.setText(path)
+        self.model_info.clear()
+        if not path:
+            return
+        if not os.path.isfile(path):
+            self.model_info.setText("<span style='color:#b00020'>This file does not exist.</span>")
+            return
+        task = self._start(Task(evaluate_jobs.model_details, path, name="model-info", pass_callback=False,
+                                pass_cancel=False, parent=self))
+        task.finished.connect(lambda details, p=path: self._on_model_details(p, details))
+        task.failed.connect(lambda m, _d, p=path: self._on_model_details(p, (f"⚠ {m}", None)))
+
+    def set_data(self, folder: str) -> None:
+        self.data_edit.setText(folder)
+
+    def choose_model(self) -> None:
+        start = os.path.dirname(self.model_edit.text()) or settings.get("evaluate/last_dir", "", str)
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a model", start, "Flower Studio models (*.safetensors)")
+        if path:
+            settings.put("evaluate/last_dir", os.path.dirname(path))
+            self.set_model(path)
+
+    def choose_data(self) -> None:
+        start = self.data_edit.text() or settings.get("evaluate/last_dir", "", str)
+        folder = QFileDialog.getExistingDirectory(self, "Choose a folder of labelled photos", start)
+        if folder:
+            self.set_data(folder)
+
+    def _on_model_details(self, path: str, details: tuple) -> None:
+        if path != self.model_edit.text():
+            return  # another model was chosen meanwhile
+        line, folder = details
+        self.model_info.setText(line)
+        if folder and not self.data_edit.text():
+            self.set_data(folder)
+
+    # -- running -------------------------------------------------------------------------------
+    def is_busy(self) -> bool:
+        return self.task is not None and self.task.running
+
+    def evaluate(self) -> None:
+        model, data = self.model_edit.text().strip(), self.data_edit.text().strip()
+        if self.is_busy():
+            return
+        if not os.path.isfile(model):
+            dialogs.show_error(self, "No model", "Choose a model file to evaluate (a .safetensors file from a "
+                               "training run).")
+            return
+        if not os.path.isdir(data):
+            dialogs.show_error(self, "No photos", "Choose a folder of labelled photos: one sub-folder per class, "
+                               "named like the classes the model learned.")
+            return
+        self.progress.setRange(0, 0)
+        self.progress.setVisible(True)
+        self.status.setText("Starting… (loading the model)")
+        if self.evaluation is None:
+            self.headline.clear()  # the how-to hint is done with
+        self.eval_btn.setEnabled(False)
+        self.stop_btn.setEnabled(True)
+        self.task = self._start(Task(evaluate_jobs.run_evaluation, model, data, self.split.currentData(),
+                                     name="evaluate", parent=self))
+        self.task.event.connect(self._on_event)
+        self.task.finished.connect(lambda ev, m=model: self._show(ev, m))
+        self.task.failed.connect(lambda m, d: dialogs.show_error(self, "Evaluation failed", m, d))
+        self.task.cancelled.connect(lambda: self.status.setText("Stopped before the end — nothing to show."))
+        self.task.done.connect(self._on_done)
+        self.busy_changed.emit(True)
+
+    def stop(self) -> None:
+        if self.is_busy():
+            self.task.cancel()
+            self.status.setText("Stopping…")
+
+    def shutdown(self) -> None:
+        """Cancel and wait for every background job (the window is closing)."""
+        if self.task is not None:
+            self.task.cancel()
+        for task in list(self._tasks):
+            task.wait()
+        self.mistakes.detail.shutdown()
+        if self._own_thumbs:
+            self.thumbs.shutdown()
+
+    def _start(self, task: Task) -> Task:
+        self._tasks.add(task)
+        task.done.connect(lambda t=task: self._tasks.discard(t))
+        return task.start()
+
+    def _on_event(self, ev) -> None:
+        from flowerstudio.core.events import PhaseStarted, Progress  # light: no torch
+
+        if isinstance(ev, PhaseStarted) and ev.phase == "predict":
+            self.progress.setRange(0, max(ev.total, 1))
+            self.progress.setValue(0)
+        elif isinstance(ev, Progress) and ev.phase == "predict":
+            self.progress.setRange(0, max(ev.total, 1))
+            self.progress.setValue(ev.done)
+            self.status.setText(f"Checking photos: {ev.done} of {ev.total}")
+        elif isinstance(ev, PhaseStarted) and ev.phase == "scan":
+            self.status.setText("Looking through the folder…")
+
+    def _on_done(self) -> None:
+        self.progress.setVisible(False)
+        self.eval_btn.setEnabled(True)
+        self.stop_btn.setEnabled(False)
+        if self.task is not None and self.task.outcome != "cancelled":
+            self.status.clear()
+        if self.evaluation is None and not self.headline.text():
+            self.headline.setText(HINT)
+        self.busy_changed.emit(False)
+
+    # -- results -------------------------------------------------------------------------------
+    def _show(self, evaluation: evaluate_jobs.Evaluation, model_path: str) -> None:
+        self.evaluation, self._evaluated_model = evaluation, model_path
+        r = evaluation.report
+        part = {"test": "test", "val": "validation", "train": "training", "all": ""}.get(r.split, r.split)
+        extra = []
+        if r.unreadable:
+            extra.append(f"{len(r.unreadable)} photos could not be read")
+        if r.skipped_classes:
+            extra.append(f"{len(r.skipped_classes)} folders are not classes of this model and were left out")
+        self.headline.setText(
+            f"<span style='font-size:20pt; font-weight:600'>{100 * r.accuracy:.1f}% right</span>"
+            f"&nbsp;&nbsp;— {r.correct} of {r.total} {part} photos, {len(r.mistakes)} mistakes"
+            + (f"<br><small>{'; '.join(extra)}.</small>" if extra else ""))
+        self.classes.set_rows(r.per_class())
+        self.confusion.set_matrix(r.display_names, r.confusion)
+        self.cell_photos.clear()
+        self.mistakes.set_mistakes(r.mistakes, model_path)
+        self.tabs.setTabText(2, f"Mistakes ({len(r.mistakes)})")
+        self.tabs.setVisible(True)
+        self.save_btn.setVisible(True)
+        self.evaluated.emit(evaluation)
+
+    def show_cell(self, true: int, predicted: int) -> None:
+        """List the photos of one confusion cell under the matrix."""
+        if self.evaluation is None:
+            return
+        names = self.evaluation.report.display_names
+        photos = self.evaluation.photos(true, predicted)
+        what = (f"<b>{names[true]}</b> recognised correctly" if true == predicted
+                else f"true <b>{names[true]}</b> predicted as <b>{names[predicted]}</b>")
+        self.cell_photos.set_photos(f"{what}: {len(photos)} photo{'s' if len(photos) != 1 else ''}", photos,
+                                    correct=true == predicted)
+
+    def cell_paths(self) -> list[str]:
+        return self.cell_photos.paths()
+
+    def _on_class_activated(self, row: int) -> None:
+        if self.evaluation is None:
+            return
+        counts = self.evaluation.report.confusion[row]
+        wrong = [(n, c) for c, n in enumerate(counts) if c != row and n]
+        col = max(wrong)[1] if wrong else row  # where this class goes wrong most, else its right answers
+        self.tabs.setCurrentIndex(1)
+        self.confusion.select(row, col)
+        self.show_cell(row, col)
+
+    # -- report ---------------------------------------------------------------------------------
+    def choose_report_dir(self) -> None:
+        if self.evaluation is None:
+            return
+        start = os.path.dirname(self._evaluated_model or "")
+        folder = QFileDialog.getExistingDirectory(self, "Save the report into…", start)
+        if folder:
+            task = self._start(Task(evaluate_jobs.save_report, self.evaluation.report, folder, name="save-report",
+                                    pass_callback=False, pass_cancel=False, parent=self))
+            task.finished.connect(lambda files: dialogs.show_info(
+                self, "Report saved", f"Saved {len(files)} files in {folder}.", "\n".join(files)))
+            task.failed.connect(lambda m, d: dialogs.show_error(self, "Cannot save the report", m, d))

@@ -1,0 +1,189 @@
+"""Export a model for other programs (ONNX or TorchScript), checked against the original on real photos."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout,
+                               QLabel, QLineEdit, QProgressBar, QPushButton, QVBoxLayout, QWidget)
+
+from flowerstudio.gui import dialogs
+from flowerstudio.gui.mistakes_view import show_in_folder
+from flowerstudio.gui.worker import Task
+
+FORMATS = (("onnx", "ONNX (.onnx) — for most apps and languages", ".onnx"),
+           ("torchscript", "TorchScript (.torchscript.pt) — for PyTorch and C++", ".torchscript.pt"))
+SUFFIX = {key: suffix for key, _, suffix in FORMATS}
+CHECK_PHOTOS = 32  # enough to catch a wrong export, quick on a laptop
+GOOD, BAD = "#2e9e44", "#d0312d"
+
+
+def default_out(model_path: str, fmt: str) -> str:
+    """Beside the model, as the core names it (best.safetensors -> best.onnx)."""
+    path = Path(model_path)
+    return str(path.with_name(path.name.split(".")[0] + SUFFIX[fmt]))
+
+
+def export_job(model_path: str, out_path: str, fmt: str, check_folder: str = ""):
+    """List photos for the check (spread over the folder's classes), then the core export."""
+    from flowerstudio.core.export import export_model
+    from flowerstudio.core.predict import list_images
+
+    photos = list_images([check_folder]) if check_folder else []
+    if len(photos) > CHECK_PHOTOS:
+        step = len(photos) / CHECK_PHOTOS
+        photos = [photos[int(i * step)] for i in range(CHECK_PHOTOS)]
+    return export_model(model_path, out_path, fmt, verify_images=photos)
+
+
+def verdict(result) -> str:
+    """The check's outcome in plain words (rich text)."""
+    if result.verified is None:
+        return "The export was not checked — choose a folder of photos to check it with."
+    diff = f"largest difference in any probability: {result.max_abs_diff:.1e}"
+    if result.verified:
+        return (f"<b style='color:{GOOD}'>✔ Check passed</b>: the exported model gives the same answers as the "
+                f"original ({diff}).")
+    return (f"<b style='color:{BAD}'>✘ Check failed</b>: the exported model's answers differ from the original "
+            f"({diff}). Try the other format.")
+
+
+class ExportDialog(QDialog):
+    """Choose format, file and check photos; Export runs in the background."""
+
+    def __init__(self, model_path: str, parent: Optional[QWidget] = None, check_folder: str = "") -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Export the model")
+        self.resize(640, 320)
+        self.model_path = model_path
+        self.task: Optional[Task] = None
+        self.result = None
+        self.format = QComboBox()
+        for key, text, _ in FORMATS:
+            self.format.addItem(text, key)
+        self.out_edit = QLineEdit(default_out(model_path, "onnx"))
+        self.format.currentIndexChanged.connect(self._on_format)
+        out_btn = QPushButton("Browse…")
+        out_btn.clicked.connect(self.choose_out)
+        self.check_edit = QLineEdit(check_folder)
+        self.check_edit.setPlaceholderText("Optional: a folder of photos to check the export with")
+        check_btn = QPushButton("Browse…")
+        check_btn.clicked.connect(self.choose_check)
+        form = QFormLayout()
+        form.addRow("Model:", QLabel(model_path))
+        form.addRow("Format:", self.format)
+        form.addRow("Save as:", _row(self.out_edit, out_btn))
+        form.addRow("Check with:", _row(self.check_edit, check_btn))
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 0)  # the exporter reports no steps
+        self.progress.setVisible(False)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details = QLabel()
+        self.details.setWordWrap(True)
+        self.details.setStyleSheet("color: palette(placeholder-text);")
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.export_btn = QPushButton("Export")
+        self.export_btn.setDefault(True)
+        self.export_btn.clicked.connect(self.export)
+        self.folder_btn = QPushButton("Show in folder")
+        self.folder_btn.setEnabled(False)
+        self.folder_btn.clicked.connect(lambda: self.result and show_in_folder(self.result.path))
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.addButton(self.folder_btn, QDialogButtonBox.ButtonRole.ActionRole)
+        buttons.addButton(self.export_btn, QDialogButtonBox.ButtonRole.ActionRole)
+        buttons.rejected.connect(self.reject)
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addWidget(self.progress)
+        lay.addWidget(self.status)
+        lay.addWidget(self.details)
+        lay.addStretch(1)
+        lay.addWidget(buttons)
+        if not check_folder:
+            self._prefill_check_folder()
+
+    def _prefill_check_folder(self) -> None:
+        """The photos the model was trained on make a good check; found in the background (reads the file)."""
+        from flowerstudio.gui.evaluate_jobs import model_details
+
+        task = Task(model_details, self.model_path, name="model-info", pass_callback=False, pass_cancel=False)
+        task.finished.connect(self._on_details)  # a bound method: dropped if the dialog is gone
+        task.start()
+
+    def _on_details(self, details: tuple) -> None:
+        folder = details[1]
+        if folder and not self.check_edit.text():
+            self.check_edit.setText(folder)
+
+    def _on_format(self) -> None:
+        fmt = self.format.currentData()
+        old = self.out_edit.text()
+        # Swap the file ending only for a name that still ends like one of ours.
+        for _, _, suffix in FORMATS:
+            if old.endswith(suffix):
+                self.out_edit.setText(old[: -len(suffix)] + SUFFIX[fmt])
+                return
+
+    def choose_out(self) -> None:
+        suffix = SUFFIX[self.format.currentData()]
+        path, _ = QFileDialog.getSaveFileName(self, "Save the exported model as", self.out_edit.text(),
+                                              f"Exported model (*{suffix})")
+        if path:
+            self.out_edit.setText(path if path.endswith(suffix) else path + suffix)
+
+    def choose_check(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Photos to check the export with", self.check_edit.text())
+        if folder:
+            self.check_edit.setText(folder)
+
+    def export(self) -> None:
+        if self.task is not None and self.task.running:
+            return
+        out, check = self.out_edit.text().strip(), self.check_edit.text().strip()
+        if not out:
+            dialogs.show_error(self, "No file name", "Choose where to save the exported model.")
+            return
+        if check and not os.path.isdir(check):
+            dialogs.show_error(self, "No such folder", f"The folder of photos to check with does not exist:\n{check}")
+            return
+        self.export_btn.setEnabled(False)
+        self.folder_btn.setEnabled(False)
+        self.progress.setVisible(True)
+        self.status.setText("Exporting… this can take a minute." + (" Then checking it on your photos." if check
+                                                                    else ""))
+        self.details.clear()
+        # No parent: closing the dialog must not destroy a running thread.
+        self.task = Task(export_job, self.model_path, out, self.format.currentData(), check, name="export",
+                         pass_callback=False, pass_cancel=False)
+        self.task.finished.connect(self._on_result)
+        self.task.failed.connect(self._on_failed)
+        self.task.done.connect(self._on_done)
+        self.task.start()
+
+    def _on_result(self, result) -> None:
+        self.result = result
+        self.status.setText(f"Saved <b>{os.path.basename(result.path)}</b> and its description "
+                            f"<b>{os.path.basename(result.sidecar_json_path)}</b>.<br>{verdict(result)}")
+        self.details.setText(result.message)
+        self.folder_btn.setEnabled(True)
+
+    def _on_failed(self, message: str, details: str) -> None:
+        self.status.setText(f"<b style='color:{BAD}'>The export failed.</b>")
+        dialogs.show_error(self, "Export failed", message, details)
+
+    def _on_done(self) -> None:
+        self.progress.setVisible(False)
+        self.export_btn.setEnabled(True)
+
+
+def _row(edit: QLineEdit, button: QPushButton) -> QWidget:
+    box = QWidget()
+    lay = QHBoxLayout(box)
+    lay.setContentsMargins(0, 0, 0, 0)
+    lay.addWidget(edit, 1)
+    lay.addWidget(button)
+    return box

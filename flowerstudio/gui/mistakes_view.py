@@ -1,0 +1,187 @@
+"""The wrong photos, most confident mistake first, and the selected one shown large."""
+from __future__ import annotations
+
+import os
+from typing import Optional, Sequence
+
+from PySide6.QtCore import QModelIndex, Qt, QUrl
+from PySide6.QtGui import QDesktopServices, QImage, QPixmap
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSplitter, QVBoxLayout,
+                               QWidget)
+
+from flowerstudio.gui.gallery_model import GalleryItem, GalleryModel, ItemRole
+from flowerstudio.gui.gallery_view import GalleryView
+from flowerstudio.gui.heatmap import HeatmapToggle
+from flowerstudio.gui.thumbnails import ThumbnailCache
+from flowerstudio.gui.worker import Task
+
+BAD = "#d0312d"
+
+
+def open_file(path: str) -> bool:
+    return QDesktopServices.openUrl(QUrl.fromLocalFile(path))
+
+
+def show_in_folder(path: str) -> bool:
+    """Opens the folder holding ``path`` (or ``path`` itself when it is a folder) in the file manager."""
+    folder = path if os.path.isdir(path) else os.path.dirname(path)
+    return QDesktopServices.openUrl(QUrl.fromLocalFile(folder))
+
+
+def _load_large(path: str, size: int) -> QImage:
+    from flowerstudio.gui.thumbnails import load_qimage
+
+    return load_qimage(path, size)
+
+
+class LargePhoto(QLabel):
+    """A photo scaled to the label's size; ``set_override`` shows another image (an overlay) instead."""
+
+    EMPTY = "Select a photo to see it here."
+
+    def __init__(self, parent: Optional[QWidget] = None) -> None:
+        super().__init__(self.EMPTY, parent)
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setMinimumSize(220, 220)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.path: Optional[str] = None
+        self._photo: Optional[QPixmap] = None
+        self._override: Optional[QPixmap] = None
+        self._task: Optional[Task] = None
+
+    def show_path(self, path: Optional[str]) -> None:
+        self.path, self._photo, self._override = path, None, None
+        self.clear()
+        if path is None:
+            self.setText(self.EMPTY)
+            return
+        self.setText("Loading…")
+        self._task = Task(_load_large, path, 900, name="large-image", pass_callback=False, pass_cancel=False,
+                          parent=self)
+        self._task.finished.connect(lambda img, p=path: self._on_image(p, img))
+        self._task.start()
+
+    def set_override(self, image: Optional[QImage]) -> None:
+        self._override = QPixmap.fromImage(image) if image is not None and not image.isNull() else None
+        self._rescale()
+
+    def shown_pixmap(self) -> Optional[QPixmap]:
+        return self._override or self._photo
+
+    def wait(self) -> None:
+        if self._task is not None:
+            self._task.wait()
+
+    def _on_image(self, path: str, img: QImage) -> None:
+        if path != self.path:
+            return  # another photo was selected meanwhile
+        if img.isNull():
+            self.setText("This photo cannot be read.")
+            return
+        self._photo = QPixmap.fromImage(img)
+        self._rescale()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._rescale()
+
+    def _rescale(self) -> None:
+        pix = self.shown_pixmap()
+        if pix is None:
+            return
+        self.setPixmap(pix.scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio,
+                                  Qt.TransformationMode.SmoothTransformation))
+
+
+class PhotoDetail(QWidget):
+    """Large photo, what went wrong, the Grad-CAM switch and file actions."""
+
+    def __init__(self, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.photo = LargePhoto()
+        self.text = QLabel()
+        self.text.setWordWrap(True)
+        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.heatmap = HeatmapToggle()
+        self.heatmap.overlay_changed.connect(self.photo.set_override)
+        self.open_btn = QPushButton("Open file")
+        self.folder_btn = QPushButton("Show in folder")
+        self.open_btn.clicked.connect(lambda: self.photo.path and open_file(self.photo.path))
+        self.folder_btn.clicked.connect(lambda: self.photo.path and show_in_folder(self.photo.path))
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.open_btn)
+        buttons.addWidget(self.folder_btn)
+        buttons.addStretch(1)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.photo, 1)
+        lay.addWidget(self.heatmap)
+        lay.addWidget(self.text)
+        lay.addLayout(buttons)
+        self.model_path: Optional[str] = None
+        self.show_item(None)
+
+    def show_item(self, item: Optional[GalleryItem]) -> None:
+        path = item.path if item is not None else None
+        self.photo.show_path(path)
+        self.heatmap.set_image(self.model_path, path)
+        self.open_btn.setEnabled(path is not None)
+        self.folder_btn.setEnabled(path is not None)
+        if item is None:
+            self.text.setText("")
+            return
+        m = item.payload
+        self.text.setText(f"It is <b>{m.true_name}</b>, but the model said "
+                          f"<b style='color:{BAD}'>{m.predicted_name}</b> ({100 * m.confidence:.0f}% sure).<br>"
+                          f"<small>{m.path}</small>")
+
+    def shutdown(self) -> None:
+        self.photo.wait()
+        self.heatmap.shutdown()
+
+
+class MistakesView(QSplitter):
+    """Gallery of core Mistakes (red frames) beside the selected one's detail."""
+
+    def __init__(self, thumbs: ThumbnailCache, parent: Optional[QWidget] = None) -> None:
+        super().__init__(Qt.Orientation.Horizontal, parent)
+        self.model = GalleryModel(thumbs, self)
+        self.view = GalleryView(thumb=thumbs.size, lines=2)
+        self.view.setModel(self.model)
+        self.view.selectionModel().currentChanged.connect(self._on_current)
+        self.view.doubleClicked.connect(lambda idx: open_file(idx.data(ItemRole).path))
+        self.view.setToolTip("Double-click a photo to open it")
+        self.empty = QLabel("No mistakes — every photo was recognised correctly.")
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setVisible(False)
+        left = QWidget()
+        lay = QVBoxLayout(left)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.caption = QLabel("Wrong answers, the most confident mistake first:")
+        lay.addWidget(self.caption)
+        lay.addWidget(self.view, 1)
+        lay.addWidget(self.empty)
+        self.detail = PhotoDetail()
+        self.addWidget(left)
+        self.addWidget(self.detail)
+        self.setStretchFactor(0, 3)
+        self.setStretchFactor(1, 2)
+
+    def set_mistakes(self, mistakes: Sequence, model_path: Optional[str]) -> None:
+        self.detail.model_path = model_path
+        self.model.set_items([GalleryItem(m.path, f"said {m.predicted_name}",
+                                          f"{100 * m.confidence:.0f}% · is {m.true_name}",
+                                          confidence=m.confidence, correct=False, payload=m) for m in mistakes])
+        self.empty.setVisible(not mistakes)
+        self.view.setVisible(bool(mistakes))
+        self.caption.setVisible(bool(mistakes))
+        if mistakes:
+            self.view.setCurrentIndex(self.model.index(0))
+        else:
+            self.detail.show_item(None)
+
+    def mistakes(self) -> list:
+        return [it.payload for it in self.model.items()]
+
+    def _on_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        self.detail.show_item(current.data(ItemRole) if current.isValid() else None)

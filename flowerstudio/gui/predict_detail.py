@@ -1,0 +1,122 @@
+"""The selected photo shown large, with its top-k class probabilities as bars."""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
+
+from flowerstudio.gui.gallery_model import GalleryItem
+from flowerstudio.gui.worker import Task
+
+GOOD, BAD, NEUTRAL = "#2e9e44", "#d0312d", "#4c72b0"
+
+
+def load_large(path: str, size: int) -> QImage:
+    from flowerstudio.gui.thumbnails import load_qimage
+
+    return load_qimage(path, size)
+
+
+class TopKBars(pg.PlotWidget):
+    """Horizontal probability bars, best class on top."""
+
+    def __init__(self, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.plot = self.getPlotItem()
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.hideButtons()
+        self.plot.invertY(True)
+        self.plot.setXRange(0, 100, padding=0.02)
+        self.plot.setLabel("bottom", "probability (%)")
+        self.plot.showGrid(x=True, y=False, alpha=0.3)
+        self.setMinimumHeight(150)
+        self.labels: list[str] = []
+
+    def set_topk(self, topk: Sequence[tuple[str, float]], true_name: Optional[str] = None) -> None:
+        self.plot.clear()
+        self.labels = [name for name, _ in topk]
+        if not topk:
+            return
+        ys = list(range(len(topk)))
+        probs = [100.0 * p for _, p in topk]
+        brushes = [GOOD if true_name and name == true_name else (BAD if true_name and i == 0 else NEUTRAL)
+                   for i, (name, _) in enumerate(topk)]
+        self.plot.addItem(pg.BarGraphItem(x0=[0] * len(ys), y=ys, width=probs, height=0.65,
+                                          brushes=brushes, pen=None))
+        for y, p in zip(ys, probs):
+            text = pg.TextItem(f"{p:.1f}%", color="#222", anchor=(0, 0.5))
+            text.setPos(min(p, 82) + 1, y)
+            self.plot.addItem(text)
+        axis = self.plot.getAxis("left")
+        axis.setTicks([[(i, n if len(n) <= 24 else n[:23] + "…") for i, n in enumerate(self.labels)], []])
+        self.plot.setYRange(-0.6, len(ys) - 0.4, padding=0)
+        self.plot.setXRange(0, 100, padding=0.02)
+
+
+class PredictDetail(QWidget):
+    """Large image, verdict line and top-k bars for one prediction."""
+
+    def __init__(self, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.image = QLabel("Select a photo to see it here.")
+        self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.image.setMinimumSize(240, 240)
+        self.image.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.verdict = QLabel()
+        self.verdict.setWordWrap(True)
+        self.verdict.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.bars = TopKBars()
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.image, 3)
+        lay.addWidget(self.verdict)
+        lay.addWidget(self.bars, 2)
+        self._pixmap: Optional[QPixmap] = None
+        self._task: Optional[Task] = None
+        self._path: Optional[str] = None
+
+    def show_item(self, item: Optional[GalleryItem], true_name: Optional[str] = None) -> None:
+        if item is None:
+            self.clear()
+            return
+        pred = item.payload
+        self._path = item.path
+        lines = [f"<b>{item.title}</b> — {100 * max(item.confidence, 0):.1f}% sure"]
+        if item.correct is True:
+            lines.append(f"<span style='color:{GOOD}'>✔ correct</span>")
+        elif item.correct is False:
+            lines.append(f"<span style='color:{BAD}'>✘ wrong — the folder says <b>{true_name}</b></span>")
+        lines.append(f"<small>{item.path}</small>")
+        self.verdict.setText("<br>".join(lines))
+        self.bars.set_topk(list(pred.topk) if pred is not None else [], true_name)
+        self._task = Task(load_large, item.path, 768, name="large-image", pass_callback=False,
+                          pass_cancel=False, parent=self)
+        self._task.finished.connect(lambda img, p=item.path: self._on_image(p, img))
+        self._task.start()
+
+    def clear(self) -> None:
+        self._path = None
+        self._pixmap = None
+        self.image.clear()
+        self.image.setText("Select a photo to see it here.")
+        self.verdict.clear()
+        self.bars.set_topk([])
+
+    def _on_image(self, path: str, img: QImage) -> None:
+        if path != self._path:
+            return  # the user already selected another photo
+        self._pixmap = QPixmap.fromImage(img) if not img.isNull() else None
+        self._rescale()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._rescale()
+
+    def _rescale(self) -> None:
+        if self._pixmap is None:
+            return
+        self.image.setPixmap(self._pixmap.scaled(self.image.size(), Qt.AspectRatioMode.KeepAspectRatio,
+                                                 Qt.TransformationMode.SmoothTransformation))

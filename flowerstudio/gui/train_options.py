@@ -1,0 +1,295 @@
+"""The training settings form; it turns its controls into a core TrainConfig."""
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout,
+                               QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox,
+                               QVBoxLayout, QWidget)
+
+from flowerstudio.core.config import AugmentConfig, TrainConfig
+from flowerstudio.gui import settings
+from flowerstudio.gui.state import AppState
+from flowerstudio.gui.worker import Task
+
+DEPTHS = [("frozen", "Head only (backbone frozen)"), ("last_stages", "Last stages of the backbone"),
+          ("all", "All layers")]
+_DEFAULTS = TrainConfig()
+
+
+def load_catalog():
+    """Backbones and devices, from the core (imports torch: call in a worker)."""
+    from flowerstudio.core.models import BACKBONES, available_devices, weights_available_offline
+
+    backbones = [(s.name, s.title, weights_available_offline(s.name), s.num_stages) for s in BACKBONES.values()]
+    return backbones, available_devices()
+
+
+def count_params(backbone: str, num_classes: int, mode: str, stages: int):
+    from flowerstudio.core.models import count_parameters
+
+    return count_parameters(backbone, num_classes, mode, stages)
+
+
+def _saved_augment() -> AugmentConfig:
+    """The last augmentation switches; stored as JSON so types survive ini files."""
+    try:
+        data = json.loads(settings.get("train/augment", "{}", str))
+        return AugmentConfig(**{k: v for k, v in data.items() if k in vars(AugmentConfig())})
+    except (ValueError, TypeError):
+        return AugmentConfig()
+
+
+def _spin(lo: int, hi: int, value: int, step: int = 1) -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(lo, hi)
+    box.setSingleStep(step)
+    box.setValue(value)
+    return box
+
+
+def _lr_box(value: float) -> QDoubleSpinBox:
+    box = QDoubleSpinBox()
+    box.setDecimals(6)
+    box.setRange(0.000001, 1.0)
+    box.setSingleStep(0.0001)
+    box.setValue(value)
+    return box
+
+
+class TrainOptions(QWidget):
+    """Backbone, device, schedule, fine-tune depth and augmentation switches.
+
+    Every choice is remembered in QSettings; augmentation changes are pushed
+    to AppState so the Dataset page's preview follows them.
+    """
+
+    changed = Signal()
+    catalog_loaded = Signal()
+
+    def __init__(self, state: AppState, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.num_stages: dict[str, int] = {}
+        self.overrides: dict = {}  # extra TrainConfig fields the form does not show (tests, experts)
+        self.devices: list[tuple[str, str]] = [("cpu", "CPU")]
+        self._count_task: Optional[Task] = None
+
+        self.backbone = QComboBox()
+        self.backbone.addItem("EfficientNet-Lite0 (loading list…)", _DEFAULTS.backbone)
+        self.device = QComboBox()
+        self.device.addItem("Automatic (GPU if present)", "auto")
+        self.device.addItem("CPU", "cpu")
+        self.epochs = _spin(1, 500, settings.get("train/epochs", 10, int))
+        self.batch = _spin(1, 1024, settings.get("train/batch_size", _DEFAULTS.batch_size, int))
+        self.lr = _lr_box(settings.get("train/lr", _DEFAULTS.lr, float))
+        self.input_size = _spin(32, 1024, settings.get("train/input_size", _DEFAULTS.input_size, int), 32)
+        self.input_size.setSuffix(" px")
+        self.output_dir = QLineEdit(settings.get("train/output_dir", "", str))
+        self.output_dir.setPlaceholderText("default: your user data folder")
+        browse = QPushButton("…")
+        browse.setFixedWidth(30)
+        browse.clicked.connect(self._choose_output)
+        out_row = QHBoxLayout()
+        out_row.addWidget(self.output_dir, 1)
+        out_row.addWidget(browse)
+
+        basic = QGroupBox("Model and schedule")
+        form = QFormLayout(basic)
+        form.addRow("Backbone:", self.backbone)
+        form.addRow("Device:", self.device)
+        form.addRow("Epochs:", self.epochs)
+        form.addRow("Batch size:", self.batch)
+        form.addRow("Learning rate:", self.lr)
+        form.addRow("Input size:", self.input_size)
+        form.addRow("Save runs in:", out_row)
+
+        self.depth = QComboBox()
+        for key, title in DEPTHS:
+            self.depth.addItem(title, key)
+        self.depth.setCurrentIndex(max(0, self.depth.findData(settings.get("train/depth", "all", str))))
+        self.stages = _spin(1, 9, settings.get("train/unfreeze_stages", _DEFAULTS.unfreeze_stages, int))
+        self.ft_lr = _lr_box(settings.get("train/ft_lr", _DEFAULTS.lr * 0.1, float))
+        self.ft_epochs = _spin(1, 500, settings.get("train/ft_epochs", 5, int))
+        self.hint = QLabel()
+        self.hint.setWordWrap(True)
+        self.hint.setStyleSheet("color: #555;")
+        self.params = QLabel("Trainable parameters: …")
+        tune = QGroupBox("Fine-tuning (second step)")
+        tform = QFormLayout(tune)
+        tform.addRow("Train:", self.depth)
+        tform.addRow("Stages to unfreeze:", self.stages)
+        tform.addRow("Learning rate:", self.ft_lr)
+        tform.addRow("Epochs:", self.ft_epochs)
+        tform.addRow(self.params)
+        tform.addRow(self.hint)
+
+        a = _saved_augment()
+        self._aug_base = a
+        self.rotation = QCheckBox("Rotate randomly up to")
+        self.rotation.setChecked(a.rotation)
+        self.rot_deg = _spin(1, 180, int(a.rotation_degrees))
+        self.rot_deg.setSuffix("°")
+        rot_row = QHBoxLayout()
+        rot_row.addWidget(self.rotation)
+        rot_row.addWidget(self.rot_deg)
+        rot_row.addStretch(1)
+        self.random_crop = QCheckBox("Random crop (instead of centre crop)")
+        self.random_crop.setChecked(a.random_crop)
+        self.hflip = QCheckBox("Flip left–right")
+        self.hflip.setChecked(a.hflip)
+        self.vflip = QCheckBox("Flip upside down")
+        self.vflip.setChecked(a.vflip)
+        self.color = QCheckBox("Vary brightness, contrast and colour")
+        self.color.setChecked(a.color_jitter)
+        self.gray = QCheckBox("Sometimes grey-scale")
+        self.gray.setChecked(a.grayscale)
+        self.preview_btn = QPushButton("Preview augmentation")
+        augbox = QGroupBox("Augmentation (training photos only)")
+        al = QVBoxLayout(augbox)
+        al.addLayout(rot_row)
+        for w in (self.random_crop, self.hflip, self.vflip, self.color, self.gray, self.preview_btn):
+            al.addWidget(w)
+
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(basic)
+        lay.addWidget(tune)
+        lay.addWidget(augbox)
+        lay.addStretch(1)
+
+        for w in (self.rotation, self.random_crop, self.hflip, self.vflip, self.color, self.gray):
+            w.toggled.connect(self._on_augment)
+        self.rot_deg.valueChanged.connect(self._on_augment)
+        self.input_size.valueChanged.connect(self._on_augment)
+        self.backbone.currentIndexChanged.connect(self._on_augment)
+        self._count_timer = QTimer(self, singleShot=True, interval=300)
+        self._count_timer.timeout.connect(self._count)
+        for sig in (self.depth.currentIndexChanged, self.stages.valueChanged, self.backbone.currentIndexChanged):
+            sig.connect(self._depth_changed)
+        state.scan_changed.connect(lambda _s: self._depth_changed())
+        self._depth_changed()
+
+    # -- catalog (background) ---------------------------------------------------------
+    def load_catalog_async(self) -> None:
+        task = Task(load_catalog, name="catalog", pass_callback=False, pass_cancel=False, parent=self)
+        task.finished.connect(self._on_catalog)
+        task.failed.connect(lambda msg, _d: self.backbone.setItemText(0, f"{_DEFAULTS.backbone} ({msg})"))
+        task.start()
+
+    def _on_catalog(self, result) -> None:
+        backbones, devices = result
+        self.devices = list(devices)
+        want = settings.get("train/backbone", _DEFAULTS.backbone, str)
+        self.backbone.blockSignals(True)
+        self.backbone.clear()
+        for name, title, offline, stages in backbones:
+            self.num_stages[name] = stages
+            mark = ("" if "offline" in title else " · ready offline") if offline else " · downloads once"
+            self.backbone.addItem(title + mark, name)
+            self.backbone.setItemData(self.backbone.count() - 1,
+                                      "Pretrained weights are on this computer" if offline else
+                                      "Pretrained weights are downloaded on first use (internet needed once)",
+                                      Qt.ItemDataRole.ToolTipRole)
+        self.backbone.setCurrentIndex(max(0, self.backbone.findData(want)))
+        self.backbone.blockSignals(False)
+        self.backbone.view().setMinimumWidth(self.backbone.view().sizeHintForColumn(0) + 30)
+        want_dev = settings.get("train/device", "auto", str)
+        for dev, name in devices:
+            if dev != "cpu":
+                self.device.addItem(f"GPU: {name}", dev)
+        self.device.setCurrentIndex(max(0, self.device.findData(want_dev)))
+        self._on_augment()
+        self._depth_changed()
+        self.catalog_loaded.emit()
+
+    # -- reading the form ---------------------------------------------------------------
+    def augment(self) -> AugmentConfig:
+        a = AugmentConfig(**vars(self._aug_base))
+        a.rotation, a.rotation_degrees = self.rotation.isChecked(), float(self.rot_deg.value())
+        a.random_crop, a.hflip, a.vflip = self.random_crop.isChecked(), self.hflip.isChecked(), self.vflip.isChecked()
+        a.color_jitter, a.grayscale = self.color.isChecked(), self.gray.isChecked()
+        return a
+
+    def config(self, data_dir: str, stage: str = "frozen", resume_from: Optional[str] = None) -> TrainConfig:
+        """A TrainConfig for the first step (stage='frozen') or the fine-tune step."""
+        fine = stage != "frozen" or resume_from is not None
+        cfg = TrainConfig(
+            data_dir=data_dir, backbone=self.backbone.currentData() or _DEFAULTS.backbone,
+            input_size=self.input_size.value(), train_mode=stage, unfreeze_stages=self.stages.value(),
+            resume_from=resume_from, epochs=self.ft_epochs.value() if fine else self.epochs.value(),
+            batch_size=self.batch.value(), lr=self.ft_lr.value() if fine else self.lr.value(),
+            device=self.device.currentData() or "auto", output_dir=self.output_dir.text().strip(),
+            augment=self.augment(),
+        )
+        for key, value in self.overrides.items():
+            setattr(cfg, key, value)
+        self.save()
+        return cfg.validate()
+
+    def fine_tune_mode(self) -> str:
+        return self.depth.currentData()
+
+    def save(self) -> None:
+        for key, value in [("epochs", self.epochs.value()), ("batch_size", self.batch.value()),
+                           ("lr", self.lr.value()), ("input_size", self.input_size.value()),
+                           ("backbone", self.backbone.currentData()), ("device", self.device.currentData()),
+                           ("depth", self.depth.currentData()), ("unfreeze_stages", self.stages.value()),
+                           ("ft_lr", self.ft_lr.value()), ("ft_epochs", self.ft_epochs.value()),
+                           ("output_dir", self.output_dir.text().strip())]:
+            settings.put(f"train/{key}", value)
+        settings.put("train/augment", json.dumps(vars(self.augment())))
+
+    # -- reactions --------------------------------------------------------------------------
+    def _choose_output(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Folder for training runs", self.output_dir.text())
+        if path:
+            self.output_dir.setText(path)
+
+    def _on_augment(self) -> None:
+        self.state.set_augment(self.augment(), self.input_size.value(),
+                               self.backbone.currentData() or _DEFAULTS.backbone)
+        self.changed.emit()
+
+    def _depth_changed(self) -> None:
+        mode = self.depth.currentData()
+        name = self.backbone.currentData() or _DEFAULTS.backbone
+        if name in self.num_stages:
+            self.stages.setMaximum(self.num_stages[name])
+        self.stages.setEnabled(mode == "last_stages")
+        scan = self.state.scan
+        per_class = 0
+        if scan is not None and scan.classes:
+            per_class = round(len(scan.train) / len(scan.classes))
+        size = (f"You have about {per_class} training photos per class. " if per_class else "")
+        if per_class and per_class < 40:
+            advice = "That is a small dataset: freeze more (head only or the last stages) to avoid over-fitting."
+        elif per_class >= 150:
+            advice = "That is a large dataset: unfreezing more layers (all layers) usually pays off."
+        else:
+            advice = ("Small datasets: freeze more (head only / last stages). "
+                      "Large datasets: unfreeze more (all layers).")
+        self.hint.setText(size + advice)
+        self.params.setText("Trainable parameters: counting…")
+        self._count_timer.start()
+        self.changed.emit()
+
+    def _count(self) -> None:
+        if self._count_task is not None and self._count_task.running:
+            self._count_timer.start()
+            return
+        scan = self.state.scan
+        n = len(scan.classes) if scan is not None and scan.classes else 10
+        name = self.backbone.currentData() or _DEFAULTS.backbone
+        self._count_task = Task(count_params, name, n, self.depth.currentData(), self.stages.value(),
+                                pass_callback=False, pass_cancel=False, name="count", parent=self)
+        self._count_task.finished.connect(self._on_counted)
+        self._count_task.failed.connect(lambda m, _d: self.params.setText("Trainable parameters: unknown"))
+        self._count_task.start()
+
+    def _on_counted(self, result) -> None:
+        trainable, total = result
+        self.params.setText(f"Trainable parameters: <b>{trainable:,}</b> of {total:,} "
+                            f"({100.0 * trainable / max(total, 1):.1f}%)")

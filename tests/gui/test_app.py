@@ -1,0 +1,58 @@
+"""Start-up stays light, settings persist, menus and drops route to the right page."""
+import subprocess
+import sys
+
+from PySide6.QtCore import QByteArray
+
+
+def test_gui_modules_do_not_import_torch():
+    code = ("import sys, pkgutil, importlib, flowerstudio.gui as g\n"
+            "for m in pkgutil.iter_modules(g.__path__): importlib.import_module('flowerstudio.gui.' + m.name)\n"
+            "bad = [n for n in ('torch', 'timm', 'torchvision') if n in sys.modules]\n"
+            "print(bad); sys.exit(1 if bad else 0)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_recent_folders_and_geometry_persist(qtbot, window, tiny_dataset, monkeypatch):
+    from flowerstudio.gui import settings
+    from flowerstudio.gui.main_window import MainWindow
+
+    with qtbot.waitSignal(window.state.scan_changed, timeout=30000):
+        window.dataset_page.open_folder(str(tiny_dataset))
+    assert settings.recent("datasets")[0] == str(tiny_dataset)
+    window.recent_datasets.aboutToShow.emit()
+    assert str(tiny_dataset) in [a.text() for a in window.recent_datasets.actions()]
+    window.go_to(1)
+    window.close()
+    saved = settings.settings().value("window/geometry")
+    assert isinstance(saved, QByteArray) and saved == window.saveGeometry()
+    # The offscreen screen (800x600) clamps sizes, so check the saved bytes are what gets restored.
+    restored = []
+    monkeypatch.setattr(MainWindow, "restoreGeometry", lambda self, g: restored.append(g) or True)
+    again = MainWindow()
+    qtbot.addWidget(again)
+    assert again.stack.currentIndex() == 1
+    assert restored == [saved]
+
+
+def test_training_choices_persist(qtbot, window):
+    from flowerstudio.gui.main_window import MainWindow
+
+    opts = window.train_page.options
+    opts.epochs.setValue(7)
+    opts.hflip.setChecked(False)
+    opts.save()
+    again = MainWindow()
+    qtbot.addWidget(again)
+    assert again.train_page.options.epochs.value() == 7
+    assert again.train_page.options.hflip.isChecked() is False
+    assert again.state.augment.hflip is True or again.train_page.options.augment().hflip is False
+
+
+def test_drop_image_files_goes_to_predict(qtbot, window, tiny_dataset):
+    files = [str(p) for p in sorted((tiny_dataset / "valid" / "rose").glob("*.jpg"))]
+    assert window.drops.route(files) == "predict"
+    assert window.stack.currentWidget() is window.predict_page
+    qtbot.waitUntil(lambda: len(window.predict_page.pending) == len(files), timeout=30000)
+    assert "waiting for a model" in window.predict_page.counts.text()

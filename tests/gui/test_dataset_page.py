@@ -1,0 +1,73 @@
+"""Dataset page: scanning a generated folder shows classes, counts, photos and problems."""
+from flowerstudio.gui.gallery_model import PathRole
+
+
+def scan(qtbot, window, path):
+    page = window.dataset_page
+    with qtbot.waitSignal(window.state.scan_changed, timeout=30000):
+        page.open_folder(str(path))
+    return page
+
+
+def test_scan_shows_classes_and_counts(qtbot, window, tiny_dataset):
+    page = scan(qtbot, window, tiny_dataset)
+    assert page.table.rowCount() == 3
+    names = [page.table.item(r, 0).text() for r in range(3)]
+    assert names == ["Daisy", "Red rose", "Tulip"]
+    assert [page.table.item(r, 2).text() for r in range(3)] == ["8", "8", "8"]
+    assert [page.table.item(r, 3).text() for r in range(3)] == ["2", "2", "2"]
+    assert "3 classes" in page.summary.text()
+    assert page.chart.names == names and page.chart.totals == [10, 10, 10]
+    # The first class is selected and its photos fill the gallery lazily.
+    assert page.gallery_model.rowCount() == 10
+    path = page.gallery_model.index(0).data(PathRole)
+    qtbot.waitUntil(lambda: window.thumbs.get(path) is not None, timeout=10000)
+    page.select_class(2)
+    assert page.selected_class() == 2
+    assert all("tulip" in page.gallery_model.item(r).path for r in range(page.gallery_model.rowCount()))
+
+
+def test_bad_files_are_listed_with_reasons(qtbot, window, tiny_dataset):
+    (tiny_dataset / "train" / "rose" / "broken.jpg").write_bytes(b"not a jpeg at all")
+    (tiny_dataset / "train" / "rose" / "notes.txt").write_text("hello")
+    page = scan(qtbot, window, tiny_dataset)
+    scan_result = window.state.scan
+    assert scan_result.unreadable or scan_result.skipped
+    texts = []
+    for i in range(page.problems.topLevelItemCount()):
+        top = page.problems.topLevelItem(i)
+        texts += [top.child(j).text(0) for j in range(top.childCount())]
+    assert any(t.endswith("broken.jpg") for t in texts)
+    assert "Problems (" in page.tabs.tabText(page.tabs.indexOf(page.problems))
+
+
+def test_not_a_dataset_shows_message_not_crash(qtbot, window, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    page = scan(qtbot, window, empty)
+    assert "cannot be used" in page.summary.text()
+    assert window.state.scan is None
+    assert not window.train_page.train_btn.isEnabled()
+
+
+def test_flat_layout_and_drop_routing(qtbot, window, tmp_path):
+    from imagefactory import make_dataset
+
+    root = make_dataset(tmp_path / "flat", classes=("a", "b"), per_class=10, layout="flat")
+    with qtbot.waitSignal(window.state.scan_changed, timeout=30000):
+        assert window.drops.route([str(root)]) == "dataset"
+    s = window.state.scan
+    assert s.layout == "flat" and len(s.train) + len(s.val) == 20 and s.val
+
+
+def test_augmentation_preview_follows_switches(qtbot, window, tiny_dataset):
+    page = scan(qtbot, window, tiny_dataset)
+    window.show_augment_preview()
+    preview = page.preview
+    qtbot.waitUntil(lambda: preview.views_shown() == 8, timeout=60000)
+    opts = window.train_page.options
+    assert window.state.augment.hflip
+    opts.hflip.setChecked(False)
+    assert not window.state.augment.hflip
+    qtbot.waitUntil(lambda: preview.task is not None and not preview.task.running, timeout=30000)
+    assert preview.views_shown() == 8

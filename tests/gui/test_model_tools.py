@@ -1,0 +1,118 @@
+"""Grad-CAM overlay job and toggle, learning-rate finder, export and server-export dialogs on real models."""
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from flowerstudio.gui import dialogs
+
+
+def tiny_config(data, out, **kw):
+    """tests/conftest.py's tiny_config (``from conftest import`` would find this folder's conftest)."""
+    spec = importlib.util.spec_from_file_location("_root_conftest", Path(__file__).parents[1] / "conftest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.tiny_config(data, out, **kw)
+
+
+def a_photo(data):
+    return str(next(p for p in sorted((data / "test").rglob("*.*")) if p.suffix.lower() in (".jpg", ".png")))
+
+
+def test_heatmap_job_and_toggle(qtbot, trained_run, tiny_data):
+    from flowerstudio.core.checkpoints import read_model_info
+    from flowerstudio.gui.heatmap import HeatmapJob, HeatmapToggle
+
+    model, photo = str(trained_run.best_path), a_photo(tiny_data)
+    size = read_model_info(model).input_size
+    job = HeatmapJob(model, photo)
+    with qtbot.waitSignal(job.finished, timeout=60000) as blocker:
+        job.start()
+    image = blocker.args[0]
+    assert (image.width(), image.height()) == (size, size) and not image.isNull()
+
+    toggle = HeatmapToggle()
+    qtbot.addWidget(toggle)
+    shown = []
+    toggle.overlay_changed.connect(shown.append)
+    assert not toggle.isEnabled()
+    toggle.set_image(model, photo)
+    toggle.setChecked(True)
+    qtbot.waitUntil(lambda: shown and shown[-1] is not None, timeout=60000)
+    assert shown[-1].size() == image.size()
+    toggle.setChecked(False)
+    assert shown[-1] is None
+
+
+def test_lr_finder_dialog_suggests_a_rate_in_range(qtbot, tiny_data, tmp_path):
+    from flowerstudio.gui.lr_finder_dialog import LrFinderDialog
+
+    dlg = LrFinderDialog(tiny_config(tiny_data, tmp_path, cache_views=1, device="cpu"), num_steps=30,
+                         start_lr=1e-5, end_lr=1.0)
+    qtbot.addWidget(dlg)
+    assert dlg.suggested_lr is None
+    dlg.show()
+    qtbot.waitUntil(lambda: dlg.task is not None and not dlg.task.running and dlg.result is not None,
+                    timeout=60000)
+    assert not dialogs.shown
+    assert 1e-5 <= dlg.suggested_lr <= 1.0
+    xs, ys = dlg.curve.getData()
+    assert len(xs) == len(dlg.result.lrs) >= 3
+    assert dlg.use_btn.isEnabled() and "Suggested learning rate" in dlg.explain.text()
+    with qtbot.waitSignal(dlg.accepted, timeout=5000):
+        dlg.use_btn.click()
+
+
+def test_lr_finder_cancel_stops_the_task(qtbot, tiny_data, tmp_path):
+    from flowerstudio.gui.lr_finder_dialog import LrFinderDialog
+
+    dlg = LrFinderDialog(tiny_config(tiny_data, tmp_path, cache_views=1, device="cpu"), num_steps=2000)
+    qtbot.addWidget(dlg)
+    dlg.show()
+    dlg.reject()
+    qtbot.waitUntil(lambda: not dlg.task.running, timeout=60000)
+    assert dlg.suggested_lr is None
+
+
+def test_export_dialog_exports_onnx_and_checks_it(qtbot, trained_run, tiny_data, tmp_path):
+    pytest.importorskip("onnxruntime")
+    from flowerstudio.gui.export_dialog import ExportDialog
+
+    dlg = ExportDialog(str(trained_run.best_path), check_folder=str(tiny_data / "test"))
+    qtbot.addWidget(dlg)
+    dlg.show()
+    assert dlg.out_edit.text().endswith(".onnx")
+    dlg.format.setCurrentIndex(1)
+    assert dlg.out_edit.text().endswith(".torchscript.pt")
+    dlg.format.setCurrentIndex(0)
+    out = tmp_path / "exported" / "flowers.onnx"
+    dlg.out_edit.setText(str(out))
+    dlg.export_btn.click()
+    qtbot.waitUntil(lambda: dlg.result is not None or bool(dialogs.shown), timeout=60000)
+    assert not dialogs.shown
+    assert out.is_file() and Path(str(out) + ".json").is_file()
+    assert dlg.result.verified is True
+    assert "passed" in dlg.status.text() and "e-" in dlg.status.text()
+    assert dlg.folder_btn.isEnabled()
+
+
+def test_server_export_dialog_writes_config_and_command(qtbot, tiny_data, tmp_path):
+    from PySide6.QtGui import QGuiApplication
+
+    from flowerstudio.gui.server_export_dialog import ServerExportDialog
+
+    dlg = ServerExportDialog(tiny_config(tiny_data, tmp_path / "runs"))
+    qtbot.addWidget(dlg)
+    dlg.show()
+    dlg.gpus.setValue(4)
+    dlg.folder.setText(str(tmp_path / "server"))
+    dlg.write_btn.click()
+    qtbot.waitUntil(lambda: dlg.config_path is not None, timeout=60000)
+    written = tmp_path / "server" / "server-config.json"
+    assert written.is_file() and json.loads(written.read_text())["data_dir"] == ""
+    command = dlg.command.toPlainText()
+    assert "torchrun" in command and "--nproc_per_node=4" in command
+    assert dlg.command.isReadOnly()
+    dlg.copy_btn.click()
+    assert QGuiApplication.clipboard().text() == command

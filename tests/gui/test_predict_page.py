@@ -1,0 +1,110 @@
+"""Predict page: a real model labels a folder; filter, inspect, export and sort."""
+import csv
+import os
+
+import pytest
+from helpers import Heartbeat
+
+from flowerstudio.gui.gallery_model import ItemRole
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny model trained through the core (the GUI path is covered in test_train_page)."""
+    from imagefactory import make_dataset
+
+    from flowerstudio.core.config import TrainConfig
+    from flowerstudio.core.trainer import train
+
+    root = tmp_path_factory.mktemp("pred")
+    data = make_dataset(root / "data", classes=("daisy", "rose", "tulip"), per_class=8, layout="split")
+    result = train(TrainConfig(data_dir=str(data), input_size=64, batch_size=8, epochs=2, lr=0.01,
+                               cache_views=1, device="cpu", output_dir=str(root / "runs")))
+    return data, result.best_path
+
+
+def load(qtbot, page, path):
+    page.load_model(path)
+    qtbot.waitUntil(lambda: page.predictor is not None and page.model_path == path, timeout=60000)
+
+
+def predict(qtbot, page, paths, n):
+    page.add_paths(paths)
+    qtbot.waitUntil(lambda: page.model.rowCount() == n and not page.is_busy(), timeout=60000)
+
+
+def test_predict_folder_filter_export_sort(qtbot, window, trained, tmp_path):
+    data, model = trained
+    page = window.predict_page
+    window.go_to(2)
+    load(qtbot, page, model)
+    assert "3 classes" in page.model_label.text() and "efficientnet_lite0" in page.model_label.text()
+    assert page.class_filter.count() == 4
+    predict(qtbot, page, [str(data / "valid")], 6)
+    items = page.model.items()
+    assert all(it.correct is not None for it in items)  # folders named after classes
+    assert "accuracy" in page.counts.text()
+    confs = [page.proxy.index(r, 0).data(ItemRole).confidence for r in range(page.proxy.rowCount())]
+    assert confs == sorted(confs)  # least confident first, for review
+
+    page.class_filter.setCurrentIndex(1)
+    shown = [page.proxy.index(r, 0).data(ItemRole) for r in range(page.proxy.rowCount())]
+    assert all(it.label == 0 for it in shown)
+    assert len(shown) == sum(1 for it in items if it.label == 0)
+    page.class_filter.setCurrentIndex(0)
+    page.min_conf.setValue(100)
+    assert page.proxy.rowCount() == sum(1 for it in items if it.confidence >= 1.0)
+    page.min_conf.setValue(0)
+    page.only_wrong.setChecked(True)
+    assert page.proxy.rowCount() == sum(1 for it in items if it.correct is False)
+    page.only_wrong.setChecked(False)
+    page.sort.setCurrentIndex(page.sort.findData("confidence_desc"))
+    assert page.proxy.index(0, 0).data(ItemRole).confidence == max(it.confidence for it in items)
+
+    page.gallery.setCurrentIndex(page.proxy.index(0, 0))
+    assert page.detail.bars.labels and len(page.detail.bars.labels) == 3
+    qtbot.waitUntil(lambda: page.detail._pixmap is not None, timeout=10000)
+
+    out = tmp_path / "pred.csv"
+    with qtbot.waitSignal(page.output.exported, timeout=10000):
+        page.output.export_csv(str(out))
+    rows = list(csv.reader(out.open()))
+    assert rows[0][:3] == ["path", "label", "confidence"] and len(rows) == 7
+
+    dest = tmp_path / "sorted"
+    page.output.threshold.setValue(50)
+    with qtbot.waitSignal(page.output.sorted, timeout=10000) as blocker:
+        page.output.sort_into(str(dest))
+    summary = blocker.args[0]
+    assert sum(summary.counts.values()) == 6 and not summary.moved
+    assert sum(len(files) for _, _, files in os.walk(dest)) == 6
+    assert len(list((data / "valid").rglob("*.jpg"))) == 6  # copied, not moved
+    with qtbot.waitSignal(page.output.sorted, timeout=10000) as blocker:
+        page.output.sort_into(str(dest))
+    assert blocker.args[0].renamed == 6  # never overwrites
+    assert "Photos sorted" in [b.windowTitle() for b in __import__("flowerstudio.gui.dialogs").gui.dialogs.shown]
+
+
+def test_stop_prediction_and_resume(qtbot, window, trained, tmp_path):
+    from imagefactory import make_dataset
+
+    _, model = trained
+    many = make_dataset(tmp_path / "many", classes=("daisy", "rose"), per_class=150, layout="flat")
+    page = window.predict_page
+    load(qtbot, page, model)
+    beat = Heartbeat().start()
+    page.add_paths([str(many)])
+    qtbot.waitUntil(lambda: page.model.rowCount() > 0, timeout=60000)
+    page.stop_btn.click()
+    qtbot.waitUntil(lambda: not page.is_busy(), timeout=30000)
+    beat.stop()
+    assert page.model.rowCount() < 300 and page.pending
+    assert "waiting" in page.counts.text()
+    assert beat.max_gap_ms < 250, f"GUI froze for {beat.max_gap_ms} ms"
+
+
+def test_default_model_is_latest_run(qtbot, window, trained):
+    _, model = trained
+    window.state.output_dir = os.path.dirname(os.path.dirname(model))
+    window.go_to(2)
+    qtbot.waitUntil(lambda: window.predict_page.model_path == model, timeout=60000)
