@@ -297,7 +297,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_backbones(args) -> int:
-    from flowerstudio.core.models import BACKBONES, weights_available_offline
+    from flowerstudio.core.backbones import BACKBONES, weights_available_offline
 
     for name, spec in BACKBONES.items():
         ready = "ready offline" if weights_available_offline(name) else "downloads on first use"

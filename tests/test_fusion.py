@@ -2,7 +2,8 @@ import pytest
 import torch
 
 from flowerstudio.core.fusion import fuse_for_inference
-from flowerstudio.core.models import BACKBONES, build_classifier
+from flowerstudio.core.backbones import BACKBONES
+from flowerstudio.core.models import build_classifier
 
 
 @pytest.mark.parametrize("name", list(BACKBONES))

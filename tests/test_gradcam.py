@@ -7,7 +7,8 @@ from PIL import Image
 from flowerstudio.core.checkpoints import load_model
 from flowerstudio.core.config import AugmentConfig, TrainConfig
 from flowerstudio.core.gradcam import colormap, gradcam, gradcam_for_path, overlay
-from flowerstudio.core.models import BACKBONES, build_classifier
+from flowerstudio.core.backbones import BACKBONES
+from flowerstudio.core.models import build_classifier
 from flowerstudio.core.trainer import train
 
 SIZE = 128  # 4x4 cells in the last stage; at 64 px the 2x2 map is too coarse to locate a patch

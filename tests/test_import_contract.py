@@ -23,6 +23,6 @@ def test_core_never_imports_qt():
 def test_core_package_and_scan_are_light():
     """The GUI imports these before its window shows: they must not pull in torch."""
     code = ("import sys, flowerstudio.core, flowerstudio.core.dataset, flowerstudio.core.config, "
-            "flowerstudio.core.events; print('torch' in sys.modules)")
+            "flowerstudio.core.events, flowerstudio.core.backbones, flowerstudio.core.checkpoints; print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from flowerstudio.core.models import BACKBONES, build_classifier, count_parameters
+from flowerstudio.core.backbones import BACKBONES
+from flowerstudio.core.models import build_classifier, count_parameters
 
 
 @pytest.mark.parametrize("name", list(BACKBONES))

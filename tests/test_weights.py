@@ -11,7 +11,8 @@ import torchvision
 
 from flowerstudio.core import weights
 from flowerstudio.core.events import PhaseStarted, Progress
-from flowerstudio.core.models import build_classifier, get_spec
+
+from flowerstudio.core.models import build_classifier
 
 
 @pytest.fixture
@@ -45,7 +46,6 @@ def test_download_into_hub_cache_with_progress(server, monkeypatch, tmp_path):
     last = [e for e in events if isinstance(e, Progress)][-1]
     assert last.done == last.total > 40_000_000
     assert model.head.out_features == 4
-    assert weights.cached_weights_path(get_spec("resnet18")) is not None
 
 
 def test_corrupt_download_is_rejected(server, monkeypatch, tmp_path):
@@ -72,3 +72,21 @@ def test_weights_file_that_does_not_fit(tmp_path):
     torch.save({"w": torch.zeros(3)}, tmp_path / "other.pth")
     with pytest.raises(weights.WeightsUnavailableError, match="does not fit"):
         build_classifier("resnet18", 4, weights_file=str(tmp_path / "other.pth"))
+
+
+def test_catalogue_urls_are_torchvisions_defaults():
+    from flowerstudio.core.backbones import BACKBONES
+
+    for spec in BACKBONES.values():
+        if spec.weights_url:
+            assert spec.weights_url == torchvision.models.get_model_weights(spec.name).DEFAULT.url
+
+
+def test_offline_readiness_follows_the_hub_cache(tmp_path, monkeypatch):
+    from flowerstudio.core.backbones import weights_available_offline
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    assert weights_available_offline("efficientnet_lite0") and not weights_available_offline("resnet18")
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "resnet18-f37072fd.pth").write_bytes(b"x")
+    assert weights_available_offline("resnet18")

@@ -1,7 +1,8 @@
 """The model file: one .safetensors holding the weights plus JSON metadata.
 
 Loading never unpickles anything. Writes are atomic (see atomic.py), so a process
-killed mid-save leaves the previous file intact.
+killed mid-save leaves the previous file intact. Reading a file's metadata needs no
+torch, so the GUI can show a model before the heavy libraries load.
 """
 from __future__ import annotations
 
@@ -10,15 +11,22 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 import flowerstudio
 from flowerstudio.core.atomic import atomic_write_bytes
 
 FORMAT = "flowerstudio-model"
 FORMAT_VERSION = 1
+
+if TYPE_CHECKING:
+    import torch
+
+
+def _torch_version() -> str:
+    import torch
+
+    return torch.__version__
 
 
 class CheckpointError(ValueError):
@@ -40,7 +48,7 @@ class ModelInfo:
     stage: str = ""
     config: dict[str, Any] = field(default_factory=dict)
     app_version: str = flowerstudio.__version__
-    torch_version: str = torch.__version__
+    torch_version: str = field(default_factory=_torch_version)
     created: str = ""
     format_version: int = FORMAT_VERSION
 
@@ -67,7 +75,7 @@ def read_model_info(path: str | Path) -> ModelInfo:
     if not path.is_file():
         raise CheckpointError(f"model file not found: {path}")
     try:
-        with safe_open(str(path), framework="pt") as fh:
+        with safe_open(str(path), framework="numpy") as fh:
             meta = fh.metadata() or {}
     except Exception as exc:  # safetensors reports corrupt headers with its own error types
         raise CheckpointError(f"{path} is not a readable model file (corrupt or truncated?): {exc}") from exc
@@ -104,12 +112,16 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[to
 
 def save_resume_state(path: str | Path, state: dict[str, Any]) -> None:
     """Optimizer, scheduler, epoch and RNG state for resuming; plain tensors and numbers only."""
+    import torch
+
     buf = io.BytesIO()
     torch.save(state, buf)
     atomic_write_bytes(path, buf.getvalue())
 
 
 def load_resume_state(path: str | Path) -> dict[str, Any]:
+    import torch
+
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:

@@ -67,6 +67,8 @@ class TrainConfig:
     step_size: int = 10  # StepLR
     gamma: float = 0.1
     label_smoothing: float = 0.0
+    # Fine-tuning: BatchNorm layers keep their pretrained statistics (weights still train).
+    freeze_bn_stats: bool = True
 
     device: str = "auto"
     amp: bool = True  # autocast on CUDA

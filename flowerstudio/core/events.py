@@ -20,6 +20,14 @@ class Log:
 
 
 @dataclass(frozen=True)
+class RunStarted:
+    """A training stage begins in ``run_dir`` (a new run folder, or the one it continues)."""
+
+    run_dir: str
+    stage: str
+
+
+@dataclass(frozen=True)
 class PhaseStarted:
     """A phase begins: 'download', 'scan', 'extract', 'train', 'validate', 'predict'."""
 

