@@ -29,19 +29,11 @@ def tiny_data(tmp_path_factory):
     return root
 
 
-def tiny_config(data, out, **kw):
-    from flowerstudio.core.config import TrainConfig
-
-    base = dict(data_dir=str(data), input_size=64, epochs=2, batch_size=8, lr=3e-3, output_dir=str(out),
-                cache_views=2)
-    base.update(kw)
-    return TrainConfig(**base)
-
-
 @pytest.fixture(scope="session")
 def trained_run(tiny_data, tmp_path_factory):
     """A finished frozen-stage run on tiny_data (shared by predict/evaluate tests)."""
     from flowerstudio.core.trainer import train
+    from tinyrun import tiny_config
 
     result = train(tiny_config(tiny_data, tmp_path_factory.mktemp("runs"), epochs=6))
     assert result.status == "completed"

@@ -7,6 +7,8 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 # Installs torch/torchvision and the rest on first run; later runs only check.
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+# (This machine's pip config names local mirrors that may be absent; drop those warnings, keep errors.)
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]' 2>&1 \
+  | { grep -v "^WARNING: Location 'file:" || true; }
 export QT_QPA_PLATFORM=offscreen
 exec .venv/bin/python -m pytest -q "$@"

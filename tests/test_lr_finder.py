@@ -4,7 +4,7 @@ import os
 
 import numpy as np
 import pytest
-from conftest import tiny_config
+from tinyrun import tiny_config
 
 from flowerstudio.core.events import CancelToken, PhaseStarted, Progress
 from flowerstudio.core.lr_finder import find_lr, suggest

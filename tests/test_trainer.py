@@ -2,7 +2,7 @@ import os
 from pathlib import Path
 
 import torch
-from conftest import tiny_config
+from tinyrun import tiny_config
 
 from flowerstudio.core.checkpoints import load_model, read_model_info
 from flowerstudio.core.events import CancelToken, CheckpointSaved, EpochEnd, PhaseStarted, Progress

@@ -1,19 +1,13 @@
 """Grad-CAM overlay job and toggle, learning-rate finder, export and server-export dialogs on real models."""
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
+from tinyrun import tiny_config
 
 from flowerstudio.gui import dialogs
 
 
-def tiny_config(data, out, **kw):
-    """tests/conftest.py's tiny_config (``from conftest import`` would find this folder's conftest)."""
-    spec = importlib.util.spec_from_file_location("_root_conftest", Path(__file__).parents[1] / "conftest.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.tiny_config(data, out, **kw)
 
 
 def a_photo(data):

@@ -1,0 +1,10 @@
+"""A training config small enough for tests (imported as ``from tinyrun import tiny_config``)."""
+from flowerstudio.core.config import TrainConfig
+
+
+def tiny_config(data, out, **kw) -> TrainConfig:
+    """64 px, 2 epochs, batch 8, two cache views; ``kw`` overrides any field."""
+    base = dict(data_dir=str(data), input_size=64, epochs=2, batch_size=8, lr=3e-3, output_dir=str(out),
+                cache_views=2)
+    base.update(kw)
+    return TrainConfig(**base)
