@@ -35,21 +35,27 @@ _TRAIN_FLAGS = [
 ]
 
 
-def _add_train(sub) -> None:
-    p = sub.add_parser("train", help="train a classifier on a folder of class folders")
+def _add_stage_flags(p, skip: tuple[str, ...] = ()) -> None:
+    """The dataset, config file, TrainConfig flags and stage choice shared by 'train' and 'find-lr'."""
     p.add_argument("data", help="dataset folder: DATA/train/<class>/, DATA/valid/<class>/ or DATA/<class>/")
     p.add_argument("--config", help="JSON config file (e.g. a run's config.json); flags override it")
     for flag, dest, kind, help_ in _TRAIN_FLAGS:
-        p.add_argument(flag, dest=dest, type=kind, default=None, help=help_)
+        if dest not in skip:
+            p.add_argument(flag, dest=dest, type=kind, default=None, help=help_)
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--freeze", dest="train_mode", action="store_const", const="frozen",
-                      help="train only the new head; the backbone stays frozen (default)")
+                      help="the head-only stage: the backbone stays frozen (default)")
     mode.add_argument("--unfreeze", dest="train_mode", action="store_const", const="all",
                       help="fine-tune every layer (usually with --resume-from best)")
     mode.add_argument("--unfreeze-stages", dest="unfreeze_stages", type=int, metavar="K",
                       help="fine-tune the last K backbone stages plus the head")
     p.add_argument("--no-feature-cache", dest="feature_cache", action="store_false", default=None,
                    help="frozen stage: run every photo through the backbone every epoch")
+
+
+def _add_train(sub) -> None:
+    p = sub.add_parser("train", help="train a classifier on a folder of class folders")
+    _add_stage_flags(p)
     p.add_argument("--no-augment", action="store_true", help="switch every augmentation step off")
 
 
@@ -79,20 +85,7 @@ def _add_evaluate(sub) -> None:
 
 def _add_find_lr(sub) -> None:
     p = sub.add_parser("find-lr", help="learning-rate range test: suggests a learning rate for a training stage")
-    p.add_argument("data", help="dataset folder, as for 'train'")
-    p.add_argument("--config", help="JSON config file (e.g. a run's config.json); flags override it")
-    for flag, dest, kind, help_ in _TRAIN_FLAGS:
-        if dest != "lr":
-            p.add_argument(flag, dest=dest, type=kind, default=None, help=help_)
-    mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--freeze", dest="train_mode", action="store_const", const="frozen",
-                      help="test the head-only stage (default)")
-    mode.add_argument("--unfreeze", dest="train_mode", action="store_const", const="all",
-                      help="test fine-tuning every layer (usually with --resume-from best)")
-    mode.add_argument("--unfreeze-stages", dest="unfreeze_stages", type=int, metavar="K",
-                      help="test fine-tuning the last K backbone stages plus the head")
-    p.add_argument("--no-feature-cache", dest="feature_cache", action="store_false", default=None,
-                   help="frozen stage: run photos through the backbone instead of using cached features")
+    _add_stage_flags(p, skip=("lr",))
     p.add_argument("--start-lr", type=float, default=1e-7)
     p.add_argument("--end-lr", type=float, default=1.0)
     p.add_argument("--steps", type=int, default=100, help="mini-batches to run (default 100)")
