@@ -9,7 +9,7 @@ from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 from flowerstudio.gui.state import AppState
-from flowerstudio.gui.worker import Task
+from flowerstudio.gui.worker import Task, import_heavy
 
 N_VIEWS = 8
 TILE = 140
@@ -17,6 +17,7 @@ TILE = 140
 
 def render_views(path: str, augment, input_size: int, backbone: str, n: int = N_VIEWS):
     """(plain view, [augmented views]) as QImages; runs in a worker thread (imports torch)."""
+    import_heavy()
     from flowerstudio.core.imageio import load_image
     from flowerstudio.core.backbones import get_spec
     from flowerstudio.core.transforms import build_eval_transform, build_train_transform, denormalize

@@ -23,6 +23,9 @@ class Evaluation:
 def run_evaluation(model_path: str, data_dir: str, split: str = "auto", device: str = "auto",
                    callback=None, cancel=None) -> Evaluation:
     """Core ``evaluate``; then the same scan again (cheap, no image checks) to place every photo in its cell."""
+    from flowerstudio.gui.worker import import_heavy
+
+    import_heavy()
     from flowerstudio.core.dataset import scan_dataset
     from flowerstudio.core.evaluate import evaluate
     from flowerstudio.core.events import Cancelled, ignore

@@ -118,10 +118,31 @@ class EvaluatePage(QWidget):
         if not os.path.isfile(path):
             self.model_info.setText("<span style='color:#b00020'>This file does not exist.</span>")
             return
-        task = self._start(Task(evaluate_jobs.model_details, path, name="model-info", pass_callback=False,
-                                pass_cancel=False, parent=self))
-        task.finished.connect(lambda details, p=path: self._on_model_details(p, details))
-        task.failed.connect(lambda m, _d, p=path: self._on_model_details(p, (f"⚠ {m}", None)))
+        from flowerstudio.core.checkpoints import CheckpointError  # reads the header only: no torch
+
+        try:
+            details = evaluate_jobs.model_details(path)
+        except (CheckpointError, OSError) as exc:
+            details = (f"⚠ {exc}", None)
+        self._on_model_details(path, details)
+
+    def offer_model(self, path: Optional[str], folder: str = "", replace: bool = True) -> None:
+        """A model from elsewhere in the app (a fresh training run, the model opened for predicting).
+
+        Ignored while an evaluation runs; with ``replace=False`` only fills an empty field.
+        """
+        if not path or self.is_busy() or (not replace and self.model_edit.text().strip()):
+            return
+        if folder:
+            self.set_data(folder)
+        self.set_model(path)  # even the same path: a fine-tune rewrites best.safetensors
+
+    def load_default_model(self, runs_dir: str = "") -> None:
+        """When the page is first shown: the latest run's best model, if there is one."""
+        if not self.model_edit.text().strip():
+            from flowerstudio.gui.predict_jobs import default_model  # reads the runs folder only
+
+            self.offer_model(default_model(runs_dir), replace=False)
 
     def set_data(self, folder: str) -> None:
         self.data_edit.setText(folder)

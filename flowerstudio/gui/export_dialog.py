@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog
 
 from flowerstudio.gui import dialogs
 from flowerstudio.gui.mistakes_view import show_in_folder
-from flowerstudio.gui.worker import Task
+from flowerstudio.gui.worker import Task, import_heavy
 
 FORMATS = (("onnx", "ONNX (.onnx) — for most apps and languages", ".onnx"),
            ("torchscript", "TorchScript (.torchscript.pt) — for PyTorch and C++", ".torchscript.pt"))
@@ -28,6 +28,7 @@ def default_out(model_path: str, fmt: str) -> str:
 
 def export_job(model_path: str, out_path: str, fmt: str, check_folder: str = ""):
     """List photos for the check (spread over the folder's classes), then the core export."""
+    import_heavy()
     from flowerstudio.core.export import export_model
     from flowerstudio.core.predict import list_images
 
@@ -107,12 +108,14 @@ class ExportDialog(QDialog):
             self._prefill_check_folder()
 
     def _prefill_check_folder(self) -> None:
-        """The photos the model was trained on make a good check; found in the background (reads the file)."""
+        """The photos the model was trained on make a good check (read from the file's header; no torch)."""
+        from flowerstudio.core.checkpoints import CheckpointError
         from flowerstudio.gui.evaluate_jobs import model_details
 
-        task = Task(model_details, self.model_path, name="model-info", pass_callback=False, pass_cancel=False)
-        task.finished.connect(self._on_details)  # a bound method: dropped if the dialog is gone
-        task.start()
+        try:
+            self._on_details(model_details(self.model_path))
+        except (CheckpointError, OSError):
+            pass  # the export itself reports a bad file
 
     def _on_details(self, details: tuple) -> None:
         folder = details[1]

@@ -15,7 +15,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QCheckBox, QWidget
 
-from flowerstudio.gui.worker import Task
+from flowerstudio.gui.worker import Task, import_heavy
 
 _LOCK = threading.Lock()
 _MODELS: OrderedDict[tuple, tuple] = OrderedDict()  # (path, mtime) -> (model, info, lock)
@@ -30,6 +30,7 @@ def cached_model(model_path: str):
         if key in _MODELS:
             _MODELS.move_to_end(key)
             return _MODELS[key]
+    import_heavy()
     from flowerstudio.core.checkpoints import load_model
 
     model, info = load_model(model_path, "cpu")
@@ -42,6 +43,7 @@ def cached_model(model_path: str):
 
 def heatmap_overlay(model_path: str, image_path: str, target: Optional[int] = None, alpha: float = 0.45) -> QImage:
     """The photo as the model sees it with the Grad-CAM heat blended over it (red = looked at most)."""
+    import_heavy()
     from flowerstudio.core.gradcam import gradcam_for_path, overlay
     from flowerstudio.gui.thumbnails import pil_to_qimage
 

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QLabel, QProgressBar, 
 
 from flowerstudio.core.config import TrainConfig  # plain dataclasses, no torch
 from flowerstudio.gui import dialogs
-from flowerstudio.gui.worker import Task
+from flowerstudio.gui.worker import Task, import_heavy
 
 ABOUT = ("The finder trains a throw-away copy of the model for a few batches while raising the learning rate "
          "step by step, and watches the loss (how wrong the model is). Nothing is saved.")
@@ -23,6 +23,7 @@ def fmt_lr(lr: float) -> str:
 
 
 def run_finder(config: TrainConfig, start_lr: float, end_lr: float, num_steps: int, callback=None, cancel=None):
+    import_heavy()
     from flowerstudio.core.lr_finder import find_lr
 
     return find_lr(config, start_lr, end_lr, num_steps, callback=callback, cancel=cancel)

@@ -1,10 +1,10 @@
-"""The main window: assembles the three pages, the menu and the status bar."""
+"""The main window: assembles the four pages, the menu and the status bar."""
 from __future__ import annotations
 
 import os
 from typing import Optional
 
-from PySide6.QtCore import QSize, Qt, QTimer
+from PySide6.QtCore import QSize, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMainWindow, QMenu,
                                QMessageBox, QStackedWidget, QWidget)
@@ -12,16 +12,18 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem
 from flowerstudio.gui import dialogs, settings, worker
 from flowerstudio.gui.dataset_page import DatasetPage
 from flowerstudio.gui.drops import DropRouter
+from flowerstudio.gui.evaluate_page import EvaluatePage
 from flowerstudio.gui.predict_page import PredictPage
 from flowerstudio.gui.state import AppState
 from flowerstudio.gui.thumbnails import ThumbnailCache
 from flowerstudio.gui.train_page import TrainPage
 
-PAGES = ("Dataset", "Train", "Predict")
+PAGES = ("Dataset", "Train", "Predict", "Check")
+CHECK_PAGE = 3
 
 
 class MainWindow(QMainWindow):
-    """Dataset → Train → Predict, in work order, in a sidebar."""
+    """Dataset → Train → Predict → Check, in work order, in a sidebar."""
 
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
@@ -31,6 +33,7 @@ class MainWindow(QMainWindow):
         self.dataset_page = DatasetPage(self.state, self.thumbs)
         self.train_page = TrainPage(self.state)
         self.predict_page = PredictPage(self.state, self.thumbs)
+        self.evaluate_page = EvaluatePage(self.thumbs)
 
         self.sidebar = QListWidget()
         self.sidebar.setFixedWidth(130)
@@ -40,7 +43,7 @@ class MainWindow(QMainWindow):
                                    "QListWidget::item:selected { background: palette(highlight);"
                                    " color: palette(highlighted-text); border-radius: 4px; }")
         self.stack = QStackedWidget()
-        for i, (title, page) in enumerate(zip(PAGES, (self.dataset_page, self.train_page, self.predict_page))):
+        for i, (title, page) in enumerate(zip(PAGES, self.pages())):
             QListWidgetItem(f"{i + 1}  {title}", self.sidebar)
             self.stack.addWidget(page)
         self.sidebar.currentRowChanged.connect(self._show_page)
@@ -59,6 +62,9 @@ class MainWindow(QMainWindow):
         self.state.model_ready.connect(lambda p: self.run_label.setText(f"Latest model: {p}"))
         self.train_page.options.catalog_loaded.connect(self._on_catalog)
         self.train_page.options.preview_btn.clicked.connect(self.show_augment_preview)
+        self.state.model_ready.connect(
+            lambda p: self.evaluate_page.offer_model(p, self.state.scan.root if self.state.scan else ""))
+        self.predict_page.model_loaded.connect(self.evaluate_page.offer_model)
 
         self._build_menu()
         self.drops = DropRouter(self)
@@ -66,6 +72,9 @@ class MainWindow(QMainWindow):
         self._restore()
         QTimer.singleShot(0, self.train_page.options.load_catalog_async)
         QTimer.singleShot(0, self._reopen_last_dataset)
+
+    def pages(self) -> tuple[QWidget, ...]:
+        return (self.dataset_page, self.train_page, self.predict_page, self.evaluate_page)
 
     # -- menu -----------------------------------------------------------------------------------
     def _build_menu(self) -> None:
@@ -141,6 +150,8 @@ class MainWindow(QMainWindow):
         settings.put("window/page", index)
         if index == 2 and self.predict_page.model_path is None and not self.predict_page.is_busy():
             self.predict_page.load_default_model()
+        if index == CHECK_PAGE:
+            self.evaluate_page.load_default_model(self.state.output_dir)
 
     def _on_status(self, text: str) -> None:
         self.run_label.setText(text)
@@ -164,10 +175,10 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         else:
             self.resize(1280, 820)
-        self.go_to(min(max(settings.get("window/page", 0, int), 0), 2))
+        self.go_to(min(max(settings.get("window/page", 0, int), 0), len(PAGES) - 1))
 
     def busy(self) -> bool:
-        return self.train_page.is_busy() or bool(worker.running_tasks())
+        return self.train_page.is_busy() or self.evaluate_page.is_busy() or bool(worker.running_tasks())
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.train_page.is_busy() and not dialogs.ask(
@@ -179,6 +190,8 @@ class MainWindow(QMainWindow):
         self.train_page.options.save()
         settings.sync()
         self.statusBar().showMessage("Stopping background work…")
+        self.evaluate_page.shutdown()
+        self.predict_page.shutdown()
         worker.stop_all()
         self.thumbs.shutdown()
         event.accept()

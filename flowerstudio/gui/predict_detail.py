@@ -9,6 +9,7 @@ from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from flowerstudio.gui.gallery_model import GalleryItem
+from flowerstudio.gui.heatmap import HeatmapToggle
 from flowerstudio.gui.worker import Task
 
 GOOD, BAD, NEUTRAL = "#2e9e44", "#d0312d", "#4c72b0"
@@ -57,7 +58,7 @@ class TopKBars(pg.PlotWidget):
 
 
 class PredictDetail(QWidget):
-    """Large image, verdict line and top-k bars for one prediction."""
+    """Large image (or what the model looked at), verdict line and top-k bars for one prediction."""
 
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
@@ -69,14 +70,40 @@ class PredictDetail(QWidget):
         self.verdict.setWordWrap(True)
         self.verdict.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.bars = TopKBars()
+        self.heatmap = HeatmapToggle()
+        self.heatmap.overlay_changed.connect(self.set_override)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.image, 3)
+        lay.addWidget(self.heatmap)
         lay.addWidget(self.verdict)
         lay.addWidget(self.bars, 2)
         self._pixmap: Optional[QPixmap] = None
+        self._override: Optional[QPixmap] = None
         self._task: Optional[Task] = None
         self._path: Optional[str] = None
+        self.model_path: Optional[str] = None  # for the heat map; set by the page
+
+    def set_model_path(self, path: Optional[str]) -> None:
+        self.model_path = path
+        self.heatmap.set_image(path, self._path)
+
+    def set_override(self, image: Optional[QImage]) -> None:
+        """Show ``image`` (the heat-map overlay) instead of the photo; None: the photo again."""
+        self._override = QPixmap.fromImage(image) if image is not None and not image.isNull() else None
+        if self._override is None and self._pixmap is None:
+            self.image.clear()
+            if self._path is None:
+                self.image.setText("Select a photo to see it here.")
+        self._rescale()
+
+    def shown_pixmap(self) -> Optional[QPixmap]:
+        return self._override or self._pixmap
+
+    def shutdown(self) -> None:
+        if self._task is not None:
+            self._task.wait()
+        self.heatmap.shutdown()
 
     def show_item(self, item: Optional[GalleryItem], true_name: Optional[str] = None) -> None:
         if item is None:
@@ -84,6 +111,8 @@ class PredictDetail(QWidget):
             return
         pred = item.payload
         self._path = item.path
+        self._pixmap = self._override = None  # the old photo's overlay must not linger
+        self.heatmap.set_image(self.model_path, item.path)
         lines = [f"<b>{item.title}</b> — {100 * max(item.confidence, 0):.1f}% sure"]
         if item.correct is True:
             lines.append(f"<span style='color:{GOOD}'>✔ correct</span>")
@@ -99,7 +128,8 @@ class PredictDetail(QWidget):
 
     def clear(self) -> None:
         self._path = None
-        self._pixmap = None
+        self._pixmap = self._override = None
+        self.heatmap.set_image(self.model_path, None)
         self.image.clear()
         self.image.setText("Select a photo to see it here.")
         self.verdict.clear()
@@ -116,7 +146,8 @@ class PredictDetail(QWidget):
         self._rescale()
 
     def _rescale(self) -> None:
-        if self._pixmap is None:
+        pix = self.shown_pixmap()
+        if pix is None:
             return
-        self.image.setPixmap(self._pixmap.scaled(self.image.size(), Qt.AspectRatioMode.KeepAspectRatio,
+        self.image.setPixmap(pix.scaled(self.image.size(), Qt.AspectRatioMode.KeepAspectRatio,
                                                  Qt.TransformationMode.SmoothTransformation))

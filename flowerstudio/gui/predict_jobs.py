@@ -14,12 +14,18 @@ def default_model(runs_dir: str = "") -> Optional[str]:
 
 def load_predictor(path: str, device: str = "auto"):
     """A core Predictor (imports torch; loads the model once)."""
+    from flowerstudio.gui.worker import import_heavy
+
+    import_heavy()
     from flowerstudio.core.predict import Predictor
 
     return Predictor(path, device)
 
 
 def list_images(paths: list[str]) -> list[str]:
+    from flowerstudio.gui.worker import import_heavy
+
+    import_heavy()  # core.predict imports torch
     from flowerstudio.core.predict import list_images as core_list_images
 
     return core_list_images(paths, recursive=True)

@@ -4,12 +4,13 @@ from __future__ import annotations
 import os
 from typing import Optional
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QHBoxLayout,
                                QLabel, QProgressBar, QPushButton, QSplitter, QVBoxLayout, QWidget)
 
 from flowerstudio.core.events import BadImage, PhaseStarted, PredictionBatch, Progress
 from flowerstudio.gui import dialogs, predict_jobs, settings
+from flowerstudio.gui.export_dialog import ExportDialog
 from flowerstudio.gui.gallery_model import GalleryFilter, GalleryItem, GalleryModel, ItemRole
 from flowerstudio.gui.gallery_view import GalleryView
 from flowerstudio.gui.predict_detail import PredictDetail
@@ -25,6 +26,8 @@ SORTS = [("confidence_asc", "Least confident first"), ("confidence_desc", "Most 
 
 class PredictPage(QWidget):
     """Runs a core Predictor over the photos the user adds; shows a filterable gallery."""
+
+    model_loaded = Signal(str)  # path of the model now in use
 
     def __init__(self, state: AppState, thumbs: ThumbnailCache, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
@@ -45,10 +48,16 @@ class PredictPage(QWidget):
         latest_btn = QPushButton("Use latest run")
         latest_btn.setToolTip("The best model of the most recent training run")
         latest_btn.clicked.connect(self.use_latest)
+        self.export_btn = QPushButton("Export model…")
+        self.export_btn.setToolTip("Save the model as ONNX or TorchScript, for use outside Flower Studio")
+        self.export_btn.setEnabled(False)
+        self.export_btn.clicked.connect(self.export_model)
+        self.export_dialog: Optional[ExportDialog] = None
         top = QHBoxLayout()
         top.addWidget(self.model_label, 1)
         top.addWidget(open_btn)
         top.addWidget(latest_btn)
+        top.addWidget(self.export_btn)
 
         self.add_files_btn = QPushButton("Add photos…")
         self.add_files_btn.clicked.connect(self.choose_files)
@@ -153,9 +162,16 @@ class PredictPage(QWidget):
             self.load_model(path)
 
     def load_model(self, path: str) -> None:
+        from flowerstudio.core.checkpoints import CheckpointError, read_model_info  # no torch: reads the header
+
         if self.is_busy():
             self.stop()
-        self.model_label.setText(f"Loading {path} …")
+        try:
+            info = read_model_info(path)
+        except CheckpointError as exc:
+            self._on_load_failed(str(exc), "")
+            return
+        self._show_info(path, info, loading=True)
         self._loading = Task(predict_jobs.load_predictor, path, name="load-model", pass_callback=False,
                              pass_cancel=False, parent=self)
         self._loading.finished.connect(lambda pred, p=path: self._on_loaded(p, pred))
@@ -166,16 +182,21 @@ class PredictPage(QWidget):
         self.model_label.setText(f"<span style='color:#b00020'>Cannot use this model: {message}</span>")
         dialogs.show_error(self, "Cannot open model", message, details)
 
+    def _show_info(self, path: str, info, loading: bool = False) -> None:
+        names = ", ".join(info.display_names[:6]) + (" …" if len(info.display_names) > 6 else "")
+        self.model_label.setText(
+            f"<b>Model:</b> {path}<br>{info.backbone} · {len(info.classes)} classes ({names}) · "
+            f"validation accuracy <b>{100 * info.best_val_acc:.1f}%</b> · epoch {info.epoch} · "
+            f"{info.input_size}px" + (" · <i>loading…</i>" if loading else ""))
+
     def _on_loaded(self, path: str, predictor) -> None:
         self.model_path, self.predictor, self.info = path, predictor, predictor.info
         settings.put("predict/last_model", path)
         settings.add_recent("models", path)
         info = self.info
-        names = ", ".join(info.display_names[:6]) + (" …" if len(info.display_names) > 6 else "")
-        self.model_label.setText(
-            f"<b>Model:</b> {path}<br>{info.backbone} · {len(info.classes)} classes ({names}) · "
-            f"validation accuracy <b>{100 * info.best_val_acc:.1f}%</b> · epoch {info.epoch} · "
-            f"{info.input_size}px")
+        self._show_info(path, info)
+        self.export_btn.setEnabled(True)
+        self.detail.set_model_path(path)
         self.class_filter.blockSignals(True)
         self.class_filter.clear()
         self.class_filter.addItem("All classes", -1)
@@ -187,6 +208,23 @@ class PredictPage(QWidget):
         self.model.clear()
         self.detail.clear()
         self._run()
+        self.model_loaded.emit(path)
+
+    def export_model(self) -> Optional[ExportDialog]:
+        """ONNX or TorchScript export of the model in use."""
+        if not self.model_path:
+            return None
+        dlg = ExportDialog(self.model_path, self)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dlg.destroyed.connect(lambda _=None: setattr(self, "export_dialog", None))
+        self.export_dialog = dlg
+        dlg.open()
+        return dlg
+
+    def shutdown(self) -> None:
+        """Wait for the photo and heat-map jobs (the window is closing)."""
+        self.stop()
+        self.detail.shutdown()
 
     # -- photos -------------------------------------------------------------------------------
     def choose_files(self) -> None:

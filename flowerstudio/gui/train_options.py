@@ -9,26 +9,34 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
                                QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox,
                                QVBoxLayout, QWidget)
 
+from flowerstudio.core.backbones import DEFAULT_BACKBONE
 from flowerstudio.core.config import AugmentConfig, TrainConfig
 from flowerstudio.gui import settings
 from flowerstudio.gui.state import AppState
-from flowerstudio.gui.worker import Task
+from flowerstudio.gui.worker import Task, import_heavy
 
 DEPTHS = [("frozen", "Head only (backbone frozen)"), ("last_stages", "Last stages of the backbone"),
           ("all", "All layers")]
 _DEFAULTS = TrainConfig()
 
 
-def load_catalog():
-    """Backbones and devices, from the core (imports torch: call in a worker)."""
+def backbone_catalog() -> list[tuple[str, str, bool, int]]:
+    """(name, title, weights offline, stages) per backbone; plain data, no torch: fine on the GUI thread."""
     from flowerstudio.core.backbones import BACKBONES, weights_available_offline
+
+    return [(s.name, s.title, weights_available_offline(s.name), s.num_stages) for s in BACKBONES.values()]
+
+
+def load_devices():
+    """The compute devices (imports torch: call in a worker)."""
+    import_heavy()
     from flowerstudio.core.models import available_devices
 
-    backbones = [(s.name, s.title, weights_available_offline(s.name), s.num_stages) for s in BACKBONES.values()]
-    return backbones, available_devices()
+    return available_devices()
 
 
 def count_params(backbone: str, num_classes: int, mode: str, stages: int):
+    import_heavy()
     from flowerstudio.core.models import count_parameters
 
     return count_parameters(backbone, num_classes, mode, stages)
@@ -49,6 +57,15 @@ def _spin(lo: int, hi: int, value: int, step: int = 1) -> QSpinBox:
     box.setSingleStep(step)
     box.setValue(value)
     return box
+
+
+def _with_button(field: QWidget, button: QPushButton) -> QWidget:
+    row = QWidget()
+    lay = QHBoxLayout(row)
+    lay.setContentsMargins(0, 0, 0, 0)
+    lay.addWidget(field, 1)
+    lay.addWidget(button)
+    return row
 
 
 def _lr_box(value: float) -> QDoubleSpinBox:
@@ -79,13 +96,15 @@ class TrainOptions(QWidget):
         self._count_task: Optional[Task] = None
 
         self.backbone = QComboBox()
-        self.backbone.addItem("EfficientNet-Lite0 (loading list…)", _DEFAULTS.backbone)
+        self._fill_backbones()
         self.device = QComboBox()
         self.device.addItem("Automatic (GPU if present)", "auto")
         self.device.addItem("CPU", "cpu")
         self.epochs = _spin(1, 500, settings.get("train/epochs", 10, int))
         self.batch = _spin(1, 1024, settings.get("train/batch_size", _DEFAULTS.batch_size, int))
         self.lr = _lr_box(settings.get("train/lr", _DEFAULTS.lr, float))
+        self.lr_find_btn = QPushButton("Find…")
+        self.lr_find_btn.setToolTip("Find learning rate: a short test run suggests a good value")
         self.input_size = _spin(32, 1024, settings.get("train/input_size", _DEFAULTS.input_size, int), 32)
         self.input_size.setSuffix(" px")
         self.output_dir = QLineEdit(settings.get("train/output_dir", "", str))
@@ -103,7 +122,7 @@ class TrainOptions(QWidget):
         form.addRow("Device:", self.device)
         form.addRow("Epochs:", self.epochs)
         form.addRow("Batch size:", self.batch)
-        form.addRow("Learning rate:", self.lr)
+        form.addRow("Learning rate:", _with_button(self.lr, self.lr_find_btn))
         form.addRow("Input size:", self.input_size)
         form.addRow("Save runs in:", out_row)
 
@@ -113,6 +132,13 @@ class TrainOptions(QWidget):
         self.depth.setCurrentIndex(max(0, self.depth.findData(settings.get("train/depth", "all", str))))
         self.stages = _spin(1, 9, settings.get("train/unfreeze_stages", _DEFAULTS.unfreeze_stages, int))
         self.ft_lr = _lr_box(settings.get("train/ft_lr", _DEFAULTS.lr * 0.1, float))
+        self.ft_lr_find_btn = QPushButton("Find…")
+        self.ft_lr_find_btn.setToolTip("Find learning rate for fine-tuning: a short test run from the best model "
+                                       "of the latest run")
+        self.keep_bn = QCheckBox("Keep BatchNorm statistics (recommended)")
+        self.keep_bn.setChecked(settings.get("train/freeze_bn_stats", _DEFAULTS.freeze_bn_stats, bool))
+        self.keep_bn.setToolTip("Keeps the backbone's pretrained BatchNorm statistics while fine-tuning;\n"
+                                "switching this off often costs accuracy on small datasets.")
         self.ft_epochs = _spin(1, 500, settings.get("train/ft_epochs", 5, int))
         self.hint = QLabel()
         self.hint.setWordWrap(True)
@@ -122,8 +148,9 @@ class TrainOptions(QWidget):
         tform = QFormLayout(tune)
         tform.addRow("Train:", self.depth)
         tform.addRow("Stages to unfreeze:", self.stages)
-        tform.addRow("Learning rate:", self.ft_lr)
+        tform.addRow("Learning rate:", _with_button(self.ft_lr, self.ft_lr_find_btn))
         tform.addRow("Epochs:", self.ft_epochs)
+        tform.addRow(self.keep_bn)
         tform.addRow(self.params)
         tform.addRow(self.hint)
 
@@ -154,6 +181,12 @@ class TrainOptions(QWidget):
         for w in (self.random_crop, self.hflip, self.vflip, self.color, self.gray, self.preview_btn):
             al.addWidget(w)
 
+        # Long backbone and GPU names must not widen the form past its scroll area.
+        for combo in (self.backbone, self.device, self.depth):
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(14)
+        self.output_dir.setMinimumWidth(80)
+
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(basic)
@@ -171,22 +204,16 @@ class TrainOptions(QWidget):
         for sig in (self.depth.currentIndexChanged, self.stages.valueChanged, self.backbone.currentIndexChanged):
             sig.connect(self._depth_changed)
         state.scan_changed.connect(lambda _s: self._depth_changed())
+        self._on_augment()  # the pages share the chosen backbone and size from the start
         self._depth_changed()
 
-    # -- catalog (background) ---------------------------------------------------------
-    def load_catalog_async(self) -> None:
-        task = Task(load_catalog, name="catalog", pass_callback=False, pass_cancel=False, parent=self)
-        task.finished.connect(self._on_catalog)
-        task.failed.connect(lambda msg, _d: self.backbone.setItemText(0, f"{_DEFAULTS.backbone} ({msg})"))
-        task.start()
-
-    def _on_catalog(self, result) -> None:
-        backbones, devices = result
-        self.devices = list(devices)
+    # -- catalog ----------------------------------------------------------------------------
+    def _fill_backbones(self) -> None:
+        """The backbone list, straight from the core's torch-free catalogue."""
         want = settings.get("train/backbone", _DEFAULTS.backbone, str)
         self.backbone.blockSignals(True)
         self.backbone.clear()
-        for name, title, offline, stages in backbones:
+        for name, title, offline, stages in backbone_catalog():
             self.num_stages[name] = stages
             mark = ("" if "offline" in title else " · ready offline") if offline else " · downloads once"
             self.backbone.addItem(title + mark, name)
@@ -194,16 +221,25 @@ class TrainOptions(QWidget):
                                       "Pretrained weights are on this computer" if offline else
                                       "Pretrained weights are downloaded on first use (internet needed once)",
                                       Qt.ItemDataRole.ToolTipRole)
-        self.backbone.setCurrentIndex(max(0, self.backbone.findData(want)))
+        index = self.backbone.findData(want)
+        self.backbone.setCurrentIndex(index if index >= 0 else max(0, self.backbone.findData(DEFAULT_BACKBONE)))
         self.backbone.blockSignals(False)
         self.backbone.view().setMinimumWidth(self.backbone.view().sizeHintForColumn(0) + 30)
+
+    def load_catalog_async(self) -> None:
+        """The devices need torch: found in the background; ``catalog_loaded`` when known."""
+        task = Task(load_devices, name="devices", pass_callback=False, pass_cancel=False, parent=self)
+        task.finished.connect(self._on_devices)
+        task.failed.connect(lambda _m, _d: self.catalog_loaded.emit())
+        task.start()
+
+    def _on_devices(self, devices) -> None:
+        self.devices = list(devices)
         want_dev = settings.get("train/device", "auto", str)
         for dev, name in devices:
-            if dev != "cpu":
+            if dev != "cpu" and self.device.findData(dev) < 0:
                 self.device.addItem(f"GPU: {name}", dev)
         self.device.setCurrentIndex(max(0, self.device.findData(want_dev)))
-        self._on_augment()
-        self._depth_changed()
         self.catalog_loaded.emit()
 
     # -- reading the form ---------------------------------------------------------------
@@ -223,7 +259,7 @@ class TrainOptions(QWidget):
             resume_from=resume_from, epochs=self.ft_epochs.value() if fine else self.epochs.value(),
             batch_size=self.batch.value(), lr=self.ft_lr.value() if fine else self.lr.value(),
             device=self.device.currentData() or "auto", output_dir=self.output_dir.text().strip(),
-            augment=self.augment(),
+            augment=self.augment(), freeze_bn_stats=self.keep_bn.isChecked(),
         )
         for key, value in self.overrides.items():
             setattr(cfg, key, value)
@@ -239,6 +275,7 @@ class TrainOptions(QWidget):
                            ("backbone", self.backbone.currentData()), ("device", self.device.currentData()),
                            ("depth", self.depth.currentData()), ("unfreeze_stages", self.stages.value()),
                            ("ft_lr", self.ft_lr.value()), ("ft_epochs", self.ft_epochs.value()),
+                           ("freeze_bn_stats", self.keep_bn.isChecked()),
                            ("output_dir", self.output_dir.text().strip())]:
             settings.put(f"train/{key}", value)
         settings.put("train/augment", json.dumps(vars(self.augment())))

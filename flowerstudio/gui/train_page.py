@@ -7,16 +7,18 @@ from typing import Optional
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar,
+from PySide6.QtWidgets import (QDialog, QGridLayout, QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar,
                                QPushButton, QScrollArea, QSplitter, QVBoxLayout, QWidget)
 
 from flowerstudio.core.events import (BadImage, CheckpointSaved, EpochEnd, Log, PhaseStarted,
-                                      Progress)
+                                      Progress, RunStarted)
 from flowerstudio.gui import dialogs
 from flowerstudio.gui.curves import STAGE_NAMES, TrainingCurves
+from flowerstudio.gui.lr_finder_dialog import LrFinderDialog
+from flowerstudio.gui.server_export_dialog import ServerExportDialog
 from flowerstudio.gui.state import AppState
 from flowerstudio.gui.train_options import TrainOptions
-from flowerstudio.gui.worker import Task
+from flowerstudio.gui.worker import Task, import_heavy
 
 PHASE_TITLES = {"download": "Downloading pretrained weights", "extract": "Extracting features",
                 "scan": "Checking photos", "train": "Training", "validate": "Validating",
@@ -24,6 +26,7 @@ PHASE_TITLES = {"download": "Downloading pretrained weights", "extract": "Extrac
 
 
 def run_training(config, callback=None, cancel=None):
+    import_heavy()
     from flowerstudio.core.trainer import train
 
     return train(config, callback=callback, cancel=cancel)
@@ -75,6 +78,8 @@ class TrainPage(QWidget):
         self._epochs_total = 0
         self._epoch_offset = 0
         self._started = 0.0
+        self.lr_dialog: Optional[LrFinderDialog] = None
+        self.server_dialog: Optional[ServerExportDialog] = None
 
         self.options = TrainOptions(state)
         scroll = QScrollArea()
@@ -82,6 +87,8 @@ class TrainPage(QWidget):
         scroll.setWidget(self.options)
         scroll.setMinimumWidth(320)
         self.options.changed.connect(self._update_buttons)
+        self.options.lr_find_btn.clicked.connect(lambda: self.find_lr(fine_tune=False))
+        self.options.ft_lr_find_btn.clicked.connect(lambda: self.find_lr(fine_tune=True))
 
         self.train_btn = QPushButton("Train classifier (backbone frozen)")
         self.train_btn.setToolTip("Step 1: keep the pretrained backbone as it is and train a new final layer.")
@@ -95,10 +102,15 @@ class TrainPage(QWidget):
         self.train_btn.clicked.connect(self.start_training)
         self.finetune_btn.clicked.connect(self.start_fine_tune)
         self.stop_btn.clicked.connect(self.stop)
+        self.server_btn = QPushButton("Export run for a server…")
+        self.server_btn.setToolTip("Write these settings and the command to train on a GPU server")
+        self.server_btn.clicked.connect(self.export_for_server)
         buttons = QHBoxLayout()
         buttons.addWidget(self.train_btn)
         buttons.addWidget(self.finetune_btn)
         buttons.addWidget(self.stop_btn)
+        buttons.addStretch(1)
+        buttons.addWidget(self.server_btn)
 
         self.run_label = QLabel("Choose a dataset on the Dataset page, then press Train.")
         self.run_label.setWordWrap(True)
@@ -213,6 +225,48 @@ class TrainPage(QWidget):
         self.state.busy_changed.emit(True)
         self._update_buttons()
 
+    # -- learning-rate finder and server export ------------------------------------------------
+    lr_finder_steps = 100  # test batches of the learning-rate finder
+
+    def find_lr(self, fine_tune: bool = False) -> Optional[LrFinderDialog]:
+        """Opens the learning-rate finder for the first step or the fine-tune step; "Use" fills the field."""
+        scan = self.state.scan
+        if scan is None or self.is_busy() or (fine_tune and not self.best_path):
+            return None
+        if fine_tune:
+            config = self.options.config(scan.root, self.options.fine_tune_mode(), resume_from=self.best_path)
+        else:
+            config = self.options.config(scan.root, "frozen")
+        field = self.options.ft_lr if fine_tune else self.options.lr
+        dlg = LrFinderDialog(config, self, num_steps=self.lr_finder_steps)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dlg.finished.connect(lambda code, d=dlg, f=field: self._on_lr_found(code, d, f))
+        self.lr_dialog = dlg
+        self._update_buttons()
+        dlg.open()  # window-modal, without a nested event loop
+        return dlg
+
+    def _on_lr_found(self, code: int, dlg: LrFinderDialog, field) -> None:
+        lr = dlg.suggested_lr
+        if code == QDialog.DialogCode.Accepted and lr:
+            field.setValue(lr)
+            self.options.save()
+        if self.lr_dialog is dlg:
+            self.lr_dialog = None
+        self._update_buttons()
+
+    def export_for_server(self) -> Optional[ServerExportDialog]:
+        """The current settings (frozen step) as files and a command for a GPU server."""
+        if self.is_busy():
+            return None
+        scan = self.state.scan
+        dlg = ServerExportDialog(self.options.config(scan.root if scan is not None else "", "frozen"), self)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dlg.destroyed.connect(lambda _=None: setattr(self, "server_dialog", None))
+        self.server_dialog = dlg
+        dlg.open()
+        return dlg
+
     def stop(self) -> None:
         if self.is_busy():
             self.task.cancel()
@@ -225,6 +279,12 @@ class TrainPage(QWidget):
         self.train_btn.setEnabled(has_data and not busy)
         self.finetune_btn.setEnabled(has_data and not busy and bool(self.best_path))
         self.stop_btn.setEnabled(busy)
+        finding = self.lr_dialog is not None
+        self.train_btn.setEnabled(self.train_btn.isEnabled() and not finding)
+        self.finetune_btn.setEnabled(self.finetune_btn.isEnabled() and not finding)
+        self.options.lr_find_btn.setEnabled(has_data and not busy and not finding)
+        self.options.ft_lr_find_btn.setEnabled(has_data and not busy and not finding and bool(self.best_path))
+        self.server_btn.setEnabled(not busy)
         mode = self.options.fine_tune_mode()
         text = {"all": "Fine-tune all layers (unfreeze)",
                 "last_stages": f"Fine-tune last {self.options.stages.value()} stages (unfreeze)",
@@ -241,10 +301,10 @@ class TrainPage(QWidget):
             self._on_phase(ev)
         elif isinstance(ev, EpochEnd):
             self._on_epoch(ev.metrics)
+        elif isinstance(ev, RunStarted):
+            self.run_dir = ev.run_dir
         elif isinstance(ev, Log):
             self._append(ev.text if ev.level == "info" else f"{ev.level.upper()}: {ev.text}")
-            if ev.text.startswith("Run folder:"):
-                self.run_dir = ev.text.split(":", 1)[1].strip()
         elif isinstance(ev, CheckpointSaved):
             if ev.kind == "best":
                 self.best_path = ev.path

@@ -17,6 +17,32 @@ from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from flowerstudio.core.events import CancelToken, Cancelled, Progress
 
+# The core modules that bring in torch, torchvision and timm, imported one thread at a time.
+HEAVY_MODULES = ("flowerstudio.core.models", "flowerstudio.core.transforms", "flowerstudio.core.predict",
+                 "flowerstudio.core.trainer")
+_heavy_lock = threading.Lock()
+_heavy_done = False
+
+
+def import_heavy() -> None:
+    """Import the torch side of the core; every background job that needs torch calls this first.
+
+    Two threads importing torchvision at the same moment can see it half-initialised
+    ("cannot import name 'InterpolationMode' from partially initialized module"): the
+    device list, the parameter count and a training run all start at once at start-up.
+    """
+    global _heavy_done
+    if _heavy_done:
+        return
+    with _heavy_lock:
+        if not _heavy_done:
+            import importlib
+
+            for name in HEAVY_MODULES:
+                importlib.import_module(name)
+            _heavy_done = True
+
+
 # Progress events can arrive thousands of times a second (one per scanned file);
 # forwarding them all would flood the GUI event queue, so keep one per interval.
 PROGRESS_INTERVAL = 0.05

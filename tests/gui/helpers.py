@@ -1,5 +1,4 @@
 """Shared steps for GUI tests."""
-import time
 
 from PySide6.QtCore import QElapsedTimer, QObject, QTimer
 
