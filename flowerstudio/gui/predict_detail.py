@@ -5,20 +5,14 @@ from typing import Optional, Sequence
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QImage, QPixmap
-from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from flowerstudio.gui.gallery_model import GalleryItem
 from flowerstudio.gui.heatmap import HeatmapToggle
-from flowerstudio.gui.worker import Task
+from flowerstudio.gui.large_photo import LargePhoto
 
 GOOD, BAD, NEUTRAL = "#2e9e44", "#d0312d", "#4c72b0"
-
-
-def load_large(path: str, size: int) -> QImage:
-    from flowerstudio.gui.thumbnails import load_qimage
-
-    return load_qimage(path, size)
 
 
 class TopKBars(pg.PlotWidget):
@@ -62,25 +56,19 @@ class PredictDetail(QWidget):
 
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
-        self.image = QLabel("Select a photo to see it here.")
-        self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.image.setMinimumSize(240, 240)
-        self.image.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.image = LargePhoto()
         self.verdict = QLabel()
         self.verdict.setWordWrap(True)
         self.verdict.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.bars = TopKBars()
         self.heatmap = HeatmapToggle()
-        self.heatmap.overlay_changed.connect(self.set_override)
+        self.heatmap.overlay_changed.connect(self.image.set_override)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.image, 3)
         lay.addWidget(self.heatmap)
         lay.addWidget(self.verdict)
         lay.addWidget(self.bars, 2)
-        self._pixmap: Optional[QPixmap] = None
-        self._override: Optional[QPixmap] = None
-        self._task: Optional[Task] = None
         self._path: Optional[str] = None
         self.model_path: Optional[str] = None  # for the heat map; set by the page
 
@@ -88,21 +76,12 @@ class PredictDetail(QWidget):
         self.model_path = path
         self.heatmap.set_image(path, self._path)
 
-    def set_override(self, image: Optional[QImage]) -> None:
-        """Show ``image`` (the heat-map overlay) instead of the photo; None: the photo again."""
-        self._override = QPixmap.fromImage(image) if image is not None and not image.isNull() else None
-        if self._override is None and self._pixmap is None:
-            self.image.clear()
-            if self._path is None:
-                self.image.setText("Select a photo to see it here.")
-        self._rescale()
-
     def shown_pixmap(self) -> Optional[QPixmap]:
-        return self._override or self._pixmap
+        """The photo, or the heat-map overlay while that is switched on."""
+        return self.image.shown_pixmap()
 
     def shutdown(self) -> None:
-        if self._task is not None:
-            self._task.wait()
+        self.image.wait()
         self.heatmap.shutdown()
 
     def show_item(self, item: Optional[GalleryItem], true_name: Optional[str] = None) -> None:
@@ -111,7 +90,7 @@ class PredictDetail(QWidget):
             return
         pred = item.payload
         self._path = item.path
-        self._pixmap = self._override = None  # the old photo's overlay must not linger
+        self.image.show_path(item.path)  # drops the old photo's overlay too
         self.heatmap.set_image(self.model_path, item.path)
         lines = [f"<b>{item.title}</b> — {100 * max(item.confidence, 0):.1f}% sure"]
         if item.correct is True:
@@ -121,33 +100,10 @@ class PredictDetail(QWidget):
         lines.append(f"<small>{item.path}</small>")
         self.verdict.setText("<br>".join(lines))
         self.bars.set_topk(list(pred.topk) if pred is not None else [], true_name)
-        self._task = Task(load_large, item.path, 768, name="large-image", pass_callback=False,
-                          pass_cancel=False, parent=self)
-        self._task.finished.connect(lambda img, p=item.path: self._on_image(p, img))
-        self._task.start()
 
     def clear(self) -> None:
         self._path = None
-        self._pixmap = self._override = None
+        self.image.show_path(None)
         self.heatmap.set_image(self.model_path, None)
-        self.image.clear()
-        self.image.setText("Select a photo to see it here.")
         self.verdict.clear()
         self.bars.set_topk([])
-
-    def _on_image(self, path: str, img: QImage) -> None:
-        if path != self._path:
-            return  # the user already selected another photo
-        self._pixmap = QPixmap.fromImage(img) if not img.isNull() else None
-        self._rescale()
-
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        self._rescale()
-
-    def _rescale(self) -> None:
-        pix = self.shown_pixmap()
-        if pix is None:
-            return
-        self.image.setPixmap(pix.scaled(self.image.size(), Qt.AspectRatioMode.KeepAspectRatio,
-                                                 Qt.TransformationMode.SmoothTransformation))

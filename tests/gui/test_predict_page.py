@@ -63,7 +63,7 @@ def test_predict_folder_filter_export_sort(qtbot, window, trained, tmp_path):
 
     page.gallery.setCurrentIndex(page.proxy.index(0, 0))
     assert page.detail.bars.labels and len(page.detail.bars.labels) == 3
-    qtbot.waitUntil(lambda: page.detail._pixmap is not None, timeout=10000)
+    qtbot.waitUntil(lambda: page.detail.image.has_photo, timeout=10000)
 
     out = tmp_path / "pred.csv"
     with qtbot.waitSignal(page.output.exported, timeout=10000):

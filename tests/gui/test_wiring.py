@@ -96,7 +96,7 @@ def test_heatmap_toggle_swaps_the_large_image(qtbot, window, trained_run, tiny_d
     page.gallery.selectionModel().setCurrentIndex(page.proxy.index(0, 0),
                                                   QItemSelectionModel.SelectionFlag.ClearAndSelect)
     detail = page.detail
-    qtbot.waitUntil(lambda: detail._pixmap is not None, timeout=30000)
+    qtbot.waitUntil(lambda: detail.image.has_photo, timeout=30000)
     photo_pix = detail.shown_pixmap()
     toggle = detail.heatmap
     assert toggle.isEnabled()
