@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from PySide6.QtWidgets import QMessageBox, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QMessageBox, QPushButton, QWidget
 
 # When True, boxes are shown non-modally and recorded instead of blocking.
 NONMODAL_FOR_TESTS = False
@@ -56,3 +56,13 @@ def ask(parent: Optional[QWidget], title: str, question: str, yes: str = "Yes", 
     box.setDefaultButton(yes_btn)
     box.exec()
     return box.clickedButton() is yes_btn
+
+
+def with_button(field: QWidget, button: QPushButton) -> QWidget:
+    """A form field with a button on its right (Browse…, Find…)."""
+    row = QWidget()
+    lay = QHBoxLayout(row)
+    lay.setContentsMargins(0, 0, 0, 0)
+    lay.addWidget(field, 1)
+    lay.addWidget(button)
+    return row

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Optional
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout,
+from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
                                QLabel, QLineEdit, QProgressBar, QPushButton, QVBoxLayout, QWidget)
 
 from flowerstudio.gui import dialogs
@@ -75,8 +75,8 @@ class ExportDialog(QDialog):
         form = QFormLayout()
         form.addRow("Model:", QLabel(model_path))
         form.addRow("Format:", self.format)
-        form.addRow("Save as:", _row(self.out_edit, out_btn))
-        form.addRow("Check with:", _row(self.check_edit, check_btn))
+        form.addRow("Save as:", dialogs.with_button(self.out_edit, out_btn))
+        form.addRow("Check with:", dialogs.with_button(self.check_edit, check_btn))
         self.progress = QProgressBar()
         self.progress.setRange(0, 0)  # the exporter reports no steps
         self.progress.setVisible(False)
@@ -182,11 +182,3 @@ class ExportDialog(QDialog):
         self.progress.setVisible(False)
         self.export_btn.setEnabled(True)
 
-
-def _row(edit: QLineEdit, button: QPushButton) -> QWidget:
-    box = QWidget()
-    lay = QHBoxLayout(box)
-    lay.setContentsMargins(0, 0, 0, 0)
-    lay.addWidget(edit, 1)
-    lay.addWidget(button)
-    return box

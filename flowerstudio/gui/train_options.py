@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
 
 from flowerstudio.core.backbones import DEFAULT_BACKBONE
 from flowerstudio.core.config import AugmentConfig, TrainConfig
+from flowerstudio.gui.dialogs import with_button
 from flowerstudio.gui import settings
 from flowerstudio.gui.state import AppState
 from flowerstudio.gui.worker import Task, import_heavy
@@ -58,14 +59,6 @@ def _spin(lo: int, hi: int, value: int, step: int = 1) -> QSpinBox:
     box.setValue(value)
     return box
 
-
-def _with_button(field: QWidget, button: QPushButton) -> QWidget:
-    row = QWidget()
-    lay = QHBoxLayout(row)
-    lay.setContentsMargins(0, 0, 0, 0)
-    lay.addWidget(field, 1)
-    lay.addWidget(button)
-    return row
 
 
 def _lr_box(value: float) -> QDoubleSpinBox:
@@ -122,7 +115,7 @@ class TrainOptions(QWidget):
         form.addRow("Device:", self.device)
         form.addRow("Epochs:", self.epochs)
         form.addRow("Batch size:", self.batch)
-        form.addRow("Learning rate:", _with_button(self.lr, self.lr_find_btn))
+        form.addRow("Learning rate:", with_button(self.lr, self.lr_find_btn))
         form.addRow("Input size:", self.input_size)
         form.addRow("Save runs in:", out_row)
 
@@ -148,7 +141,7 @@ class TrainOptions(QWidget):
         tform = QFormLayout(tune)
         tform.addRow("Train:", self.depth)
         tform.addRow("Stages to unfreeze:", self.stages)
-        tform.addRow("Learning rate:", _with_button(self.ft_lr, self.ft_lr_find_btn))
+        tform.addRow("Learning rate:", with_button(self.ft_lr, self.ft_lr_find_btn))
         tform.addRow("Epochs:", self.ft_epochs)
         tform.addRow(self.keep_bn)
         tform.addRow(self.params)
