@@ -138,7 +138,7 @@ class TqdmReporter:
 def _cancel_on_ctrl_c() -> CancelToken:
     token = CancelToken()
 
-    def handler(signum, frame):
+    def handler(_signum, _frame):
         if token.cancelled:
             raise KeyboardInterrupt
         print("\nstopping after this batch (Ctrl-C again to abort)", file=sys.stderr)

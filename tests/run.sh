@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up a virtual environment (first run only) and run the whole test suite, GUI included (offscreen).
+# Set up a virtual environment (first run only), check the import contracts and dead code, then run the
+# whole test suite, GUI included (offscreen).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -10,5 +11,9 @@ fi
 # (This machine's pip config names local mirrors that may be absent; drop those warnings, keep errors.)
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]' 2>&1 \
   | { grep -v "^WARNING: Location 'file:" || true; }
+echo "== import contracts (pyproject.toml [tool.importlinter])"
+.venv/bin/lint-imports --no-cache | grep -E "KEPT|BROKEN|Contracts:" || { .venv/bin/lint-imports --no-cache; exit 1; }
+echo "== dead code (vulture; framework overrides in tests/vulture_whitelist.py)"
+.venv/bin/vulture
 export QT_QPA_PLATFORM=offscreen
 exec .venv/bin/python -m pytest -q "$@"

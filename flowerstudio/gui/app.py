@@ -3,22 +3,41 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
+from importlib import resources
 from typing import Optional, Sequence
 
 from PySide6.QtCore import QCoreApplication, QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
-from flowerstudio.gui import settings
+from flowerstudio.gui import jobs, settings
+
+_collector = None  # pyqtgraph's GarbageCollector, kept alive for the whole process
 
 
-def icon_path() -> Optional[Path]:
-    root = Path(__file__).resolve().parents[2] / "resources"
-    for name in ("flowerstudio.png", "flowerstudio.svg"):
-        if (root / name).is_file():
-            return root / name
-    return None
+def collect_on_gui_thread() -> None:
+    """Python's cyclic garbage collector only ever runs on the GUI thread from now on.
+
+    Left automatic, it runs on whichever thread allocates — a training thread included —
+    and a Qt object freed there has its C++ destructor run off the GUI thread, which
+    deadlocks or crashes. pyqtgraph's GarbageCollector turns automatic collection off and
+    collects from a QTimer instead; ``jobs.run_job`` also collects before each job starts,
+    so an explicit ``gc.collect()`` inside a library finds no Qt garbage on a worker.
+    """
+    global _collector
+    if _collector is None:
+        from pyqtgraph.util.garbage_collector import GarbageCollector
+
+        _collector = GarbageCollector(interval=1.0)
+
+
+def freeze_heap() -> None:
+    """Once torch is loaded, move the long-lived objects out of the collector's sight, so the
+    collections on the GUI thread (on a timer, and before every job) stay short."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 def configure_plots() -> None:
@@ -28,16 +47,9 @@ def configure_plots() -> None:
 
 
 def tune_interpreter() -> None:
-    # Background tasks run Python code too; a short GIL switch interval lets the
+    # Background jobs run Python code too; a short GIL switch interval lets the
     # GUI thread get the interpreter back quickly, so the window never stutters.
     sys.setswitchinterval(0.001)
-
-
-def freeze_heap() -> None:
-    import gc
-
-    gc.collect()
-    gc.freeze()
 
 
 def create_app(argv: Sequence[str] = ()) -> QApplication:
@@ -47,10 +59,9 @@ def create_app(argv: Sequence[str] = ()) -> QApplication:
     app = QApplication.instance() or QApplication(list(argv) or [sys.argv[0]])
     app.setApplicationDisplayName("Flower Studio")
     app.setDesktopFileName("flowerstudio")
-    path = icon_path()
-    if path is not None:
-        app.setWindowIcon(QIcon(str(path)))
+    app.setWindowIcon(QIcon(str(resources.files("flowerstudio.gui") / "assets" / "flowerstudio.png")))
     configure_plots()
+    collect_on_gui_thread()
     return app
 
 
@@ -61,14 +72,26 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from flowerstudio.gui.main_window import MainWindow
 
     window = MainWindow()
-    # Once torch and the model catalog are loaded, move those long-lived objects out of
-    # the garbage collector's sight, so its full passes stay short on the GUI thread.
-    window.train_page.options.catalog_loaded.connect(freeze_heap)
+    window.state.devices_changed.connect(freeze_heap)
     window.show()
     paths = [a for a in argv[1:] if not a.startswith("-") and os.path.exists(a)]
     if paths:
-        QTimer.singleShot(0, lambda: window.drops.route(paths))
-    return app.exec()
+        QTimer.singleShot(0, lambda: window.route(paths))
+    code = app.exec()
+    return finish(code)
+
+
+def finish(code: int) -> int:
+    """After the event loop: a job that outlived the window's bounded wait (a download stuck on the
+    network, say) must not make the exit hang or crash in interpreter teardown. Every file the
+    engine writes is written atomically, so ending the process here loses nothing."""
+    still = jobs.stop_all(timeout=5.0)
+    if still:
+        print(f"Flower Studio: quitting while still busy with: {', '.join(still)}", file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 if __name__ == "__main__":

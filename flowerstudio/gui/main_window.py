@@ -1,25 +1,29 @@
-"""The main window: assembles the four pages, the menu and the status bar."""
+"""The main window: the four pages in a sidebar, the menu and the status bar; quitting stops all jobs."""
 from __future__ import annotations
 
 import os
 from typing import Optional
 
 from PySide6.QtCore import QSize, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMainWindow, QMenu,
                                QMessageBox, QStackedWidget, QWidget)
 
-from flowerstudio.gui import dialogs, settings, worker
-from flowerstudio.gui.dataset_page import DatasetPage
-from flowerstudio.gui.drops import DropRouter
-from flowerstudio.gui.evaluate_page import EvaluatePage
-from flowerstudio.gui.predict_page import PredictPage
-from flowerstudio.gui.state import AppState
-from flowerstudio.gui.thumbnails import ThumbnailCache
-from flowerstudio.gui.train_page import TrainPage
+from flowerstudio.gui import jobs, messages, settings
+from flowerstudio.gui.drops import local_paths, route_drop
+from flowerstudio.gui.pages.check import CheckPage
+from flowerstudio.gui.pages.dataset import DatasetPage
+from flowerstudio.gui.pages.predict import PredictPage
+from flowerstudio.gui.pages.train import TrainPage
+from flowerstudio.gui.state import AppState, Page
+from flowerstudio.gui.widgets.thumbnails import ThumbnailCache
 
-PAGES = ("Dataset", "Train", "Predict", "Check")
-CHECK_PAGE = 3
+# Quitting waits this long for running jobs to stop (each checks its cancel token every batch).
+QUIT_WAIT_S = 15.0
+SIDEBAR_STYLE = ("QListWidget { font-size: 15px; border: none; background: palette(window); }"
+                 "QListWidget::item { padding: 12px 10px; }"
+                 "QListWidget::item:selected { background: palette(highlight);"
+                 " color: palette(highlighted-text); border-radius: 4px; }")
 
 
 class MainWindow(QMainWindow):
@@ -30,22 +34,18 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Flower Studio")
         self.state = AppState(self)
         self.thumbs = ThumbnailCache(size=120, parent=self)
-        self.dataset_page = DatasetPage(self.state, self.thumbs)
-        self.train_page = TrainPage(self.state)
-        self.predict_page = PredictPage(self.state, self.thumbs)
-        self.evaluate_page = EvaluatePage(self.thumbs)
-
+        self.pages = {Page.DATASET: DatasetPage(self.state, self.thumbs),
+                      Page.TRAIN: TrainPage(self.state, self.thumbs),
+                      Page.PREDICT: PredictPage(self.state, self.thumbs),
+                      Page.CHECK: CheckPage(self.state, self.thumbs)}
         self.sidebar = QListWidget()
         self.sidebar.setFixedWidth(130)
         self.sidebar.setIconSize(QSize(24, 24))
-        self.sidebar.setStyleSheet("QListWidget { font-size: 15px; border: none; background: palette(window); }"
-                                   "QListWidget::item { padding: 12px 10px; }"
-                                   "QListWidget::item:selected { background: palette(highlight);"
-                                   " color: palette(highlighted-text); border-radius: 4px; }")
+        self.sidebar.setStyleSheet(SIDEBAR_STYLE)
         self.stack = QStackedWidget()
-        for i, (title, page) in enumerate(zip(PAGES, self.pages())):
-            QListWidgetItem(f"{i + 1}  {title}", self.sidebar)
-            self.stack.addWidget(page)
+        for i, (page, widget) in enumerate(self.pages.items()):
+            QListWidgetItem(f"{i + 1}  {page.value}", self.sidebar)
+            self.stack.addWidget(widget)
         self.sidebar.currentRowChanged.connect(self._show_page)
         central = QWidget()
         lay = QHBoxLayout(central)
@@ -58,44 +58,58 @@ class MainWindow(QMainWindow):
         self.run_label = QLabel("")
         self.statusBar().addWidget(self.run_label, 1)
         self.statusBar().addPermanentWidget(self.device_label)
-        self.state.status_changed.connect(self._on_status)
-        self.state.model_ready.connect(lambda p: self.run_label.setText(f"Latest model: {p}"))
-        self.train_page.options.catalog_loaded.connect(self._on_catalog)
-        self.train_page.options.preview_btn.clicked.connect(self.show_augment_preview)
-        self.state.model_ready.connect(
-            lambda p: self.evaluate_page.offer_model(p, self.state.scan.root if self.state.scan else ""))
-        self.predict_page.model_loaded.connect(self.evaluate_page.offer_model)
+        self.state.status_changed.connect(self.run_label.setText)
+        self.state.model_changed.connect(lambda p: self.run_label.setText(f"Model: {p}"))
+        self.state.devices_changed.connect(self._on_devices)
+        self.train_page.preview_requested.connect(self.show_augment_preview)
+        jobs.set_error_handler(lambda title, message, details: messages.show_error(
+            self, f"{title} failed", message, details))
 
         self._build_menu()
-        self.drops = DropRouter(self)
         self.setAcceptDrops(True)
         self._restore()
-        QTimer.singleShot(0, self.train_page.options.load_catalog_async)
         QTimer.singleShot(0, self._reopen_last_dataset)
 
-    def pages(self) -> tuple[QWidget, ...]:
-        return (self.dataset_page, self.train_page, self.predict_page, self.evaluate_page)
+    @property
+    def dataset_page(self) -> DatasetPage:
+        return self.pages[Page.DATASET]
+
+    @property
+    def train_page(self) -> TrainPage:
+        return self.pages[Page.TRAIN]
+
+    @property
+    def predict_page(self) -> PredictPage:
+        return self.pages[Page.PREDICT]
+
+    @property
+    def check_page(self) -> CheckPage:
+        return self.pages[Page.CHECK]
 
     # -- menu -----------------------------------------------------------------------------------
     def _build_menu(self) -> None:
-        m = self.menuBar().addMenu("&File")
-        self._action(m, "Open &dataset…", self._open_dataset, QKeySequence.StandardKey.Open)
-        self._action(m, "Open &model…", self._open_model, "Ctrl+M")
-        self.recent_datasets = m.addMenu("Recent datasets")
-        self.recent_models = m.addMenu("Recent models")
-        for menu, kind in ((self.recent_datasets, "datasets"), (self.recent_models, "models")):
-            menu.aboutToShow.connect(lambda menu=menu, kind=kind: self._fill_recent(menu, kind))
-        m.addSeparator()
-        self._action(m, "&Quit", self.close, QKeySequence.StandardKey.Quit)
-        h = self.menuBar().addMenu("&Help")
-        self._action(h, "&About Flower Studio", self._about)
-
-    def _action(self, menu: QMenu, text: str, slot, shortcut=None) -> QAction:
-        act = menu.addAction(text)
-        act.triggered.connect(slot)
-        if shortcut is not None:
-            act.setShortcut(QKeySequence(shortcut))
-        return act
+        # (menu, text, slot, shortcut): every action declared once, in one table.
+        file_menu = self.menuBar().addMenu("&File")
+        help_menu = self.menuBar().addMenu("&Help")
+        actions = [(file_menu, "Open &dataset…", self._open_dataset, QKeySequence.StandardKey.Open),
+                   (file_menu, "Open &model…", self._open_model, "Ctrl+M"),
+                   (file_menu, None, None, None),
+                   (file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit),
+                   (help_menu, "&About Flower Studio", self._about, None)]
+        self.recent_datasets = QMenu("Recent datasets", self)
+        self.recent_models = QMenu("Recent models", self)
+        for menu, text, slot, shortcut in actions:
+            if text is None:
+                menu.addMenu(self.recent_datasets)
+                menu.addMenu(self.recent_models)
+                menu.addSeparator()
+                continue
+            act = menu.addAction(text)
+            act.triggered.connect(slot)
+            if shortcut is not None:
+                act.setShortcut(QKeySequence(shortcut))
+        self.recent_datasets.aboutToShow.connect(lambda: self._fill_recent(self.recent_datasets, "datasets"))
+        self.recent_models.aboutToShow.connect(lambda: self._fill_recent(self.recent_models, "models"))
 
     def _fill_recent(self, menu: QMenu, kind: str) -> None:
         menu.clear()
@@ -111,18 +125,18 @@ class MainWindow(QMainWindow):
 
     def open_path(self, path: str, kind: str) -> None:
         if kind == "datasets":
-            self.go_to(0)
+            self.go_to(Page.DATASET)
             self.dataset_page.open_folder(path)
         else:
-            self.go_to(2)
+            self.go_to(Page.PREDICT)
             self.predict_page.load_model(path)
 
     def _open_dataset(self) -> None:
-        self.go_to(0)
+        self.go_to(Page.DATASET)
         self.dataset_page.choose_folder()
 
     def _open_model(self) -> None:
-        self.go_to(2)
+        self.go_to(Page.PREDICT)
         self.predict_page.choose_model()
 
     def _about(self) -> None:
@@ -138,35 +152,48 @@ class MainWindow(QMainWindow):
             self.dataset_page.open_folder(last)
 
     # -- pages and status ------------------------------------------------------------------------------
-    def go_to(self, index: int) -> None:
-        self.sidebar.setCurrentRow(index)
+    def go_to(self, page: Page) -> None:
+        self.sidebar.setCurrentRow(list(self.pages).index(page))
 
     def show_augment_preview(self) -> None:
-        self.go_to(0)
-        self.dataset_page.tabs.setCurrentWidget(self.dataset_page.preview)
+        self.go_to(Page.DATASET)
+        self.dataset_page.show_preview()
+
+    def current_page(self) -> Page:
+        return list(self.pages)[self.stack.currentIndex()]
 
     def _show_page(self, index: int) -> None:
         self.stack.setCurrentIndex(index)
-        settings.put("window/page", index)
-        if index == 2 and self.predict_page.model_path is None and not self.predict_page.is_busy():
-            self.predict_page.load_default_model()
-        if index == CHECK_PAGE:
-            self.evaluate_page.load_default_model(self.state.output_dir)
+        page = list(self.pages)[index]
+        settings.put("window/page", page.name)
+        self.pages[page].on_shown()
 
-    def _on_status(self, text: str) -> None:
-        self.run_label.setText(text)
-
-    def _on_catalog(self) -> None:
-        devices = self.train_page.options.devices
-        gpus = [name for dev, name in devices if dev != "cpu"]
-        self.device_label.setText(f"Device: CUDA — {gpus[0]}" if gpus else "Device: CPU")
+    def _on_devices(self) -> None:
+        gpu = self.state.gpu_name()
+        self.device_label.setText(f"Device: CUDA — {gpu}" if gpu else "Device: CPU")
 
     # -- drag and drop ------------------------------------------------------------------------------
     def dragEnterEvent(self, event) -> None:
-        self.drops.enter(event)
+        if local_paths(event.mimeData()):
+            event.acceptProposedAction()
 
     def dropEvent(self, event) -> None:
-        self.drops.drop(event)
+        paths = local_paths(event.mimeData())
+        if paths:
+            event.acceptProposedAction()
+            self.route(paths)
+
+    def route(self, paths: list[str]) -> Page:
+        """Opens dropped (or command-line) paths on the page they belong to; returns that page."""
+        page = route_drop(paths, on_predict=self.current_page() is Page.PREDICT)
+        self.go_to(page)
+        if page is Page.DATASET:
+            self.dataset_page.open_folder(paths[0])
+        elif any(p.lower().endswith(".safetensors") for p in paths):
+            self.predict_page.load_model(next(p for p in paths if p.lower().endswith(".safetensors")))
+        else:
+            self.predict_page.add_paths(paths)
+        return page
 
     # -- geometry and closing ------------------------------------------------------------------------------
     def _restore(self) -> None:
@@ -175,23 +202,21 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         else:
             self.resize(1280, 820)
-        self.go_to(min(max(settings.get("window/page", 0, int), 0), len(PAGES) - 1))
-
-    def busy(self) -> bool:
-        return self.train_page.is_busy() or self.evaluate_page.is_busy() or bool(worker.running_tasks())
+        name = settings.get("window/page", Page.DATASET.name, str)
+        self.go_to(Page[name] if name in Page.__members__ else Page.DATASET)
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self.train_page.is_busy() and not dialogs.ask(
+        if self.train_page.is_busy() and not messages.ask(
                 self, "Training is running", "A training run is still going. Stop it and quit?\n\n"
                 "The best model saved so far is kept.", yes="Stop and quit", no="Keep training"):
             event.ignore()
             return
         settings.put("window/geometry", self.saveGeometry())
-        self.train_page.options.save()
+        for page in self.pages.values():
+            page.save_settings()
         settings.sync()
         self.statusBar().showMessage("Stopping background work…")
-        self.evaluate_page.shutdown()
-        self.predict_page.shutdown()
-        worker.stop_all()
+        jobs.stop_all(QUIT_WAIT_S)
+        jobs.set_error_handler(None)
         self.thumbs.shutdown()
         event.accept()

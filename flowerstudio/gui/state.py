@@ -1,30 +1,46 @@
-"""What the pages share: the scanned dataset, augmentation choices, the latest model."""
+"""The one state the pages share: dataset, runs folder, device, augmentation, the current model.
+
+Pages read it and listen to its signals; they never reach into each other.
+"""
 from __future__ import annotations
 
+from enum import Enum
 from typing import Any, Optional
 
 from PySide6.QtCore import QObject, Signal
 
-from flowerstudio.core.config import AugmentConfig
+from flowerstudio.core.config import AugmentConfig, TrainConfig
+
+
+class Page(Enum):
+    """The main window's pages, in work order; the value is the title in the sidebar."""
+
+    DATASET = "Dataset"
+    TRAIN = "Train"
+    PREDICT = "Predict"
+    CHECK = "Check"
 
 
 class AppState(QObject):
-    """One per window; pages read it and listen to its signals instead of each other."""
+    """One per window."""
 
-    scan_changed = Signal(object)  # core DatasetScan or None
+    scan_changed = Signal(object)  # core DatasetScan, or None after a failed scan
     augment_changed = Signal()
-    model_ready = Signal(str)  # path of a freshly trained best model
+    runs_dir_changed = Signal(str)
+    devices_changed = Signal()  # the device list is known (it needs torch: found in the background)
+    model_changed = Signal(str)  # the model to predict with and check: freshly trained or opened
     status_changed = Signal(str)  # short text for the status bar ("Training epoch 3/10")
-    busy_changed = Signal(bool)
 
     def __init__(self, parent: Optional[QObject] = None) -> None:
         super().__init__(parent)
+        defaults = TrainConfig()
         self.scan: Any = None
-        self.augment = AugmentConfig()
-        self.input_size = 224
-        self.backbone = "efficientnet_lite0"
-        self.output_dir = ""  # where runs go; "" = the core's default
-        self.last_model: Optional[str] = None
+        self.augment = defaults.augment
+        self.input_size = defaults.input_size
+        self.backbone = defaults.backbone
+        self.runs_dir = ""  # where runs go and are looked for; "" = the core's default folder
+        self.devices: list[tuple[str, str]] = [("cpu", "CPU")]
+        self.model_path: Optional[str] = None
 
     def set_scan(self, scan: Any) -> None:
         self.scan = scan
@@ -34,9 +50,36 @@ class AppState(QObject):
         self.augment, self.input_size, self.backbone = augment, input_size, backbone
         self.augment_changed.emit()
 
+    def set_runs_dir(self, path: str) -> None:
+        if path != self.runs_dir:
+            self.runs_dir = path
+            self.runs_dir_changed.emit(path)
+
+    def set_devices(self, devices: list[tuple[str, str]]) -> None:
+        self.devices = list(devices)
+        self.devices_changed.emit()
+
     def set_model(self, path: str) -> None:
-        self.last_model = path
-        self.model_ready.emit(path)
+        """Emits even for the same path: a fine-tune rewrites best.safetensors in place."""
+        self.model_path = path
+        self.model_changed.emit(path)
 
     def set_status(self, text: str) -> None:
         self.status_changed.emit(text)
+
+    def latest_model(self) -> Optional[str]:
+        """The best model of the newest run in the runs folder (reads the folder listing only)."""
+        from flowerstudio.core.runs import best_model_path, latest_run
+
+        run = latest_run(self.runs_dir or None)
+        return str(best_model_path(run)) if run is not None else None
+
+    def dataset_root(self) -> str:
+        return self.scan.root if self.scan is not None else ""
+
+    def gpu_name(self) -> Optional[str]:
+        gpus = [name for dev, name in self.devices if dev != "cpu"]
+        return gpus[0] if gpus else None
+
+    def has_dataset(self) -> bool:
+        return self.scan is not None and bool(getattr(self.scan, "classes", None))

@@ -4,6 +4,8 @@ import sys
 
 from PySide6.QtCore import QByteArray
 
+from flowerstudio.gui.state import Page
+
 
 def test_gui_modules_do_not_import_torch():
     code = ("import sys, pkgutil, importlib, flowerstudio.gui as g\n"
@@ -23,7 +25,7 @@ def test_recent_folders_and_geometry_persist(qtbot, window, tiny_dataset, monkey
     assert settings.recent("datasets")[0] == str(tiny_dataset)
     window.recent_datasets.aboutToShow.emit()
     assert str(tiny_dataset) in [a.text() for a in window.recent_datasets.actions()]
-    window.go_to(1)
+    window.go_to(Page.TRAIN)
     window.close()
     saved = settings.settings().value("window/geometry")
     assert isinstance(saved, QByteArray) and saved == window.saveGeometry()
@@ -41,18 +43,18 @@ def test_training_choices_persist(qtbot, window):
 
     opts = window.train_page.options
     opts.epochs.setValue(7)
-    opts.hflip.setChecked(False)
+    opts.aug.hflip.setChecked(False)
     opts.save()
     again = MainWindow()
     qtbot.addWidget(again)
     assert again.train_page.options.epochs.value() == 7
-    assert again.train_page.options.hflip.isChecked() is False
-    assert again.state.augment.hflip is True or again.train_page.options.augment().hflip is False
+    assert again.train_page.options.aug.hflip.isChecked() is False
+    assert again.state.augment.hflip is False  # the shared state starts from the saved switches
 
 
 def test_drop_image_files_goes_to_predict(qtbot, window, tiny_dataset):
     files = [str(p) for p in sorted((tiny_dataset / "valid" / "rose").glob("*.jpg"))]
-    assert window.drops.route(files) == "predict"
+    assert window.route(files) is Page.PREDICT
     assert window.stack.currentWidget() is window.predict_page
     qtbot.waitUntil(lambda: len(window.predict_page.pending) == len(files), timeout=30000)
     assert "waiting for a model" in window.predict_page.counts.text()

@@ -1,5 +1,8 @@
 """Dataset page: scanning a generated folder shows classes, counts, photos and problems."""
-from flowerstudio.gui.gallery_model import PathRole
+import os
+
+from flowerstudio.gui.state import Page
+from flowerstudio.gui.widgets.gallery_model import PathRole
 
 
 def scan(qtbot, window, path):
@@ -32,7 +35,8 @@ def test_bad_files_are_listed_with_reasons(qtbot, window, tiny_dataset):
     (tiny_dataset / "train" / "rose" / "notes.txt").write_text("hello")
     page = scan(qtbot, window, tiny_dataset)
     scan_result = window.state.scan
-    assert scan_result.unreadable or scan_result.skipped
+    assert [os.path.basename(p) for p, _ in scan_result.unreadable] == ["broken.jpg"]
+    assert "notes.txt" in [os.path.basename(p) for p, _ in scan_result.skipped]
     texts = []
     for i in range(page.problems.topLevelItemCount()):
         top = page.problems.topLevelItem(i)
@@ -50,12 +54,24 @@ def test_not_a_dataset_shows_message_not_crash(qtbot, window, tmp_path):
     assert not window.train_page.train_btn.isEnabled()
 
 
+def test_failed_scan_clears_the_previous_dataset_and_is_not_reopened(qtbot, window, tiny_dataset, tmp_path):
+    from flowerstudio.gui import settings
+
+    scan(qtbot, window, tiny_dataset)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    page = scan(qtbot, window, empty)
+    assert page.table.rowCount() == 0 and page.chart.names == [] and page.gallery_model.rowCount() == 0
+    assert settings.get("dataset/last_dir", "", str) == str(tiny_dataset)  # the good one is reopened
+    assert str(empty) not in settings.recent("datasets")
+
+
 def test_flat_layout_and_drop_routing(qtbot, window, tmp_path):
     from imagefactory import make_dataset
 
     root = make_dataset(tmp_path / "flat", classes=("a", "b"), per_class=10, layout="flat")
     with qtbot.waitSignal(window.state.scan_changed, timeout=30000):
-        assert window.drops.route([str(root)]) == "dataset"
+        assert window.route([str(root)]) is Page.DATASET
     s = window.state.scan
     assert s.layout == "flat" and len(s.train) + len(s.val) == 20 and s.val
 
@@ -66,8 +82,10 @@ def test_augmentation_preview_follows_switches(qtbot, window, tiny_dataset):
     preview = page.preview
     qtbot.waitUntil(lambda: preview.views_shown() == 8, timeout=60000)
     opts = window.train_page.options
+    first = preview.task
     assert window.state.augment.hflip
-    opts.hflip.setChecked(False)
+    opts.aug.hflip.setChecked(False)
     assert not window.state.augment.hflip
-    qtbot.waitUntil(lambda: preview.task is not None and not preview.task.running, timeout=30000)
+    assert preview.task is not first and preview.views_shown() == 0  # old views are cleared at once
+    qtbot.waitUntil(lambda: not preview.task.running, timeout=30000)
     assert preview.views_shown() == 8

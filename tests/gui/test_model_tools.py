@@ -5,9 +5,6 @@ from pathlib import Path
 import pytest
 from tinyrun import tiny_config
 
-from flowerstudio.gui import dialogs
-
-
 
 
 def a_photo(data):
@@ -16,15 +13,10 @@ def a_photo(data):
 
 def test_heatmap_job_and_toggle(qtbot, trained_run, tiny_data):
     from flowerstudio.core.checkpoints import read_model_info
-    from flowerstudio.gui.heatmap import HeatmapJob, HeatmapToggle
+    from flowerstudio.gui.widgets.heatmap import HeatmapToggle
 
     model, photo = str(trained_run.best_path), a_photo(tiny_data)
     size = read_model_info(model).input_size
-    job = HeatmapJob(model, photo)
-    with qtbot.waitSignal(job.finished, timeout=60000) as blocker:
-        job.start()
-    image = blocker.args[0]
-    assert (image.width(), image.height()) == (size, size) and not image.isNull()
 
     toggle = HeatmapToggle()
     qtbot.addWidget(toggle)
@@ -34,13 +26,14 @@ def test_heatmap_job_and_toggle(qtbot, trained_run, tiny_data):
     toggle.set_image(model, photo)
     toggle.setChecked(True)
     qtbot.waitUntil(lambda: shown and shown[-1] is not None, timeout=60000)
-    assert shown[-1].size() == image.size()
+    image = shown[-1]
+    assert (image.width(), image.height()) == (size, size) and not image.isNull()
     toggle.setChecked(False)
     assert shown[-1] is None
 
 
-def test_lr_finder_dialog_suggests_a_rate_in_range(qtbot, tiny_data, tmp_path):
-    from flowerstudio.gui.lr_finder_dialog import LrFinderDialog
+def test_lr_finder_dialog_suggests_a_rate_in_range(qtbot, tiny_data, tmp_path, messages):
+    from flowerstudio.gui.dialogs.lr_finder import LrFinderDialog
 
     dlg = LrFinderDialog(tiny_config(tiny_data, tmp_path, cache_views=1, device="cpu"), num_steps=30,
                          start_lr=1e-5, end_lr=1.0)
@@ -49,7 +42,7 @@ def test_lr_finder_dialog_suggests_a_rate_in_range(qtbot, tiny_data, tmp_path):
     dlg.show()
     qtbot.waitUntil(lambda: dlg.task is not None and not dlg.task.running and dlg.result is not None,
                     timeout=60000)
-    assert not dialogs.shown
+    assert not messages.shown
     assert 1e-5 <= dlg.suggested_lr <= 1.0
     xs, ys = dlg.curve.getData()
     assert len(xs) == len(dlg.result.lrs) >= 3
@@ -58,20 +51,30 @@ def test_lr_finder_dialog_suggests_a_rate_in_range(qtbot, tiny_data, tmp_path):
         dlg.use_btn.click()
 
 
-def test_lr_finder_cancel_stops_the_task(qtbot, tiny_data, tmp_path):
-    from flowerstudio.gui.lr_finder_dialog import LrFinderDialog
+def test_lr_finder_cancel_stops_the_task(qtbot, tiny_data, tmp_path, messages):
+    from flowerstudio.core.events import Progress
+    from flowerstudio.gui.dialogs.lr_finder import LrFinderDialog
+    from flowerstudio.gui.jobs import Outcome
 
-    dlg = LrFinderDialog(tiny_config(tiny_data, tmp_path, cache_views=1, device="cpu"), num_steps=2000)
+    dlg = LrFinderDialog(tiny_config(tiny_data, tmp_path, cache_views=1, device="cpu", feature_cache=False),
+                         num_steps=2000)
     qtbot.addWidget(dlg)
+    steps = []
     dlg.show()
+    job = dlg.task
+    on_event = job.handlers["event"]
+    job.handlers["event"] = lambda ev: (steps.append(ev) if isinstance(ev, Progress) else None, on_event(ev))
+    qtbot.waitUntil(lambda: any(ev.phase == "lr_find" for ev in steps), timeout=60000)  # cancel mid-sweep
     dlg.reject()
-    qtbot.waitUntil(lambda: not dlg.task.running, timeout=60000)
+    qtbot.waitUntil(lambda: not job.running, timeout=60000)
+    assert job.outcome is Outcome.CANCELLED and not messages.shown
+    assert max(ev.done for ev in steps if ev.phase == "lr_find") < 2000
     assert dlg.suggested_lr is None
 
 
-def test_export_dialog_exports_onnx_and_checks_it(qtbot, trained_run, tiny_data, tmp_path):
+def test_export_dialog_exports_onnx_and_checks_it(qtbot, trained_run, tiny_data, tmp_path, messages):
     pytest.importorskip("onnxruntime")
-    from flowerstudio.gui.export_dialog import ExportDialog
+    from flowerstudio.gui.dialogs.export_model import ExportDialog
 
     dlg = ExportDialog(str(trained_run.best_path), check_folder=str(tiny_data / "test"))
     qtbot.addWidget(dlg)
@@ -83,8 +86,8 @@ def test_export_dialog_exports_onnx_and_checks_it(qtbot, trained_run, tiny_data,
     out = tmp_path / "exported" / "flowers.onnx"
     dlg.out_edit.setText(str(out))
     dlg.export_btn.click()
-    qtbot.waitUntil(lambda: dlg.result is not None or bool(dialogs.shown), timeout=60000)
-    assert not dialogs.shown
+    qtbot.waitUntil(lambda: dlg.result is not None or bool(messages.shown), timeout=60000)
+    assert not messages.shown
     assert out.is_file() and Path(str(out) + ".json").is_file()
     assert dlg.result.verified is True
     assert "passed" in dlg.status.text() and "e-" in dlg.status.text()
@@ -94,7 +97,7 @@ def test_export_dialog_exports_onnx_and_checks_it(qtbot, trained_run, tiny_data,
 def test_server_export_dialog_writes_config_and_command(qtbot, tiny_data, tmp_path):
     from PySide6.QtGui import QGuiApplication
 
-    from flowerstudio.gui.server_export_dialog import ServerExportDialog
+    from flowerstudio.gui.dialogs.server_export import ServerExportDialog
 
     dlg = ServerExportDialog(tiny_config(tiny_data, tmp_path / "runs"))
     qtbot.addWidget(dlg)

@@ -5,7 +5,8 @@ import os
 import pytest
 from helpers import Heartbeat
 
-from flowerstudio.gui.gallery_model import ItemRole
+from flowerstudio.gui.state import Page
+from flowerstudio.gui.widgets.gallery_model import ItemRole
 
 
 @pytest.fixture(scope="module")
@@ -30,18 +31,19 @@ def load(qtbot, page, path):
 
 def predict(qtbot, page, paths, n):
     page.add_paths(paths)
-    qtbot.waitUntil(lambda: page.model.rowCount() == n and not page.is_busy(), timeout=60000)
+    qtbot.waitUntil(lambda: page.gallery_model.rowCount() == n and not page.is_busy(), timeout=60000)
 
 
-def test_predict_folder_filter_export_sort(qtbot, window, trained, tmp_path):
+def test_predict_folder_filter_export_sort(qtbot, window, trained, tmp_path, messages):
     data, model = trained
     page = window.predict_page
-    window.go_to(2)
+    window.go_to(Page.PREDICT)
     load(qtbot, page, model)
-    assert "3 classes" in page.model_label.text() and "efficientnet_lite0" in page.model_label.text()
+    label = page.model_bar.label.text()
+    assert "3 classes" in label and "efficientnet_lite0" in label
     assert page.class_filter.count() == 4
     predict(qtbot, page, [str(data / "valid")], 6)
-    items = page.model.items()
+    items = page.gallery_model.items()
     assert all(it.correct is not None for it in items)  # folders named after classes
     assert "accuracy" in page.counts.text()
     confs = [page.proxy.index(r, 0).data(ItemRole).confidence for r in range(page.proxy.rowCount())]
@@ -82,7 +84,7 @@ def test_predict_folder_filter_export_sort(qtbot, window, trained, tmp_path):
     with qtbot.waitSignal(page.output.sorted, timeout=10000) as blocker:
         page.output.sort_into(str(dest))
     assert blocker.args[0].renamed == 6  # never overwrites
-    assert "Photos sorted" in [b.windowTitle() for b in __import__("flowerstudio.gui.dialogs").gui.dialogs.shown]
+    assert "Photos sorted" in [b.title for b in messages.shown]
 
 
 def test_stop_prediction_and_resume(qtbot, window, trained, tmp_path):
@@ -94,17 +96,47 @@ def test_stop_prediction_and_resume(qtbot, window, trained, tmp_path):
     load(qtbot, page, model)
     beat = Heartbeat().start()
     page.add_paths([str(many)])
-    qtbot.waitUntil(lambda: page.model.rowCount() > 0, timeout=60000)
+    qtbot.waitUntil(lambda: page.gallery_model.rowCount() > 0, timeout=60000)
     page.stop_btn.click()
     qtbot.waitUntil(lambda: not page.is_busy(), timeout=30000)
     beat.stop()
-    assert page.model.rowCount() < 300 and page.pending
+    done = page.gallery_model.rowCount()
+    assert done < 300 and len(page.pending) == 300 - done  # every photo is shown or waiting, none twice
     assert "waiting" in page.counts.text()
     assert beat.max_gap_ms < 250, f"GUI froze for {beat.max_gap_ms} ms"
+    # Adding more photos resumes with the waiting ones: each photo predicted exactly once.
+    page.add_paths([str(many / "daisy")])
+    qtbot.waitUntil(lambda: not page.pending and not page.is_busy(), timeout=120000)
+    paths = [it.path for it in page.gallery_model.items()]
+    assert len(paths) == len(set(paths)) == 300
 
 
-def test_default_model_is_latest_run(qtbot, window, trained):
+def test_default_model_is_latest_run_of_the_chosen_runs_folder(qtbot, window, trained):
     _, model = trained
-    window.state.output_dir = os.path.dirname(os.path.dirname(model))
-    window.go_to(2)
+    # The user points the Train page at another runs folder: Predict and Check look there too.
+    window.train_page.options.output_dir.setText(os.path.dirname(os.path.dirname(model)))
+    window.go_to(Page.PREDICT)
     qtbot.waitUntil(lambda: window.predict_page.model_path == model, timeout=60000)
+    window.go_to(Page.CHECK)
+    assert window.check_page.model_edit.text() == model
+
+
+def test_use_latest_run_button_follows_the_runs_folder(qtbot, window, trained, tmp_path):
+    _, model = trained
+    bar = window.predict_page.model_bar
+    window.train_page.options.output_dir.setText(str(tmp_path / "no-runs-here"))
+    bar.use_latest()
+    assert "No finished training run" in bar.label.text()
+    window.train_page.options.output_dir.setText(os.path.dirname(os.path.dirname(model)))
+    bar.use_latest()
+    qtbot.waitUntil(lambda: window.predict_page.model_path == model, timeout=60000)
+
+
+def test_a_photo_opened_as_a_model_says_so_and_keeps_the_model(qtbot, window, trained, messages):
+    data, model = trained
+    page = window.predict_page
+    load(qtbot, page, model)
+    photo = str(next((data / "valid").rglob("*.jpg")))
+    page.load_model(photo)
+    assert "This is a photo, not a model" in messages.shown[-1].text
+    assert page.model_path == model and model in page.model_bar.label.text()

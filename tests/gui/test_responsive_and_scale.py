@@ -2,8 +2,8 @@
 from helpers import Heartbeat, tiny_setup
 
 from flowerstudio.gui.app import freeze_heap
-
-from flowerstudio.gui.gallery_model import GalleryFilter, GalleryItem, GalleryModel
+from flowerstudio.gui.state import Page
+from flowerstudio.gui.widgets.gallery_model import GalleryFilter, GalleryItem, GalleryModel, ItemRole
 
 
 def test_gui_heartbeat_during_scan_train_predict(qtbot, window, tmp_path):
@@ -24,11 +24,11 @@ def test_gui_heartbeat_during_scan_train_predict(qtbot, window, tmp_path):
         page.train_btn.click()
     train_gap = beat.max_gap_ms
     predict = window.predict_page
-    window.go_to(2)
+    window.go_to(Page.PREDICT)
     qtbot.waitUntil(lambda: predict.model_path == blocker.args[0].best_path and predict.predictor is not None,
                     timeout=60000)
     predict.add_paths([str(data)])
-    qtbot.waitUntil(lambda: predict.model.rowCount() == 180 and not predict.is_busy(), timeout=120000)
+    qtbot.waitUntil(lambda: predict.gallery_model.rowCount() == 180 and not predict.is_busy(), timeout=120000)
     beat.stop()
     assert beat.beats > 20
     assert max(scan_gap, train_gap, beat.max_gap_ms) < 250, (scan_gap, train_gap, beat.max_gap_ms)
@@ -68,6 +68,15 @@ def test_gallery_filter_scales_to_thousands(qtbot, window):
     proxy.set_label(-1)
     proxy.set_min_confidence(0.5)
     assert proxy.rowCount() == sum(1 for it in items if it.confidence >= 0.5)
-    window.predict_page.gallery.setModel(proxy)
-    window.go_to(2)
-    qtbot.wait(10)
+    proxy.set_min_confidence(0.0)
+    proxy.set_only_wrong(True)
+    assert proxy.rowCount() == sum(1 for it in items if it.correct is False)
+    proxy.set_sort("confidence_desc")
+    first = proxy.index(0, 0).data(ItemRole)
+    assert first.confidence == max(it.confidence for it in items if it.correct is False)
+    # The real gallery view paints it: only the visible rows ask for thumbnails.
+    view = window.predict_page.gallery
+    view.setModel(proxy)
+    window.go_to(Page.PREDICT)
+    qtbot.waitUntil(lambda: view.isVisible() and view.indexAt(view.rect().topLeft()).isValid(), timeout=5000)
+    assert view.indexAt(view.rect().topLeft()).data(ItemRole) is first

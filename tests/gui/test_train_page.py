@@ -4,18 +4,14 @@ import shutil
 
 from helpers import scan, tiny_setup
 
-from flowerstudio.gui import dialogs
 
-
-def wait_catalog(qtbot, window):
-    opts = window.train_page.options
-    if not opts.num_stages:
-        with qtbot.waitSignal(opts.catalog_loaded, timeout=60000):
-            pass
+def wait_devices(qtbot, window):
+    """The device list needs torch, found in the background at start-up."""
+    qtbot.waitUntil(lambda: window.device_label.text() != "Device: …", timeout=60000)
 
 
 def test_train_then_fine_tune(qtbot, window, tiny_dataset):
-    wait_catalog(qtbot, window)
+    wait_devices(qtbot, window)
     scan(qtbot, window, tiny_dataset)
     page = window.train_page
     tiny_setup(window)
@@ -25,10 +21,11 @@ def test_train_then_fine_tune(qtbot, window, tiny_dataset):
         assert page.stop_btn.isEnabled() and not page.train_btn.isEnabled()
     result = blocker.args[0]
     assert result.status == "completed"
-    assert os.path.isfile(result.best_path) and result.best_path.startswith(window.state.output_dir)
-    assert len(page.curves.points("val_acc")) == 1 and page.curves.best_epoch == 1
-    assert "Best validation accuracy" in page.best_label.text()
-    assert window.state.last_model == result.best_path
+    assert os.path.isfile(result.best_path) and result.best_path.startswith(window.state.runs_dir)
+    curves = page.progress.curves
+    assert len(curves.points("val_acc")) == 1 and curves.best_epoch == 1
+    assert "Best validation accuracy" in page.progress.best_label.text()
+    assert window.state.model_path == result.best_path
     assert page.finetune_btn.isEnabled() and page.finetune_btn.text() == "Fine-tune all layers (unfreeze)"
 
     with qtbot.waitSignal(page.training_done, timeout=120000) as blocker:
@@ -36,10 +33,13 @@ def test_train_then_fine_tune(qtbot, window, tiny_dataset):
     tuned = blocker.args[0]
     assert tuned.run_dir == result.run_dir  # the same run continues
     assert page.config.lr < page.options.lr.value() and page.config.train_mode == "all"
-    assert [m.stage for m in page.curves.history] == ["frozen", "all"]
-    assert page.curves.stage_changes == [2]
-    assert len(page.curves.points("train_loss")) == 2 and len(page.curves.points("lr")) == 2
-    assert "epoch 2" in page.log.toPlainText()
+    assert [m.stage for m in curves.history] == ["frozen", "all"]
+    assert curves.stage_changes == [2]
+    assert len(curves.points("train_loss")) == 2 and len(curves.points("lr")) == 2
+    assert "epoch 2" in page.progress.log.toPlainText()
+    best = [m for m in curves.history if m.is_best][-1]
+    assert f"(epoch {best.epoch})" in page.progress.best_label.text()
+    assert f"at epoch {tuned.best_epoch}" in page.run_label.text() and best.epoch == tuned.best_epoch
 
 
 def test_stop_keeps_best_checkpoint(qtbot, window, tiny_dataset):
@@ -48,7 +48,7 @@ def test_stop_keeps_best_checkpoint(qtbot, window, tiny_dataset):
     tiny_setup(window, epochs=200)
     page.options.overrides = {"cache_views": 1, "feature_cache": False}  # a slow, image-by-image run
     page.train_btn.click()
-    qtbot.waitUntil(lambda: len(page.curves.history) >= 1, timeout=120000)
+    qtbot.waitUntil(lambda: len(page.progress.curves.history) >= 1, timeout=120000)
     with qtbot.waitSignal(page.training_done, timeout=60000) as blocker:
         page.stop_btn.click()
     result = blocker.args[0]
@@ -58,34 +58,33 @@ def test_stop_keeps_best_checkpoint(qtbot, window, tiny_dataset):
     assert page.train_btn.isEnabled() and page.finetune_btn.isEnabled()
 
 
-def test_close_during_training_stops_worker(qtbot, window, tiny_dataset):
+def test_close_during_training_stops_worker(qtbot, window, tiny_dataset, messages):
     scan(qtbot, window, tiny_dataset)
     page = window.train_page
     tiny_setup(window, epochs=200)
     page.options.overrides = {"cache_views": 1, "feature_cache": False}
     page.train_btn.click()
-    qtbot.waitUntil(lambda: page.batch_bar.value() > 0 or len(page.curves.history) > 0, timeout=120000)
+    qtbot.waitUntil(lambda: page.progress.batch_bar.value() > 0 or page.progress.curves.history, timeout=120000)
     task = page.task
-    dialogs.test_answer = False  # "Keep training"
+    messages.answer = False  # "Keep training"
     assert not window.close()
-    assert task.running
-    dialogs.test_answer = True  # "Stop and quit"
+    assert task.running and "training run is still going" in messages.asked[-1]
+    messages.answer = True  # "Stop and quit"
     assert window.close()
     assert not task.running and task.token.cancelled
     assert task.wait(0)
 
 
-def test_worker_error_shows_dialog_and_app_stays_usable(qtbot, window, tiny_dataset):
+def test_worker_error_shows_dialog_and_app_stays_usable(qtbot, window, tiny_dataset, messages):
     scan(qtbot, window, tiny_dataset)
     page = window.train_page
     tiny_setup(window)
     shutil.rmtree(tiny_dataset)  # the folder vanished after scanning
-    with qtbot.waitSignal(page.task_done if hasattr(page, "task_done") else window.state.busy_changed,
-                          timeout=60000, check_params_cb=lambda busy: busy is False):
-        page.train_btn.click()
-    assert dialogs.shown, "an error dialog was shown"
-    box = dialogs.shown[-1]
-    assert box.windowTitle() == "Training failed" and "Traceback" in box.detailedText()
+    page.train_btn.click()
+    qtbot.waitUntil(lambda: not page.is_busy(), timeout=60000)
+    assert messages.shown, "an error dialog was shown"
+    box = messages.shown[-1]
+    assert box.title == "Training failed" and "Traceback" in box.details
     assert page.train_btn.isEnabled()
 
 
@@ -94,9 +93,9 @@ def test_previous_run_is_offered_for_fine_tuning(qtbot, window, tiny_dataset):
     from flowerstudio.core.trainer import train
 
     result = train(TrainConfig(data_dir=str(tiny_dataset), input_size=64, batch_size=8, epochs=1, cache_views=1,
-                               device="cpu", output_dir=window.state.output_dir))
+                               device="cpu", output_dir=window.state.runs_dir))
     scan(qtbot, window, tiny_dataset)
     page = window.train_page
     assert page.best_path == result.best_path
-    assert page.finetune_btn.isEnabled() and len(page.curves.history) == 1
+    assert page.finetune_btn.isEnabled() and len(page.progress.curves.history) == 1
     assert "Latest run on this dataset" in page.run_label.text()

@@ -7,13 +7,12 @@ import pytest
 from helpers import scan, tiny_setup
 from PySide6.QtCore import QItemSelectionModel
 
-from flowerstudio.gui import dialogs
-from flowerstudio.gui.main_window import CHECK_PAGE, PAGES
+from flowerstudio.gui.state import Page
 
 
-def test_check_page_evaluates_the_freshly_trained_model(qtbot, window, tiny_dataset):
-    assert window.sidebar.count() == len(PAGES) == 4 and "Check" in window.sidebar.item(CHECK_PAGE).text()
-    assert window.stack.widget(CHECK_PAGE) is window.evaluate_page
+def test_check_page_evaluates_the_freshly_trained_model(qtbot, window, tiny_dataset, messages):
+    assert window.sidebar.count() == len(Page) == 4 and "Check" in window.sidebar.item(3).text()
+    assert window.stack.widget(3) is window.check_page
     scan(qtbot, window, tiny_dataset)
     page = window.train_page
     tiny_setup(window)
@@ -21,20 +20,20 @@ def test_check_page_evaluates_the_freshly_trained_model(qtbot, window, tiny_data
         page.train_btn.click()
         assert not page.options.lr_find_btn.isEnabled() and not page.server_btn.isEnabled()
     assert blocker.signal_triggered, page.log.toPlainText() + "\n".join(
-        b.text() + b.detailedText() for b in dialogs.shown)
+        b.text + b.details for b in messages.shown)
     result = blocker.args[0]
     assert page.run_dir == result.run_dir  # from the RunStarted event
     assert page.options.lr_find_btn.isEnabled() and page.options.ft_lr_find_btn.isEnabled()
 
-    check = window.evaluate_page
-    window.go_to(CHECK_PAGE)
+    check = window.check_page
+    window.go_to(Page.CHECK)
     assert window.stack.currentWidget() is check
     assert check.model_edit.text() == result.best_path
     assert os.path.samefile(check.data_edit.text(), tiny_dataset)
     assert "3 classes" in check.model_info.text()  # read on the GUI thread, no background job
     with qtbot.waitSignal(check.evaluated, timeout=60000) as done:
         check.eval_btn.click()
-    report = done.args[0].report
+    report = done.args[0]
     assert report.total > 0 and "% right" in check.headline.text() and check.tabs.isVisible()
     qtbot.waitUntil(lambda: not check.is_busy(), timeout=10000)
 
@@ -47,7 +46,7 @@ def test_check_page_evaluates_the_freshly_trained_model(qtbot, window, tiny_data
     qtbot.waitUntil(lambda: page.lr_dialog is None and page.train_btn.isEnabled(), timeout=10000)
 
 
-def test_lr_finder_button_fills_the_learning_rate(qtbot, window, tiny_dataset):
+def test_lr_finder_button_fills_the_learning_rate(qtbot, window, tiny_dataset, messages):
     scan(qtbot, window, tiny_dataset)
     page = window.train_page
     tiny_setup(window)
@@ -57,7 +56,7 @@ def test_lr_finder_button_fills_the_learning_rate(qtbot, window, tiny_dataset):
     dlg = page.lr_dialog
     assert dlg is not None and dlg.config.train_mode == "frozen" and dlg.config.input_size == 64
     qtbot.waitUntil(lambda: dlg.result is not None and not dlg.task.running, timeout=60000)
-    assert not dialogs.shown
+    assert not messages.shown
     lr = dlg.suggested_lr
     assert lr is not None and dlg.use_btn.isEnabled()
     dlg.use_btn.click()
@@ -84,15 +83,16 @@ def test_heatmap_toggle_swaps_the_large_image(qtbot, window, trained_run, tiny_d
     from flowerstudio.core.checkpoints import read_model_info
 
     page = window.predict_page
-    window.go_to(2)
+    window.go_to(Page.PREDICT)
     model = str(trained_run.best_path)
     page.load_model(model)
-    assert "loading" in page.model_label.text() and "3 classes" in page.model_label.text()  # header, at once
+    label = page.model_bar.label.text()
+    assert "loading" in label and "3 classes" in label  # from the header, at once
     qtbot.waitUntil(lambda: page.predictor is not None and page.model_path == model, timeout=60000)
-    assert page.export_btn.isEnabled()
+    assert page.model_bar.export_btn.isEnabled()
     photo = str(next(p for p in sorted((tiny_data / "test").rglob("*.*")) if p.suffix.lower() in (".jpg", ".png")))
     page.add_paths([photo])
-    qtbot.waitUntil(lambda: page.model.rowCount() == 1 and not page.is_busy(), timeout=60000)
+    qtbot.waitUntil(lambda: page.gallery_model.rowCount() == 1 and not page.is_busy(), timeout=60000)
     page.gallery.selectionModel().setCurrentIndex(page.proxy.index(0, 0),
                                                   QItemSelectionModel.SelectionFlag.ClearAndSelect)
     detail = page.detail
@@ -107,4 +107,3 @@ def test_heatmap_toggle_swaps_the_large_image(qtbot, window, trained_run, tiny_d
     assert (overlay.width(), overlay.height()) == (size, size)
     toggle.setChecked(False)
     assert detail.shown_pixmap() is photo_pix
-    page.shutdown()

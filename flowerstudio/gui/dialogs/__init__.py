@@ -1,0 +1,1 @@
+"""Dialogs for the model tools: learning-rate finder, model export, server export."""

@@ -1,0 +1,167 @@
+"""Export a model for other programs (ONNX or TorchScript), checked against the original on real photos."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
+                               QLabel, QLineEdit, QProgressBar, QPushButton, QVBoxLayout, QWidget)
+
+from flowerstudio.gui import messages
+from flowerstudio.gui.style import show_in_folder
+from flowerstudio.gui import engine
+from flowerstudio.gui.jobs import Job, run_job
+from flowerstudio.gui.style import BAD, GOOD, model_details
+
+FORMATS = (("onnx", "ONNX (.onnx) — for most apps and languages", ".onnx"),
+           ("torchscript", "TorchScript (.torchscript.pt) — for PyTorch and C++", ".torchscript.pt"))
+SUFFIX = {key: suffix for key, _, suffix in FORMATS}
+
+
+def default_out(model_path: str) -> str:
+    """ONNX, beside the model, named as the core names exports."""
+    from flowerstudio.core.export import default_out_path  # torch is loaded: the model is open
+
+    return str(default_out_path(model_path, "onnx"))
+
+
+def verdict(result) -> str:
+    """The check's outcome in plain words (rich text)."""
+    if result.verified is None:
+        return "The export was not checked — choose a folder of photos to check it with."
+    diff = f"largest difference in any probability: {result.max_abs_diff:.1e}"
+    if result.verified:
+        return (f"<b style='color:{GOOD}'>✔ Check passed</b>: the exported model gives the same answers as the "
+                f"original ({diff}).")
+    return (f"<b style='color:{BAD}'>✘ Check failed</b>: the exported model's answers differ from the original "
+            f"({diff}). Try the other format.")
+
+
+class ExportDialog(QDialog):
+    """Choose format, file and check photos; Export runs in the background."""
+
+    def __init__(self, model_path: str, parent: Optional[QWidget] = None, check_folder: str = "") -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Export the model")
+        self.resize(640, 320)
+        self.model_path = model_path
+        self.task: Optional[Job] = None
+        self.result = None
+        self.format = QComboBox()
+        for key, text, _ in FORMATS:
+            self.format.addItem(text, key)
+        self.out_edit = QLineEdit(default_out(model_path))
+        self.format.currentIndexChanged.connect(self._on_format)
+        out_btn = QPushButton("Browse…")
+        out_btn.clicked.connect(self.choose_out)
+        self.check_edit = QLineEdit(check_folder)
+        self.check_edit.setPlaceholderText("Optional: a folder of photos to check the export with")
+        check_btn = QPushButton("Browse…")
+        check_btn.clicked.connect(self.choose_check)
+        form = QFormLayout()
+        form.addRow("Model:", QLabel(model_path))
+        form.addRow("Format:", self.format)
+        form.addRow("Save as:", with_button(self.out_edit, out_btn))
+        form.addRow("Check with:", with_button(self.check_edit, check_btn))
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 0)  # the exporter reports no steps
+        self.progress.setVisible(False)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details = QLabel()
+        self.details.setWordWrap(True)
+        self.details.setStyleSheet("color: palette(placeholder-text);")
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.export_btn = QPushButton("Export")
+        self.export_btn.setDefault(True)
+        self.export_btn.clicked.connect(self.export)
+        self.folder_btn = QPushButton("Show in folder")
+        self.folder_btn.setEnabled(False)
+        self.folder_btn.clicked.connect(lambda: self.result and show_in_folder(self.result.path))
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.addButton(self.folder_btn, QDialogButtonBox.ButtonRole.ActionRole)
+        buttons.addButton(self.export_btn, QDialogButtonBox.ButtonRole.ActionRole)
+        buttons.rejected.connect(self.reject)
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addWidget(self.progress)
+        lay.addWidget(self.status)
+        lay.addWidget(self.details)
+        lay.addStretch(1)
+        lay.addWidget(buttons)
+        if not check_folder:
+            self._prefill_check_folder()
+
+    def _prefill_check_folder(self) -> None:
+        """The photos the model was trained on make a good check (read from the file's header; no torch)."""
+        from flowerstudio.core.checkpoints import CheckpointError
+
+        try:
+            self._on_details(model_details(self.model_path))
+        except (CheckpointError, OSError):
+            pass  # the export itself reports a bad file
+
+    def _on_details(self, details: tuple) -> None:
+        folder = details[1]
+        if folder and not self.check_edit.text():
+            self.check_edit.setText(folder)
+
+    def _on_format(self) -> None:
+        fmt = self.format.currentData()
+        old = self.out_edit.text()
+        # Swap the file ending only for a name that still ends like one of ours.
+        for _, _, suffix in FORMATS:
+            if old.endswith(suffix):
+                self.out_edit.setText(old[: -len(suffix)] + SUFFIX[fmt])
+                return
+
+    def choose_out(self) -> None:
+        suffix = SUFFIX[self.format.currentData()]
+        path, _ = QFileDialog.getSaveFileName(self, "Save the exported model as", self.out_edit.text(),
+                                              f"Exported model (*{suffix})")
+        if path:
+            self.out_edit.setText(path if path.endswith(suffix) else path + suffix)
+
+    def choose_check(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Photos to check the export with", self.check_edit.text())
+        if folder:
+            self.check_edit.setText(folder)
+
+    def export(self) -> None:
+        if self.task is not None and self.task.running:
+            return
+        out, check = self.out_edit.text().strip(), self.check_edit.text().strip()
+        if not out:
+            messages.show_error(self, "No file name", "Choose where to save the exported model.")
+            return
+        if check and not os.path.isdir(check):
+            messages.show_error(self, "No such folder", f"The folder of photos to check with does not exist:\n{check}")
+            return
+        self.export_btn.setEnabled(False)
+        self.folder_btn.setEnabled(False)
+        self.progress.setVisible(True)
+        self.status.setText("Exporting… this can take a minute." + (" Then checking it on your photos." if check
+                                                                    else ""))
+        self.details.clear()
+        self.task = run_job(engine.export_model, self.model_path, out, self.format.currentData(), check,
+                            title="Export", owner=self, on_result=self._on_result, on_error=self._on_failed,
+                            on_done=self._on_done)
+
+    def _on_result(self, result) -> None:
+        self.result = result
+        self.status.setText(f"Saved <b>{os.path.basename(result.path)}</b> and its description "
+                            f"<b>{os.path.basename(result.sidecar_json_path)}</b>.<br>{verdict(result)}")
+        self.details.setText(result.message)
+        self.folder_btn.setEnabled(True)
+
+    def _on_failed(self, message: str, details: str) -> None:
+        self.status.setText(f"<b style='color:{BAD}'>The export failed.</b>")
+        messages.show_error(self, "Export failed", message, details)
+
+    def _on_done(self) -> None:
+        self.progress.setVisible(False)
+        self.export_btn.setEnabled(True)
+

@@ -1,0 +1,150 @@
+"""The engine calls the GUI runs in the background (through ``jobs.run_job``), all in one place.
+
+Each call imports its core module inside the function, so importing the GUI
+stays light and torch loads on first use, on a job's thread, never on the GUI
+thread. Nothing here touches Qt: results are core objects or PIL images, which
+widgets turn into pixmaps on the GUI thread.
+"""
+from __future__ import annotations
+
+import importlib
+import threading
+from typing import Optional
+
+# The core modules that bring in torch, torchvision and timm, imported one thread at a time.
+HEAVY_MODULES = ("flowerstudio.core.models", "flowerstudio.core.transforms", "flowerstudio.core.predict",
+                 "flowerstudio.core.trainer")
+_heavy_lock = threading.Lock()
+_heavy_done = False
+
+
+def import_heavy() -> None:
+    """Import the torch side of the core; every call below that needs torch does this first.
+
+    Two threads importing torchvision at the same moment can see it half-initialised
+    ("cannot import name 'InterpolationMode' from partially initialized module"): the
+    device list, the parameter count and a training run all start at once at start-up.
+    """
+    global _heavy_done
+    if _heavy_done:
+        return
+    with _heavy_lock:
+        if not _heavy_done:
+            for name in HEAVY_MODULES:
+                importlib.import_module(name)
+            _heavy_done = True
+
+
+# -- dataset and training ---------------------------------------------------------------------
+def scan(root: str, callback=None, cancel=None):
+    from flowerstudio.core.dataset import scan_dataset  # Pillow only: a scan never waits for torch
+
+    return scan_dataset(root, callback=callback, cancel=cancel)
+
+
+def devices() -> list[tuple[str, str]]:
+    import_heavy()
+    from flowerstudio.core.models import available_devices
+
+    return available_devices()
+
+
+def count_params(backbone: str, num_classes: int, mode: str, stages: int) -> tuple[int, int]:
+    import_heavy()
+    from flowerstudio.core.models import count_parameters
+
+    return count_parameters(backbone, num_classes, mode, stages)
+
+
+def train(config, callback=None, cancel=None):
+    import_heavy()
+    from flowerstudio.core.trainer import train as core_train
+
+    return core_train(config, callback=callback, cancel=cancel)
+
+
+def find_lr(config, start_lr: float, end_lr: float, num_steps: int, callback=None, cancel=None):
+    import_heavy()
+    from flowerstudio.core.lr_finder import find_lr as core_find_lr
+
+    return core_find_lr(config, start_lr, end_lr, num_steps, callback=callback, cancel=cancel)
+
+
+def augment_views(path: str, augment, input_size: int, backbone: str, n: int):
+    """(the photo as validation sees it, [n augmented training views]) as PIL images."""
+    import_heavy()
+    from flowerstudio.core.preview import augment_views as core_views
+
+    return core_views(path, augment, input_size, backbone, n)
+
+
+def write_server_files(config, out_dir: str, nproc: int) -> tuple[str, str]:
+    from flowerstudio.core.server_run import export_for_server
+
+    path, command = export_for_server(config, out_dir, nproc)
+    return str(path), command
+
+
+# -- prediction ------------------------------------------------------------------------------
+def load_predictor(path: str, device: str = "auto"):
+    import_heavy()
+    from flowerstudio.core.predict import Predictor
+
+    return Predictor(path, device)
+
+
+def list_images(paths: list[str]) -> list[str]:
+    import_heavy()  # core.predict imports torch
+    from flowerstudio.core.predict import list_images as core_list_images
+
+    return core_list_images(paths, recursive=True)
+
+
+def predict(predictor, paths: list[str], callback=None, cancel=None):
+    return predictor.predict(paths, batch_size=32, top_k=5, callback=callback, cancel=cancel)
+
+
+def write_csv(predictions, path: str) -> str:
+    from flowerstudio.core.predict import write_csv as core_write_csv
+
+    core_write_csv(predictions, path)
+    return path
+
+
+def sort_into(predictions, dest: str, min_confidence: float, move: bool):
+    from flowerstudio.core.sorting import sort_into as core_sort_into
+
+    return core_sort_into(predictions, dest, min_confidence=min_confidence, move=move)
+
+
+def heatmap(model_path: str, image_path: str, target: Optional[int] = None):
+    """The photo as the model sees it with the Grad-CAM heat over it (PIL)."""
+    import_heavy()
+    from flowerstudio.core.gradcam import heatmap_image
+
+    return heatmap_image(model_path, image_path, target)
+
+
+def export_model(model_path: str, out_path: str, fmt: str, check_folder: str = ""):
+    import_heavy()
+    from flowerstudio.core.export import choose_check_photos, export_model as core_export
+
+    photos = choose_check_photos(check_folder) if check_folder else []
+    return core_export(model_path, out_path, fmt, verify_images=photos)
+
+
+# -- checking a model ----------------------------------------------------------------------------
+def evaluate(model_path: str, data_dir: str, split: str, device: str = "auto", callback=None, cancel=None):
+    import_heavy()
+    from flowerstudio.core.evaluate import evaluate as core_evaluate
+    from flowerstudio.core.events import Cancelled, ignore
+
+    report = core_evaluate(model_path, data_dir, split, device=device, callback=callback or ignore, cancel=cancel)
+    if report.cancelled:
+        # A partial confusion matrix would read as a finished one: report "stopped" instead.
+        raise Cancelled()
+    return report
+
+
+def save_report(report, out_dir: str) -> list[str]:
+    return [str(p) for p in report.save(out_dir)]

@@ -1,0 +1,1 @@
+"""The four pages of the main window, in work order: Dataset, Train, Predict, Check."""

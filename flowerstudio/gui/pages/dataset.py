@@ -1,0 +1,296 @@
+"""Dataset page: choose a folder, scan it in the background, show what was found."""
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
+                               QLineEdit, QProgressBar, QPushButton, QSplitter, QTableWidget,
+                               QTableWidgetItem, QTabWidget, QTreeWidget, QTreeWidgetItem,
+                               QVBoxLayout, QWidget)
+
+from flowerstudio.gui import settings
+from flowerstudio.gui.widgets.augment_preview import AugmentPreview
+from flowerstudio.gui.widgets.class_chart import ClassChart
+from flowerstudio.gui.widgets.gallery_model import GalleryItem, GalleryModel
+from flowerstudio.gui.widgets.gallery_view import GalleryView
+from flowerstudio.gui.state import AppState
+from flowerstudio.gui.widgets.thumbnails import ThumbnailCache
+from flowerstudio.gui import engine
+from flowerstudio.gui.jobs import Job, run_job
+from flowerstudio.gui.style import error_html, warning_html
+
+SPLIT_TITLES = {"train": "train", "val": "validation", "test": "test"}
+
+
+class NumberItem(QTableWidgetItem):
+    """Table cell that sorts by number, not by text."""
+
+    def __init__(self, value: int) -> None:
+        super().__init__(str(value))
+        self.setData(Qt.ItemDataRole.UserRole, value)
+        self.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+
+    def __lt__(self, other: QTableWidgetItem) -> bool:
+        return (self.data(Qt.ItemDataRole.UserRole) or 0) < (other.data(Qt.ItemDataRole.UserRole) or 0)
+
+
+class DatasetPage(QWidget):
+    """Folder picker, scan report, class table and chart, photo grid, problems, augmentation preview."""
+
+    def __init__(self, state: AppState, thumbs: ThumbnailCache, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.task: Optional[Job] = None
+        self.scan = None
+
+        self.path_edit = QLineEdit()
+        self.path_edit.setReadOnly(True)
+        self.path_edit.setPlaceholderText("Choose a folder of photos — one sub-folder per class (or drop it here)")
+        self.choose_btn = QPushButton("Choose folder…")
+        self.choose_btn.clicked.connect(self.choose_folder)
+        self.rescan_btn = QPushButton("Rescan")
+        self.rescan_btn.setEnabled(False)
+        self.rescan_btn.clicked.connect(lambda: self.open_folder(self.path_edit.text()))
+        self.stop_btn = QPushButton("Stop")
+        self.stop_btn.setVisible(False)
+        self.stop_btn.clicked.connect(self.stop)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Dataset folder:"))
+        top.addWidget(self.path_edit, 1)
+        top.addWidget(self.choose_btn)
+        top.addWidget(self.rescan_btn)
+        top.addWidget(self.stop_btn)
+
+        self.progress = QProgressBar()
+        self.progress.setVisible(False)
+        self.summary = QLabel("No dataset yet. Choose a folder with one sub-folder of photos per class, "
+                              "or a folder with train/ and valid/ sub-folders.")
+        self.summary.setWordWrap(True)
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        self.table = QTableWidget(0, 5)
+        self.table.setHorizontalHeaderLabels(["Class", "Folder", "Train", "Validation", "Test"])
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(22)
+        hdr = self.table.horizontalHeader()
+        hdr.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for col in range(1, 5):
+            hdr.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.itemSelectionChanged.connect(self._show_selected_class)
+
+        self.gallery_model = GalleryModel(thumbs, self)
+        self.gallery = GalleryView(thumb=thumbs.size, lines=1)
+        self.gallery.setModel(self.gallery_model)
+        self.gallery.doubleClicked.connect(self._preview_clicked)
+        self.gallery_label = QLabel("Select a class to see its photos.")
+        photos = QWidget()
+        pl = QVBoxLayout(photos)
+        pl.setContentsMargins(0, 4, 0, 0)
+        pl.addWidget(self.gallery_label)
+        pl.addWidget(self.gallery, 1)
+
+        self.chart = ClassChart()
+        self.chart.class_clicked.connect(self.select_class)
+        self.problems = QTreeWidget()
+        self.problems.setHeaderLabels(["File", "Reason"])
+        self.problems.setRootIsDecorated(True)
+        self.problems.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        self.problems.setColumnWidth(0, 520)
+        self.preview = AugmentPreview(state)
+
+        self.tabs = QTabWidget()
+        self.tabs.addTab(photos, "Photos")
+        self.tabs.addTab(self.chart, "Photos per class")
+        self.tabs.addTab(self.preview, "Augmentation preview")
+        self.tabs.addTab(self.problems, "Problems")
+
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(self.table)
+        split.addWidget(self.tabs)
+        split.setStretchFactor(0, 2)
+        split.setStretchFactor(1, 3)
+        split.setSizes([420, 700])
+
+        lay = QVBoxLayout(self)
+        lay.addLayout(top)
+        lay.addWidget(self.progress)
+        lay.addWidget(self.summary)
+        lay.addWidget(split, 1)
+
+    # -- scanning ------------------------------------------------------------------
+    def choose_folder(self) -> None:
+        start = self.path_edit.text() or settings.get("dataset/last_dir", os.path.expanduser("~"), str)
+        path = QFileDialog.getExistingDirectory(self, "Choose a folder of photos", start)
+        if path:
+            self.open_folder(path)
+
+    def open_folder(self, path: str) -> None:
+        if not path:
+            return
+        self.stop()
+        path = os.path.abspath(path)
+        self.path_edit.setText(path)
+        self.rescan_btn.setEnabled(True)
+        self.summary.setText(f"Scanning {path} …")
+        self.progress.setRange(0, 0)
+        self.progress.setVisible(True)
+        self.stop_btn.setVisible(True)
+        self.state.set_status("Scanning dataset…")
+        self.task = run_job(engine.scan, path, title="Scanning the dataset", on_event=self._on_event,
+                            on_result=self._on_scanned, on_error=self._on_failed,
+                            on_cancelled=lambda: self._end("Scan stopped."))
+
+    def stop(self) -> None:
+        if self.task is not None and self.task.running:
+            self.task.cancel()
+
+    def is_busy(self) -> bool:
+        return self.task is not None and self.task.running
+
+    def _on_event(self, ev) -> None:
+        total = getattr(ev, "total", 0)
+        done = getattr(ev, "done", None)
+        if done is not None and total:
+            self.progress.setRange(0, total)
+            self.progress.setValue(done)
+            self.progress.setFormat(f"Checking photos: {done} / {total}")
+        elif done is not None:
+            self.progress.setRange(0, 0)
+            self.progress.setFormat(f"Found {done} photos")
+
+    def _end(self, text: str) -> None:
+        self.progress.setVisible(False)
+        self.stop_btn.setVisible(False)
+        self.state.set_status("")
+        if text:
+            self.summary.setText(text)
+
+    def _on_failed(self, message: str, details: str) -> None:
+        self._end("")
+        self.summary.setText(error_html(f"<b>This folder cannot be used:</b> {message}"))
+        # Nothing of the previous dataset may stay on screen as if it belonged to this folder.
+        self.table.setRowCount(0)
+        self.gallery_model.clear()
+        self.gallery_label.setText("")
+        self.chart.set_counts([], {})
+        self.problems.clear()
+        self.scan = None
+        self.state.set_scan(None)
+
+    def _on_scanned(self, scan) -> None:
+        self._end("")
+        self.scan = scan
+        # Only a folder that scanned is reopened at the next start and listed as recent.
+        settings.put("dataset/last_dir", scan.root)
+        settings.add_recent("datasets", scan.root)
+        self._fill(scan)
+        self.state.set_scan(scan)
+
+    # -- presenting -----------------------------------------------------------------
+    def _fill(self, scan) -> None:
+        counts = {s: scan.counts(s) for s in ("train", "val", "test")}
+        layout = ("train / validation sub-folders" if scan.layout == "split"
+                  else f"one folder per class (validation: {round(scan.val_fraction * 100)}% of each class, "
+                       f"seed {scan.seed})")
+        parts = [f"<b>{len(scan.classes)} classes</b>", f"{sum(counts['train'])} training photos",
+                 f"{sum(counts['val'])} validation photos"]
+        if scan.test:
+            parts.append(f"{sum(counts['test'])} test photos")
+        problems = len(scan.skipped) + len(scan.unreadable)
+        text = " · ".join(parts) + f"<br>Layout: {layout}"
+        if problems:
+            bits = [f"{n} {what}" for n, what in ((len(scan.unreadable), "unreadable photos"),
+                                                  (len(scan.skipped), "files skipped")) if n]
+            text += "<br>" + warning_html(f"{' and '.join(bits)} — see Problems.")
+        for w in scan.warnings[:3]:
+            text += "<br>" + warning_html(f"⚠ {w}")
+        self.summary.setText(text)
+
+        self.table.setSortingEnabled(False)
+        self.table.clearContents()
+        self.table.setRowCount(len(scan.classes))
+        for i, (folder, name) in enumerate(zip(scan.classes, scan.display_names)):
+            item = QTableWidgetItem(name)
+            item.setData(Qt.ItemDataRole.UserRole, i)
+            self.table.setItem(i, 0, item)
+            self.table.setItem(i, 1, QTableWidgetItem(folder))
+            for col, split in enumerate(("train", "val", "test"), start=2):
+                self.table.setItem(i, col, NumberItem(counts[split][i]))
+        self.table.setColumnHidden(4, not scan.test)
+        self.table.setColumnHidden(1, list(scan.classes) == list(scan.display_names))
+        # Class order first; clicking a header sorts by that column.
+        self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+        self.table.setSortingEnabled(True)
+        self.chart.set_counts(scan.display_names, counts)
+        self._fill_problems(scan)
+        if scan.classes:
+            self.select_class(0)
+
+    def _fill_problems(self, scan) -> None:
+        self.problems.clear()
+        groups = [("Unreadable photos", scan.unreadable), ("Skipped files", scan.skipped)]
+        for title, rows in groups:
+            top = QTreeWidgetItem([f"{title} ({len(rows)})", ""])
+            for path, reason in rows:
+                child = QTreeWidgetItem([str(path), str(reason)])
+                child.setToolTip(0, str(path))
+                top.addChild(child)
+            self.problems.addTopLevelItem(top)
+            top.setExpanded(len(rows) <= 200)
+        warn = QTreeWidgetItem([f"Warnings ({len(scan.warnings)})", ""])
+        for w in scan.warnings:
+            child = QTreeWidgetItem([w, ""])
+            child.setToolTip(0, w)
+            warn.addChild(child)
+        self.problems.addTopLevelItem(warn)
+        warn.setExpanded(True)
+        n = len(scan.unreadable) + len(scan.skipped) + len(scan.warnings)
+        self.tabs.setTabText(self.tabs.indexOf(self.problems), f"Problems ({n})" if n else "Problems")
+
+    def select_class(self, label: int) -> None:
+        for row in range(self.table.rowCount()):
+            if self.table.item(row, 0).data(Qt.ItemDataRole.UserRole) == label:
+                self.table.selectRow(row)
+                self.table.scrollToItem(self.table.item(row, 0))
+                return
+
+    def selected_class(self) -> int:
+        rows = self.table.selectionModel().selectedRows()
+        if not rows:
+            return -1
+        return self.table.item(rows[0].row(), 0).data(Qt.ItemDataRole.UserRole)
+
+    def _show_selected_class(self) -> None:
+        label = self.selected_class()
+        if self.scan is None or label < 0:
+            return
+        items = []
+        for split in ("train", "val", "test"):
+            for s in getattr(self.scan, split):
+                if s.label == label:
+                    items.append(GalleryItem(s.path, os.path.basename(s.path), SPLIT_TITLES[split], label=label))
+        self.gallery_model.set_items(items)
+        name = self.scan.display_names[label]
+        self.gallery_label.setText(f"<b>{name}</b> — {len(items)} photos (double-click one to preview its augmentation)")
+        if items:
+            self.preview.set_sample(items[0].path)
+
+    def _preview_clicked(self, index) -> None:
+        item = self.gallery_model.item(index.row())
+        self.preview.set_sample(item.path)
+        self.tabs.setCurrentWidget(self.preview)
+
+    # -- the window's page interface -------------------------------------------------------------
+    def on_shown(self) -> None:
+        """Nothing to load: the dataset opens when chosen (or at start, the last one)."""
+
+    def save_settings(self) -> None:
+        """Folders are remembered as they are opened."""
+
+    def show_preview(self) -> None:
+        self.tabs.setCurrentWidget(self.preview)

@@ -1,0 +1,286 @@
+"""Predict page: load a model, add photos, review predictions, export or sort them."""
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QHBoxLayout, QLabel,
+                               QProgressBar, QPushButton, QSplitter, QVBoxLayout, QWidget)
+
+from flowerstudio.core.events import BadImage, PhaseStarted, PredictionBatch, Progress
+from flowerstudio.gui import engine, settings
+from flowerstudio.gui.jobs import Job, Outcome, run_job
+from flowerstudio.gui.pages.predict_detail import PredictDetail
+from flowerstudio.gui.pages.predict_model import ModelBar
+from flowerstudio.gui.pages.predict_output import PredictOutput
+from flowerstudio.gui.state import AppState
+from flowerstudio.gui.widgets.gallery_model import GalleryFilter, GalleryItem, GalleryModel, ItemRole
+from flowerstudio.gui.widgets.gallery_view import GalleryView
+from flowerstudio.gui.widgets.thumbnails import ThumbnailCache
+
+IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.gif *.webp *.tif *.tiff);;All files (*)"
+SORTS = [("confidence_asc", "Least confident first"), ("confidence_desc", "Most confident first"),
+         ("wrong_first", "Wrong first"), ("name", "File name")]
+
+
+class PredictPage(QWidget):
+    """Runs a core Predictor over the photos the user adds; shows a filterable gallery."""
+
+    def __init__(self, state: AppState, thumbs: ThumbnailCache, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.predictor = None
+        self.pending: list[str] = []  # photos added but not yet predicted
+        self.unreadable: list[tuple[str, str]] = []
+        self.task: Optional[Job] = None
+        self._announcing: Optional[str] = None
+
+        self.model_bar = ModelBar(state)
+        self.model_bar.loaded.connect(self._on_loaded)
+
+        self.add_files_btn = QPushButton("Add photos…")
+        self.add_files_btn.clicked.connect(self.choose_files)
+        self.add_folder_btn = QPushButton("Add folder…")
+        self.add_folder_btn.clicked.connect(self.choose_folder)
+        self.clear_btn = QPushButton("Clear")
+        self.clear_btn.clicked.connect(self.clear)
+        self.stop_btn = QPushButton("Stop")
+        self.stop_btn.setEnabled(False)
+        self.stop_btn.clicked.connect(self.stop)
+        self.progress = QProgressBar()
+        self.progress.setFormat("%v / %m photos")
+        self.progress.setVisible(False)
+        adds = QHBoxLayout()
+        for w in (self.add_files_btn, self.add_folder_btn, self.clear_btn, self.stop_btn):
+            adds.addWidget(w)
+        adds.addWidget(self.progress, 1)
+        self.hint = QLabel("Add photos or a folder (or drop them on the window). Photos inside a folder named "
+                           "after a class are checked against it.")
+        self.hint.setStyleSheet("color: #555;")
+        self.hint.setWordWrap(True)
+        adds.addWidget(self.hint, 1)
+
+        self.class_filter = QComboBox()
+        self.class_filter.addItem("All classes", -1)
+        self.class_filter.setMinimumContentsLength(14)
+        self.min_conf = QDoubleSpinBox()
+        self.min_conf.setRange(0, 100)
+        self.min_conf.setSuffix(" %")
+        self.min_conf.setDecimals(0)
+        self.sort = QComboBox()
+        for key, title in SORTS:
+            self.sort.addItem(title, key)
+        self.only_wrong = QCheckBox("Only wrong")
+        self.counts = QLabel()
+        filters = QHBoxLayout()
+        for w in (QLabel("Predicted class:"), self.class_filter, QLabel("Min. confidence:"), self.min_conf,
+                  QLabel("Sort:"), self.sort, self.only_wrong):
+            filters.addWidget(w)
+        filters.addStretch(1)
+
+        self.gallery_model = GalleryModel(thumbs, self)
+        self.proxy = GalleryFilter(self)
+        self.proxy.setSourceModel(self.gallery_model)
+        self.gallery = GalleryView(thumb=thumbs.size, lines=2)
+        self.gallery.setModel(self.proxy)
+        self.gallery.selectionModel().currentChanged.connect(self._on_current)
+        self.detail = PredictDetail()
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(self.gallery)
+        split.addWidget(self.detail)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        split.setSizes([760, 420])
+
+        self.output = PredictOutput(self.predictions)
+        self.output.sorted.connect(self._on_sorted)
+
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.model_bar)
+        lay.addLayout(adds)
+        lay.addLayout(filters)
+        lay.addWidget(self.counts)
+        lay.addWidget(split, 1)
+        lay.addWidget(self.output)
+
+        for signal in (self.class_filter.currentIndexChanged, self.min_conf.valueChanged,
+                       self.only_wrong.toggled, self.sort.currentIndexChanged):
+            signal.connect(self._filter)
+        state.model_changed.connect(self._on_new_model)
+        self._update()
+
+    # -- the window's page interface -------------------------------------------------------------
+    def on_shown(self) -> None:
+        if self.model_bar.model_path is None and not self.is_busy():
+            self.model_bar.load_default()
+
+    def save_settings(self) -> None:
+        settings.put("predict/threshold", self.output.threshold.value())
+
+    @property
+    def model_path(self) -> Optional[str]:
+        return self.model_bar.model_path
+
+    def load_model(self, path: str) -> None:
+        if self.is_busy():
+            self.stop()
+        self.model_bar.load_model(path)
+
+    def choose_model(self) -> None:
+        self.model_bar.choose_model()
+
+    # -- model ----------------------------------------------------------------------------
+    def _on_new_model(self, path: str) -> None:
+        """A model from elsewhere (a finished training run): use it, unless this page just announced it."""
+        if path != self._announcing and not self.is_busy():
+            self.load_model(path)
+
+    def _on_loaded(self, path: str, predictor) -> None:
+        self.predictor = predictor
+        info = predictor.info
+        self.detail.set_model_path(path)
+        self.class_filter.blockSignals(True)
+        self.class_filter.clear()
+        self.class_filter.addItem("All classes", -1)
+        for i, name in enumerate(info.display_names):
+            self.class_filter.addItem(name, i)
+        self.class_filter.blockSignals(False)
+        # A new model makes old predictions stale: predict everything again.
+        self.pending = [it.path for it in self.gallery_model.items()] + self.pending
+        self.gallery_model.clear()
+        self.detail.clear()
+        self._run()
+        self._announcing = path
+        self.state.set_model(path)
+        self._announcing = None
+
+    # -- photos -------------------------------------------------------------------------------
+    def choose_files(self) -> None:
+        start = settings.get("predict/last_dir", os.path.expanduser("~"), str)
+        paths, _ = QFileDialog.getOpenFileNames(self, "Add photos", start, IMAGE_FILTER)
+        if paths:
+            settings.put("predict/last_dir", os.path.dirname(paths[0]))
+            self.add_paths(paths)
+
+    def choose_folder(self) -> None:
+        start = settings.get("predict/last_dir", os.path.expanduser("~"), str)
+        path = QFileDialog.getExistingDirectory(self, "Add a folder of photos (sub-folders included)", start)
+        if path:
+            settings.put("predict/last_dir", path)
+            self.add_paths([path])
+
+    def add_paths(self, paths: list[str]) -> None:
+        """Files or folders (searched recursively); listing runs in the background."""
+        run_job(engine.list_images, list(paths), title="Adding photos", on_result=self._on_listed)
+
+    def _on_listed(self, found: list[str]) -> None:
+        known = {it.path for it in self.gallery_model.items()} | set(self.pending)
+        self.pending.extend(p for p in found if p not in known)
+        if not found:
+            self.hint.setText("No photos found there.")
+        self._run()
+
+    def clear(self) -> None:
+        self.stop()
+        self.pending.clear()
+        self.unreadable.clear()
+        self.gallery_model.clear()
+        self.detail.clear()
+        self._update()
+
+    # -- prediction -------------------------------------------------------------------------------
+    def is_busy(self) -> bool:
+        return (self.task is not None and self.task.running) or self.model_bar.is_busy()
+
+    def stop(self) -> None:
+        if self.task is not None and self.task.running:
+            self.task.cancel()
+
+    def _run(self) -> None:
+        self._update()
+        if self.predictor is None or not self.pending or (self.task is not None and self.task.running):
+            return
+        batch, self.pending = self.pending, []
+        self.progress.setRange(0, len(batch))
+        self.progress.setValue(0)
+        self.progress.setVisible(True)
+        self.stop_btn.setEnabled(True)
+        self.state.set_status(f"Predicting {len(batch)} photos…")
+        self.task = run_job(engine.predict, self.predictor, batch, title="Prediction", on_event=self._on_event,
+                            on_result=self._on_predicted, on_done=self._on_done)
+
+    def _on_event(self, ev) -> None:
+        if isinstance(ev, PredictionBatch):  # the only way predictions arrive: each exactly once
+            self.gallery_model.append_items([_item(p) for p in ev.predictions])
+            self._update()
+        elif isinstance(ev, Progress) and ev.phase == "predict":
+            self.progress.setValue(ev.done)
+        elif isinstance(ev, PhaseStarted) and ev.phase == "predict":
+            self.progress.setRange(0, ev.total)
+        elif isinstance(ev, BadImage):
+            self.unreadable.append((ev.path, ev.reason))
+
+    def _on_predicted(self, result) -> None:
+        if result.cancelled:
+            self.pending = list(result.not_done) + self.pending
+
+    def _on_done(self) -> None:
+        self.progress.setVisible(False)
+        self.stop_btn.setEnabled(False)
+        self.state.set_status("")
+        self._filter()
+        if self.task is not None and self.task.outcome is Outcome.FINISHED and not self.task.token.cancelled:
+            self._run()  # photos added while this run was busy
+
+    # -- review ---------------------------------------------------------------------------------------
+    def _filter(self) -> None:
+        label = self.class_filter.currentData()
+        self.proxy.set_label(label if label is not None else -1)
+        self.proxy.set_min_confidence(self.min_conf.value() / 100.0)
+        self.proxy.set_only_wrong(self.only_wrong.isChecked())
+        self.proxy.set_sort(self.sort.currentData())
+        current = self.gallery.currentIndex()
+        if not current.isValid():
+            self.detail.clear()  # the photo shown was filtered out
+        self._update()
+
+    def _update(self) -> None:
+        items = self.gallery_model.items()
+        labelled = [it for it in items if it.correct is not None]
+        text = f"Showing {self.proxy.rowCount()} of {len(items)} photos"
+        if labelled:
+            right = sum(1 for it in labelled if it.correct)
+            text += (f" · accuracy <b>{100 * right / len(labelled):.1f}%</b> "
+                     f"({right}/{len(labelled)} from labelled folders)")
+        if self.pending:
+            text += f" · {len(self.pending)} waiting" + ("" if self.predictor else " for a model")
+        if self.unreadable:
+            text += f" · {len(self.unreadable)} unreadable"
+        self.counts.setText(text)
+        self.output.set_enabled(bool(items), not self.is_busy())
+
+    def predictions(self) -> list:
+        """The predictions currently shown (after filters), in view order."""
+        return [self.proxy.index(r, 0).data(ItemRole).payload for r in range(self.proxy.rowCount())]
+
+    def _on_current(self, current, _previous) -> None:
+        if not current.isValid():
+            self.detail.clear()
+            return
+        item: GalleryItem = self.gallery_model.item(self.proxy.mapToSource(current).row())
+        p, info = item.payload, self.model_bar.info
+        truth = info.display_names[p.true_label] if p.true_label is not None and info is not None else None
+        self.detail.show_item(item, truth)
+
+    def _on_sorted(self, summary) -> None:
+        if summary.moved:  # the photos are no longer where the gallery says
+            self.gallery_model.clear()
+            self.detail.clear()
+            self._update()
+
+
+def _item(p) -> GalleryItem:
+    """A core Prediction as a gallery row; ``correct`` comes from the core (the photo's class folder)."""
+    return GalleryItem(p.path, p.name, f"{100 * p.confidence:.0f}% · {os.path.basename(p.path)}",
+                       label=p.label, confidence=p.confidence, correct=p.correct, payload=p)

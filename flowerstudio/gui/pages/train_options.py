@@ -1,0 +1,266 @@
+"""The training settings form; it turns its controls into a core TrainConfig."""
+from __future__ import annotations
+
+from typing import Optional
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout,
+                               QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox,
+                               QVBoxLayout, QWidget)
+
+from flowerstudio.core.backbones import DEFAULT_BACKBONE
+from flowerstudio.core.config import TrainConfig
+from flowerstudio.gui import engine, settings
+from flowerstudio.gui.jobs import Job, run_job
+from flowerstudio.gui.pages.augment_options import AugmentOptions
+from flowerstudio.gui.state import AppState
+from flowerstudio.gui.style import with_button
+
+DEPTHS = [("frozen", "Head only (backbone frozen)"), ("last_stages", "Last stages of the backbone"),
+          ("all", "All layers")]
+_DEFAULTS = TrainConfig()
+
+
+def backbone_catalog() -> list[tuple[str, str, bool, int]]:
+    """(name, title, weights offline, stages) per backbone; plain data, no torch: fine on the GUI thread."""
+    from flowerstudio.core.backbones import BACKBONES, weights_available_offline
+
+    return [(s.name, s.title, weights_available_offline(s.name), s.num_stages) for s in BACKBONES.values()]
+
+
+def _spin(lo: int, hi: int, value: int, step: int = 1) -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(lo, hi)
+    box.setSingleStep(step)
+    box.setValue(value)
+    return box
+
+
+
+def _lr_box(value: float) -> QDoubleSpinBox:
+    box = QDoubleSpinBox()
+    box.setDecimals(6)
+    box.setRange(0.000001, 1.0)
+    box.setSingleStep(0.0001)
+    box.setValue(value)
+    return box
+
+
+class TrainOptions(QWidget):
+    """Backbone, device, schedule, fine-tune depth and augmentation switches.
+
+    Every choice is remembered in QSettings; augmentation changes are pushed
+    to AppState so the Dataset page's preview follows them.
+    """
+
+    changed = Signal()
+
+    def __init__(self, state: AppState, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.num_stages: dict[str, int] = {}
+        self.overrides: dict = {}  # extra TrainConfig fields the form does not show (tests, experts)
+        self._count_task: Optional[Job] = None
+
+        self.backbone = QComboBox()
+        self._fill_backbones()
+        self.device = QComboBox()
+        self.device.addItem("Automatic (GPU if present)", "auto")
+        self.device.addItem("CPU", "cpu")
+        self.epochs = _spin(1, 500, settings.get("train/epochs", 10, int))
+        self.batch = _spin(1, 1024, settings.get("train/batch_size", _DEFAULTS.batch_size, int))
+        self.lr = _lr_box(settings.get("train/lr", _DEFAULTS.lr, float))
+        self.lr_find_btn = QPushButton("Find…")
+        self.lr_find_btn.setToolTip("Find learning rate: a short test run suggests a good value")
+        self.input_size = _spin(32, 1024, settings.get("train/input_size", _DEFAULTS.input_size, int), 32)
+        self.input_size.setSuffix(" px")
+        self.output_dir = QLineEdit(settings.get("train/output_dir", "", str))
+        self.output_dir.setPlaceholderText("default: your user data folder")
+        browse = QPushButton("…")
+        browse.setFixedWidth(30)
+        browse.clicked.connect(self._choose_output)
+        out_row = QHBoxLayout()
+        out_row.addWidget(self.output_dir, 1)
+        out_row.addWidget(browse)
+
+        basic = QGroupBox("Model and schedule")
+        form = QFormLayout(basic)
+        form.addRow("Backbone:", self.backbone)
+        form.addRow("Device:", self.device)
+        form.addRow("Epochs:", self.epochs)
+        form.addRow("Batch size:", self.batch)
+        form.addRow("Learning rate:", with_button(self.lr, self.lr_find_btn))
+        form.addRow("Input size:", self.input_size)
+        form.addRow("Save runs in:", out_row)
+
+        self.depth = QComboBox()
+        for key, title in DEPTHS:
+            self.depth.addItem(title, key)
+        self.depth.setCurrentIndex(max(0, self.depth.findData(settings.get("train/depth", "all", str))))
+        self.stages = _spin(1, 9, settings.get("train/unfreeze_stages", _DEFAULTS.unfreeze_stages, int))
+        self.ft_lr = _lr_box(settings.get("train/ft_lr", _DEFAULTS.lr * 0.1, float))
+        self.ft_lr_find_btn = QPushButton("Find…")
+        self.ft_lr_find_btn.setToolTip("Find learning rate for fine-tuning: a short test run from the best model "
+                                       "of the latest run")
+        self.keep_bn = QCheckBox("Keep BatchNorm statistics (recommended)")
+        self.keep_bn.setChecked(settings.get("train/freeze_bn_stats", _DEFAULTS.freeze_bn_stats, bool))
+        self.keep_bn.setToolTip("Keeps the backbone's pretrained BatchNorm statistics while fine-tuning;\n"
+                                "switching this off often costs accuracy on small datasets.")
+        self.ft_epochs = _spin(1, 500, settings.get("train/ft_epochs", 5, int))
+        self.hint = QLabel()
+        self.hint.setWordWrap(True)
+        self.hint.setStyleSheet("color: #555;")
+        self.params = QLabel("Trainable parameters: …")
+        tune = QGroupBox("Fine-tuning (second step)")
+        tform = QFormLayout(tune)
+        tform.addRow("Train:", self.depth)
+        tform.addRow("Stages to unfreeze:", self.stages)
+        tform.addRow("Learning rate:", with_button(self.ft_lr, self.ft_lr_find_btn))
+        tform.addRow("Epochs:", self.ft_epochs)
+        tform.addRow(self.keep_bn)
+        tform.addRow(self.params)
+        tform.addRow(self.hint)
+
+        self.aug = AugmentOptions()
+        self.preview_btn = self.aug.preview_btn
+
+        # Long backbone and GPU names must not widen the form past its scroll area.
+        for combo in (self.backbone, self.device, self.depth):
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(14)
+        self.output_dir.setMinimumWidth(80)
+
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(basic)
+        lay.addWidget(tune)
+        lay.addWidget(self.aug)
+        lay.addStretch(1)
+
+        self.aug.changed.connect(self._on_augment)
+        self.input_size.valueChanged.connect(self._on_augment)
+        self.backbone.currentIndexChanged.connect(self._on_augment)
+        self._count_timer = QTimer(self, singleShot=True, interval=300)
+        self._count_timer.timeout.connect(self._count)
+        for sig in (self.depth.currentIndexChanged, self.stages.valueChanged, self.backbone.currentIndexChanged):
+            sig.connect(self._depth_changed)
+        state.scan_changed.connect(lambda _s: self._depth_changed())
+        # The runs folder is app state: Predict's "Use latest run" and the Check page look there too.
+        self.output_dir.textChanged.connect(lambda text: state.set_runs_dir(text.strip()))
+        state.set_runs_dir(self.output_dir.text().strip())
+        self._on_augment()  # the pages share the chosen backbone and size from the start
+        QTimer.singleShot(0, self.load_devices)
+        self._depth_changed()
+
+    # -- catalog ----------------------------------------------------------------------------
+    def _fill_backbones(self) -> None:
+        """The backbone list, straight from the core's torch-free catalogue."""
+        want = settings.get("train/backbone", _DEFAULTS.backbone, str)
+        self.backbone.blockSignals(True)
+        self.backbone.clear()
+        for name, title, offline, stages in backbone_catalog():
+            self.num_stages[name] = stages
+            mark = ("" if "offline" in title else " · ready offline") if offline else " · downloads once"
+            self.backbone.addItem(title + mark, name)
+            self.backbone.setItemData(self.backbone.count() - 1,
+                                      "Pretrained weights are on this computer" if offline else
+                                      "Pretrained weights are downloaded on first use (internet needed once)",
+                                      Qt.ItemDataRole.ToolTipRole)
+        index = self.backbone.findData(want)
+        self.backbone.setCurrentIndex(index if index >= 0 else max(0, self.backbone.findData(DEFAULT_BACKBONE)))
+        self.backbone.blockSignals(False)
+        self.backbone.view().setMinimumWidth(self.backbone.view().sizeHintForColumn(0) + 30)
+
+    def load_devices(self) -> None:
+        """The devices need torch: found in the background; AppState says when they are known."""
+        run_job(engine.devices, title="Looking for GPUs", on_result=self._on_devices,
+                on_error=lambda _m, _d: self.state.set_devices(self.state.devices))
+
+    def _on_devices(self, devices) -> None:
+        want_dev = settings.get("train/device", "auto", str)
+        for dev, name in devices:
+            if dev != "cpu" and self.device.findData(dev) < 0:
+                self.device.addItem(f"GPU: {name}", dev)
+        self.device.setCurrentIndex(max(0, self.device.findData(want_dev)))
+        self.state.set_devices(devices)
+
+    # -- reading the form ---------------------------------------------------------------
+    def config(self, data_dir: str, stage: str = "frozen", resume_from: Optional[str] = None) -> TrainConfig:
+        """A TrainConfig for the first step (stage='frozen') or the fine-tune step."""
+        fine = stage != "frozen" or resume_from is not None
+        cfg = TrainConfig(
+            data_dir=data_dir, backbone=self.backbone.currentData() or _DEFAULTS.backbone,
+            input_size=self.input_size.value(), train_mode=stage, unfreeze_stages=self.stages.value(),
+            resume_from=resume_from, epochs=self.ft_epochs.value() if fine else self.epochs.value(),
+            batch_size=self.batch.value(), lr=self.ft_lr.value() if fine else self.lr.value(),
+            device=self.device.currentData() or "auto", output_dir=self.output_dir.text().strip(),
+            augment=self.aug.augment(), freeze_bn_stats=self.keep_bn.isChecked(),
+        )
+        for key, value in self.overrides.items():
+            setattr(cfg, key, value)
+        self.save()
+        return cfg.validate()
+
+    def fine_tune_mode(self) -> str:
+        return self.depth.currentData()
+
+    def save(self) -> None:
+        for key, value in [("epochs", self.epochs.value()), ("batch_size", self.batch.value()),
+                           ("lr", self.lr.value()), ("input_size", self.input_size.value()),
+                           ("backbone", self.backbone.currentData()), ("device", self.device.currentData()),
+                           ("depth", self.depth.currentData()), ("unfreeze_stages", self.stages.value()),
+                           ("ft_lr", self.ft_lr.value()), ("ft_epochs", self.ft_epochs.value()),
+                           ("freeze_bn_stats", self.keep_bn.isChecked()),
+                           ("output_dir", self.output_dir.text().strip())]:
+            settings.put(f"train/{key}", value)
+        self.aug.save()
+
+    # -- reactions --------------------------------------------------------------------------
+    def _choose_output(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Folder for training runs", self.output_dir.text())
+        if path:
+            self.output_dir.setText(path)
+
+    def _on_augment(self) -> None:
+        self.state.set_augment(self.aug.augment(), self.input_size.value(),
+                               self.backbone.currentData() or _DEFAULTS.backbone)
+        self.changed.emit()
+
+    def _depth_changed(self) -> None:
+        mode = self.depth.currentData()
+        name = self.backbone.currentData() or _DEFAULTS.backbone
+        if name in self.num_stages:
+            self.stages.setMaximum(self.num_stages[name])
+        self.stages.setEnabled(mode == "last_stages")
+        scan = self.state.scan
+        per_class = 0
+        if scan is not None and scan.classes:
+            per_class = round(len(scan.train) / len(scan.classes))
+        size = (f"You have about {per_class} training photos per class. " if per_class else "")
+        if per_class and per_class < 40:
+            advice = "That is a small dataset: freeze more (head only or the last stages) to avoid over-fitting."
+        elif per_class >= 150:
+            advice = "That is a large dataset: unfreezing more layers (all layers) usually pays off."
+        else:
+            advice = ("Small datasets: freeze more (head only / last stages). "
+                      "Large datasets: unfreeze more (all layers).")
+        self.hint.setText(size + advice)
+        self.params.setText("Trainable parameters: counting…")
+        self._count_timer.start()
+        self.changed.emit()
+
+    def _count(self) -> None:
+        if self._count_task is not None and self._count_task.running:
+            self._count_timer.start()
+            return
+        scan = self.state.scan
+        n = len(scan.classes) if scan is not None and scan.classes else 10
+        name = self.backbone.currentData() or _DEFAULTS.backbone
+        self._count_task = run_job(engine.count_params, name, n, self.depth.currentData(), self.stages.value(),
+                                   title="Counting parameters", on_result=self._on_counted,
+                                   on_error=lambda _m, _d: self.params.setText("Trainable parameters: unknown"))
+
+    def _on_counted(self, result) -> None:
+        trainable, total = result
+        self.params.setText(f"Trainable parameters: <b>{trainable:,}</b> of {total:,} "
+                            f"({100.0 * trainable / max(total, 1):.1f}%)")

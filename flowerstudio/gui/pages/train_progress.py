@@ -1,0 +1,150 @@
+"""What a training run reports, shown as it happens: epoch, best result, progress bars, curves, log."""
+from __future__ import annotations
+
+from typing import Optional
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QGridLayout, QLabel, QPlainTextEdit, QProgressBar, QSplitter, QVBoxLayout, QWidget
+
+from flowerstudio.core.events import BadImage, CheckpointSaved, EpochEnd, Log, PhaseStarted, Progress
+from flowerstudio.gui.style import fmt_eta
+from flowerstudio.gui.widgets.curves import STAGE_NAMES, TrainingCurves
+
+PHASE_TITLES = {"download": "Downloading pretrained weights", "extract": "Extracting features",
+                "scan": "Checking photos", "train": "Training", "validate": "Validating",
+                "predict": "Predicting", "lr_find": "Trying learning rates"}
+BATCH_PHASES = ("train", "validate")  # the main bar; everything else uses the second one
+
+
+class TrainProgress(QWidget):
+    """Fed the core's events by the Train page; ``status`` is the short line for the status bar."""
+
+    def __init__(self, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.epoch_label = QLabel("Epoch: –")
+        self.best_label = QLabel("Best validation accuracy: –")
+        self.phase_label = QLabel("")
+        self.batch_bar = QProgressBar()
+        self.batch_bar.setFormat("%v / %m batches")
+        self.aux_bar = QProgressBar()
+        self.aux_bar.setVisible(False)
+        self.curves = TrainingCurves()
+        self.log = QPlainTextEdit()
+        self.log.setReadOnly(True)
+        self.log.setMaximumBlockCount(5000)
+        self.log.setFont(QFont("monospace", 9))
+        self._epochs_total = 0
+        self._epoch_offset = 0
+
+        grid = QGridLayout()
+        grid.addWidget(self.epoch_label, 0, 0)
+        grid.addWidget(self.best_label, 0, 1)
+        grid.addWidget(self.phase_label, 1, 0, 1, 2)
+        grid.addWidget(self.batch_bar, 2, 0, 1, 2)
+        grid.addWidget(self.aux_bar, 3, 0, 1, 2)
+        vsplit = QSplitter(Qt.Orientation.Vertical)
+        vsplit.addWidget(self.curves)
+        vsplit.addWidget(self.log)
+        vsplit.setSizes([420, 160])
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addLayout(grid)
+        lay.addWidget(vsplit, 1)
+
+    def reset(self) -> None:
+        self.curves.clear()
+        self.log.clear()
+        self.best_label.setText("Best validation accuracy: –")
+
+    def begin(self, title: str, epochs: int) -> None:
+        """A stage starts; its epochs count from 1 even when it continues a run."""
+        self._epochs_total = epochs
+        self._epoch_offset = len(self.curves.history)
+        self.batch_bar.setValue(0)
+        self.append(f"== {title}")
+
+    def show_history(self, history: list, log_text: str) -> None:
+        """A finished run, reopened: its curves and its log."""
+        self.curves.set_history(history)
+        self._show_best()
+        self.log.setPlainText(log_text)
+        self.log.verticalScrollBar().setValue(self.log.verticalScrollBar().maximum())
+
+    def on_event(self, ev) -> Optional[str]:
+        """Shows one core event; returns a status-bar line when the epoch changes."""
+        if isinstance(ev, Progress):
+            self._on_progress(ev)
+        elif isinstance(ev, PhaseStarted):
+            return self._on_phase(ev)
+        elif isinstance(ev, EpochEnd):
+            self.curves.add_epoch(ev.metrics)
+            self._show_best()
+        elif isinstance(ev, Log):
+            self.append(ev.text if ev.level == "info" else f"{str(ev.level).upper()}: {ev.text}")
+        elif isinstance(ev, CheckpointSaved):
+            self.append(f"Saved {ev.kind} model (epoch {ev.epoch}, val acc {100 * ev.val_acc:.1f}%): {ev.path}")
+        elif isinstance(ev, BadImage):
+            self.append(f"WARNING: skipped {ev.path}: {ev.reason}")
+        return None
+
+    def end(self, word: str) -> None:
+        self.aux_bar.setVisible(False)
+        self.phase_label.setText(f"Training {word}.")
+        self.batch_bar.setFormat(f"Training {word}")
+        self.batch_bar.setValue(self.batch_bar.maximum())
+
+    def stopping(self) -> None:
+        self.phase_label.setText("Stopping after this batch…")
+
+    def append(self, text: str) -> None:
+        bar = self.log.verticalScrollBar()
+        follow = bar.value() >= bar.maximum() - 4  # don't yank the view while the user reads back
+        self.log.appendPlainText(text)
+        if follow:
+            bar.setValue(bar.maximum())
+
+    def _show_best(self) -> None:
+        # The engine marks its best epoch (ties go to the lower loss); never recompute it here.
+        best = [m for m in self.curves.history if m.is_best]
+        if best:
+            m = best[-1]
+            self.best_label.setText(f"Best validation accuracy: <b>{100 * m.val_acc:.1f}%</b> (epoch {m.epoch})")
+
+    def _on_phase(self, ev: PhaseStarted) -> Optional[str]:
+        batch = ev.phase in BATCH_PHASES
+        bar = self.batch_bar if batch else self.aux_bar
+        bar.setVisible(True)
+        bar.setRange(0, max(ev.total, 0))
+        bar.setValue(0)
+        title = PHASE_TITLES.get(ev.phase, str(ev.phase))
+        if batch:
+            bar.setFormat(f"{title}: %v / %m batches")
+            self.aux_bar.setVisible(False)
+        else:
+            unit = "MB" if ev.phase == "download" else "photos"
+            bar.setFormat(f"{title}: %v / %m {unit}" if ev.total else f"{title}…")
+        self.phase_label.setText(title + "…")
+        if not ev.epoch:
+            return None
+        stage = STAGE_NAMES.get(ev.stage, str(ev.stage))
+        n = ev.epoch - self._epoch_offset
+        self.epoch_label.setText(f"Epoch {n} / {self._epochs_total}" + (f" · {stage}" if stage else ""))
+        best = [m for m in self.curves.history if m.is_best]
+        return f"Training: epoch {n}/{self._epochs_total}" + (
+            f" · best {100 * best[-1].val_acc:.1f}%" if best else "")
+
+    def _on_progress(self, ev: Progress) -> None:
+        bar = self.batch_bar if ev.phase in BATCH_PHASES else self.aux_bar
+        if ev.phase == "download" and ev.total > 10_000_000:
+            bar.setRange(0, ev.total // 1_000_000)
+            bar.setValue(ev.done // 1_000_000)
+        else:
+            bar.setRange(0, max(ev.total, 0))
+            bar.setValue(ev.done)
+        bits = [PHASE_TITLES.get(ev.phase, str(ev.phase))]
+        if ev.loss is not None:
+            bits.append(f"loss {ev.loss:.3f}")
+        if ev.eta is not None:
+            bits.append(fmt_eta(ev.eta))
+        self.phase_label.setText(" · ".join(bits))

@@ -1,0 +1,73 @@
+"""What the pages share in look and small habits: colours, rich-text snippets, form rows, file actions."""
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+from PySide6.QtCore import QUrl
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import QHBoxLayout, QPushButton, QWidget
+
+# Right / wrong everywhere (gallery frames, confusion matrix, top-k bars, export verdict).
+GOOD = "#2e9e44"
+BAD = "#d0312d"
+ERROR_TEXT = "#b00020"  # "this folder cannot be used", "training failed"
+WARNING_TEXT = "#a15c00"  # imbalance, skipped files
+NEUTRAL = "#4c72b0"  # plain bars
+# The training curves: one colour per split, the same in every plot and legend.
+TRAIN = "#1f77b4"
+VALIDATION = "#ff7f0e"
+LEARNING_RATE = "#2ca02c"
+BEST = "#d62728"
+STAGE = "#7f7f7f"
+
+
+def error_html(text: str) -> str:
+    return f"<span style='color:{ERROR_TEXT}'>{text}</span>"
+
+
+def warning_html(text: str) -> str:
+    return f"<span style='color:{WARNING_TEXT}'>{text}</span>"
+
+
+def with_button(field: QWidget, button: QPushButton) -> QWidget:
+    """A form field with a button on its right (Browse…, Find…)."""
+    row = QWidget()
+    lay = QHBoxLayout(row)
+    lay.setContentsMargins(0, 0, 0, 0)
+    lay.addWidget(field, 1)
+    lay.addWidget(button)
+    return row
+
+
+def open_file(path: str) -> bool:
+    return QDesktopServices.openUrl(QUrl.fromLocalFile(path))
+
+
+def show_in_folder(path: str) -> bool:
+    """Opens the folder holding ``path`` (or ``path`` itself when it is a folder) in the file manager."""
+    folder = path if os.path.isdir(path) else os.path.dirname(path)
+    return QDesktopServices.openUrl(QUrl.fromLocalFile(folder))
+
+
+def fmt_eta(seconds: Optional[float]) -> str:
+    """'3 min 05 s left'."""
+    if seconds is None:
+        return ""
+    seconds = int(round(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min left"
+    if seconds >= 60:
+        return f"{seconds // 60} min {seconds % 60:02d} s left"
+    return f"{seconds} s left"
+
+
+def model_details(path: str) -> tuple[str, Optional[str]]:
+    """One line about a model file (its header only), and the folder it was trained on if it still exists."""
+    from flowerstudio.core.checkpoints import read_model_info
+
+    info = read_model_info(path)
+    line = (f"{info.backbone} · {len(info.classes)} classes · {info.input_size}px · "
+            f"validation accuracy {100 * info.best_val_acc:.1f}%")
+    folder = (info.config or {}).get("data_dir") or ""
+    return line, (folder if folder and os.path.isdir(folder) else None)

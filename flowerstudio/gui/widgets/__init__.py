@@ -1,0 +1,1 @@
+"""Reusable views: curves, galleries, thumbnails, charts, tables."""

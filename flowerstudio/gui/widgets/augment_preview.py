@@ -1,0 +1,122 @@
+"""One photo as the model sees it, plus random augmented versions of it."""
+from __future__ import annotations
+
+import copy
+from typing import Optional
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
+
+from flowerstudio.gui import engine
+from flowerstudio.gui.jobs import Job, run_job
+from flowerstudio.gui.state import AppState
+from flowerstudio.gui.widgets.thumbnails import pil_to_qimage
+
+N_VIEWS = 8
+TILE = 140
+
+
+class AugmentPreview(QWidget):
+    """Shows the sample photo after the eval transform and N_VIEWS training transforms.
+
+    Follows the augmentation switches on the Train page through AppState.
+    """
+
+    def __init__(self, state: AppState, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.path: Optional[str] = None
+        self.task: Optional[Job] = None
+        self._again = False
+        self._stale = True
+        self.info = QLabel("Select a photo in the Photos tab (double-click) to preview it here.")
+        self.info.setWordWrap(True)
+        self.regen_btn = QPushButton("New random versions")
+        self.regen_btn.setEnabled(False)
+        self.regen_btn.clicked.connect(self.refresh)
+        head = QHBoxLayout()
+        head.addWidget(self.info, 1)
+        head.addWidget(self.regen_btn)
+        self.plain = QLabel()
+        self.plain.setFixedSize(TILE, TILE)
+        self.plain.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.tiles = [QLabel() for _ in range(N_VIEWS)]
+        grid = QGridLayout()
+        grid.addWidget(QLabel("<b>As the model sees it</b><br>(validation &amp; prediction)"), 0, 0)
+        grid.addWidget(self.plain, 1, 0)
+        grid.addWidget(QLabel("<b>Random training versions</b> (change the switches on the Train page)"), 0, 1, 1, 4)
+        for i, tile in enumerate(self.tiles):
+            tile.setFixedSize(TILE, TILE)
+            tile.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            tile.setStyleSheet("background: #f0f0f0;")
+            grid.addWidget(tile, 1 + i // 4, 1 + i % 4)
+        grid.setColumnStretch(5, 1)
+        grid.setRowStretch(3, 1)
+        tiles = QWidget()
+        tiles.setLayout(grid)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setWidget(tiles)
+        lay = QVBoxLayout(self)
+        lay.addLayout(head)
+        lay.addWidget(scroll, 1)
+        state.augment_changed.connect(self._on_augment_changed)
+
+    def set_sample(self, path: str) -> None:
+        if path == self.path:
+            return
+        self.path = path
+        self.regen_btn.setEnabled(True)
+        if self.isVisible():
+            self.refresh()
+        else:
+            self._stale = True
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self.path and self._stale:
+            self.refresh()
+
+    def _on_augment_changed(self) -> None:
+        self._stale = True
+        if self.isVisible() and self.path:
+            self.refresh()
+
+    def refresh(self) -> None:
+        if not self.path:
+            return
+        self._stale = False
+        if self.task is not None and self.task.running:
+            self._again = True  # render once more with the newest settings when this one ends
+            return
+        s = self.state
+        self.info.setText(f"{self.path}<br>input size {s.input_size}px · backbone {s.backbone} · rendering…")
+        for tile in [self.plain] + self.tiles:  # views of the old settings must not pass for the new ones
+            tile.clear()
+        self.task = run_job(engine.augment_views, self.path, copy.deepcopy(s.augment), s.input_size, s.backbone,
+                            N_VIEWS, title="Augmentation preview", on_result=self._on_rendered,
+                            on_error=lambda msg, _d: self.info.setText(f"Cannot preview this photo: {msg}"),
+                            on_done=self._after)
+
+    def _after(self) -> None:
+        if self._again:
+            self._again = False
+            self.refresh()
+
+    def _on_rendered(self, result) -> None:
+        plain, views = result
+        s = self.state
+        self.info.setText(f"{self.path}<br>input size {s.input_size}px · backbone {s.backbone}")
+        self.plain.setPixmap(_fit(plain))
+        for tile, img in zip(self.tiles, views):
+            tile.setPixmap(_fit(img))
+
+    def views_shown(self) -> int:
+        return sum(1 for t in self.tiles if t.pixmap() is not None and not t.pixmap().isNull())
+
+
+def _fit(img) -> QPixmap:
+    return QPixmap.fromImage(pil_to_qimage(img)).scaled(TILE, TILE, Qt.AspectRatioMode.KeepAspectRatio,
+                                         Qt.TransformationMode.SmoothTransformation)

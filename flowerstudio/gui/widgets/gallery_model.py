@@ -1,0 +1,165 @@
+"""List model of photos for thumbnail galleries, plus a filter/sort proxy.
+
+One row per photo; thumbnails come from a shared ThumbnailCache, so the model
+holds only small records and scales to thousands of rows.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional, Sequence
+
+from PySide6.QtCore import (QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex,
+                            QSortFilterProxyModel, Qt)
+
+from flowerstudio.gui.widgets.thumbnails import ThumbnailCache
+
+ItemRole = Qt.ItemDataRole.UserRole + 1
+PathRole = Qt.ItemDataRole.UserRole + 2
+ConfidenceRole = Qt.ItemDataRole.UserRole + 3
+StatusRole = Qt.ItemDataRole.UserRole + 4  # True correct, False wrong, None unknown
+
+
+@dataclass
+class GalleryItem:
+    """One photo in a gallery: what to show under it and how to colour it."""
+
+    path: str
+    title: str = ""
+    subtitle: str = ""
+    label: int = -1  # predicted class index, -1 when none
+    confidence: float = -1.0
+    correct: Optional[bool] = None
+    payload: Any = None  # e.g. the core Prediction
+
+
+class GalleryModel(QAbstractListModel):
+    """Rows of GalleryItem, decorated lazily with thumbnails."""
+
+    def __init__(self, cache: ThumbnailCache, parent: Optional[QObject] = None) -> None:
+        super().__init__(parent)
+        self._cache = cache
+        self._items: list[GalleryItem] = []
+        self._rows: dict[str, list[int]] = {}
+        cache.ready.connect(self._on_thumbnail)
+
+    # -- content ---------------------------------------------------------------
+    def set_items(self, items: Sequence[GalleryItem]) -> None:
+        self._cache.clear_queue()
+        self.beginResetModel()
+        self._items = list(items)
+        self._reindex()
+        self.endResetModel()
+
+    def append_items(self, items: Sequence[GalleryItem]) -> None:
+        if not items:
+            return
+        first = len(self._items)
+        self.beginInsertRows(QModelIndex(), first, first + len(items) - 1)
+        for i, item in enumerate(items):
+            self._items.append(item)
+            self._rows.setdefault(item.path, []).append(first + i)
+        self.endInsertRows()
+
+    def clear(self) -> None:
+        self.set_items([])
+
+    def items(self) -> list[GalleryItem]:
+        return list(self._items)
+
+    def item(self, row: int) -> GalleryItem:
+        return self._items[row]
+
+    def _reindex(self) -> None:
+        self._rows = {}
+        for i, item in enumerate(self._items):
+            self._rows.setdefault(item.path, []).append(i)
+
+    # -- Qt model API ------------------------------------------------------------
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._items)
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._items):
+            return None
+        item = self._items[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return item.title
+        if role == Qt.ItemDataRole.DecorationRole:
+            pix = self._cache.get(item.path)
+            return pix if pix is not None else self._cache.placeholder
+        if role == Qt.ItemDataRole.ToolTipRole:
+            tip = item.path
+            if item.subtitle:
+                tip = f"{item.title} — {item.subtitle}\n{item.path}"
+            return tip
+        if role == ItemRole:
+            return item
+        if role == PathRole:
+            return item.path
+        if role == ConfidenceRole:
+            return item.confidence
+        if role == StatusRole:
+            return item.correct
+        return None
+
+    def _on_thumbnail(self, path: str) -> None:
+        for row in self._rows.get(path, ()):
+            idx = self.index(row)
+            self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole])
+
+
+class GalleryFilter(QSortFilterProxyModel):
+    """Filter by predicted class and minimum confidence; sort by confidence or name."""
+
+    SORTS = ("confidence_asc", "confidence_desc", "name", "wrong_first")
+
+    def __init__(self, parent: Optional[QObject] = None) -> None:
+        super().__init__(parent)
+        self._label = -1
+        self._min_conf = 0.0
+        self._only_wrong = False
+        self._sort = "confidence_asc"
+        self.setDynamicSortFilter(False)
+
+    def set_label(self, label: int) -> None:
+        self._label = label
+        self._refilter()
+
+    def set_min_confidence(self, value: float) -> None:
+        self._min_conf = value
+        self._refilter()
+
+    def set_only_wrong(self, on: bool) -> None:
+        self._only_wrong = on
+        self._refilter()
+
+    def set_sort(self, key: str) -> None:
+        self._sort = key
+        self.invalidate()
+        self.sort(0)
+
+    def _refilter(self) -> None:
+        self.invalidate()
+        self.sort(0)
+
+    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:
+        item: GalleryItem = self.sourceModel().item(source_row)
+        if self._label >= 0 and item.label != self._label:
+            return False
+        if item.confidence >= 0 and item.confidence < self._min_conf:
+            return False
+        if self._only_wrong and item.correct is not False:
+            return False
+        return True
+
+    def lessThan(self, left: QModelIndex | QPersistentModelIndex, right: QModelIndex | QPersistentModelIndex) -> bool:
+        a: GalleryItem = self.sourceModel().item(left.row())
+        b: GalleryItem = self.sourceModel().item(right.row())
+        if self._sort == "confidence_asc":
+            return (a.confidence, a.path) < (b.confidence, b.path)
+        if self._sort == "confidence_desc":
+            return (-a.confidence, a.path) < (-b.confidence, b.path)
+        if self._sort == "wrong_first":
+            rank = {False: 0, None: 1, True: 2}
+            return (rank[a.correct], a.confidence, a.path) < (rank[b.correct], b.confidence, b.path)
+        return a.path.lower() < b.path.lower()

@@ -1,0 +1,14 @@
+"""Names vulture cannot see used: Qt and PyTorch call these overrides by name; dataclass fields are data."""
+from flowerstudio.core.checkpoints import ModelInfo
+from flowerstudio.gui.main_window import MainWindow
+from flowerstudio.gui.widgets.confusion_view import RotatedHeader
+from flowerstudio.gui.widgets.gallery_model import GalleryFilter
+from flowerstudio.gui.widgets.gallery_view import ThumbnailDelegate
+
+MainWindow.dragEnterEvent, MainWindow.dropEvent, MainWindow.closeEvent  # Qt event handlers
+GalleryFilter.filterAcceptsRow, GalleryFilter.lessThan  # QSortFilterProxyModel overrides
+ThumbnailDelegate.paint, RotatedHeader.paintSection  # painting overrides
+ModelInfo.app_version, ModelInfo.torch_version, ModelInfo.format_version  # written into every model file
+_.forward  # nn.Module.forward, called through __call__
+_.source_parent  # Qt override signature
+_isolated_user_dirs, _gui_thread_collector, qapp  # pytest fixtures, requested by name
