@@ -109,7 +109,6 @@ class Predictor:
         listing the photos it did not get to in ``not_done``."""
         cancel = cancel or CancelToken()
         names = self.info.display_names
-        class_of = {folder: i for i, folder in enumerate(self.info.classes)}
         handled: set[int] = set()  # indices into paths that are predicted or unreadable
         k = max(1, min(top_k, len(names)))
         result = PredictResult([], [])
@@ -127,7 +126,7 @@ class Predictor:
             batch = tuple(
                 Prediction(paths[i], int(ti[0]), names[int(ti[0])], float(tp[0]),
                            tuple((names[int(c)], float(p)) for c, p in zip(ti, tp)), pr.numpy(),
-                           class_of.get(_parent_folder(paths[i])))
+                           true_label(paths[i], self.info.classes))
                 for (i, _), tp, ti, pr in zip(pending, top_p, top_i, probs)
             )
             # In the result and in the event together: a caller never has to match the two up.
@@ -170,14 +169,11 @@ def _bounded_map(pool: ThreadPoolExecutor, fn, n: int, ahead: int) -> Iterator:
         yield futures.popleft().result()
 
 
-def _parent_folder(path: str) -> str:
-    return os.path.basename(os.path.dirname(os.path.abspath(path)))
-
-
 def true_label(path: str, classes: Sequence[str]) -> Optional[int]:
     """The class of a photo in a labelled folder: its parent folder's name, when that is a class."""
+    parent = os.path.basename(os.path.dirname(os.path.abspath(path)))
     try:
-        return list(classes).index(_parent_folder(path))
+        return list(classes).index(parent)
     except ValueError:
         return None
 
