@@ -10,6 +10,7 @@ from typing import Optional, Sequence
 
 from flowerstudio.core.config import TrainConfig
 from flowerstudio.core.events import BadImage, CancelToken, Log, PhaseStarted, Progress
+from flowerstudio.core.vocab import ExportFormat, LogLevel, Phase, Split, TrainMode
 
 # Each maps a flag to a TrainConfig field; a flag left out keeps the config file's (or default) value.
 _TRAIN_FLAGS = [
@@ -43,9 +44,9 @@ def _add_stage_flags(p, skip: tuple[str, ...] = ()) -> None:
         if dest not in skip:
             p.add_argument(flag, dest=dest, type=kind, default=None, help=help_)
     mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--freeze", dest="train_mode", action="store_const", const="frozen",
+    mode.add_argument("--freeze", dest="train_mode", action="store_const", const=TrainMode.FROZEN,
                       help="the head-only stage: the backbone stays frozen (default)")
-    mode.add_argument("--unfreeze", dest="train_mode", action="store_const", const="all",
+    mode.add_argument("--unfreeze", dest="train_mode", action="store_const", const=TrainMode.ALL,
                       help="fine-tune every layer (usually with --resume-from best)")
     mode.add_argument("--unfreeze-stages", dest="unfreeze_stages", type=int, metavar="K",
                       help="fine-tune the last K backbone stages plus the head")
@@ -76,7 +77,7 @@ def _add_evaluate(sub) -> None:
     p = sub.add_parser("evaluate", help="accuracy, per-class accuracy and confusion matrix on a labelled folder")
     p.add_argument("model")
     p.add_argument("data", help="labelled folder (class folders, or train/valid/test layout)")
-    p.add_argument("--split", default="auto", choices=["auto", "train", "val", "test", "all"],
+    p.add_argument("--split", default=Split.AUTO, type=Split, choices=list(Split),
                    help="auto: test/ if present, else the validation split")
     p.add_argument("--out", help="write report.json, per_class.csv, confusion.csv, mistakes.csv here")
     p.add_argument("--batch-size", type=int, default=32)
@@ -95,7 +96,7 @@ def _add_find_lr(sub) -> None:
 def _add_export(sub) -> None:
     p = sub.add_parser("export", help="export a model to ONNX or TorchScript, with a JSON sidecar and a check")
     p.add_argument("model", help="model file (.safetensors), run folder, or 'best' for the latest run")
-    p.add_argument("--format", dest="fmt", choices=["onnx", "torchscript"], default="onnx")
+    p.add_argument("--format", dest="fmt", type=ExportFormat, choices=list(ExportFormat), default=ExportFormat.ONNX)
     p.add_argument("--out", help="output file (default: beside the model, e.g. best.onnx)")
     p.add_argument("--verify", nargs="+", metavar="FOLDER_OR_FILES",
                    help="photos to compare the exported model with PyTorch on")
@@ -116,8 +117,8 @@ class TqdmReporter:
         if isinstance(event, PhaseStarted):
             self.close()
             label = f"{event.phase} {event.epoch}" if event.epoch else event.phase
-            self.bar = tqdm(total=event.total or None, desc=label, unit="B" if event.phase == "download" else "it",
-                            unit_scale=event.phase == "download", leave=False, disable=self.quiet)
+            self.bar = tqdm(total=event.total or None, desc=label, unit="B" if event.phase == Phase.DOWNLOAD else "it",
+                            unit_scale=event.phase == Phase.DOWNLOAD, leave=False, disable=self.quiet)
         elif isinstance(event, Progress) and self.bar is not None:
             self.bar.n = event.done
             if event.loss is not None:
@@ -127,7 +128,7 @@ class TqdmReporter:
             self.bad += 1
             tqdm.write(f"skipped bad image {event.path}: {event.reason}", file=sys.stderr)
         elif isinstance(event, Log) and not self.quiet:
-            tqdm.write(("" if event.level == "info" else f"{event.level}: ") + event.text)
+            tqdm.write(("" if event.level == LogLevel.INFO else f"{event.level}: ") + event.text)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -157,7 +158,7 @@ def _config_from_args(args) -> TrainConfig:
         if getattr(args, dest, None) is not None:
             data[dest] = getattr(args, dest)
     if args.unfreeze_stages is not None:
-        data["train_mode"], data["unfreeze_stages"] = "last_stages", args.unfreeze_stages
+        data["train_mode"], data["unfreeze_stages"] = TrainMode.LAST_STAGES, args.unfreeze_stages
     elif args.train_mode:
         data["train_mode"] = args.train_mode
     if args.feature_cache is not None:

@@ -5,12 +5,14 @@ import dataclasses
 import json
 import os
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any, Optional
 
-TRAIN_MODES = ("frozen", "last_stages", "all")
-OPTIMIZERS = ("adam", "adamw", "sgd")
-DEVICES = ("auto", "cpu", "cuda")
+from flowerstudio.core.vocab import Optimizer, TrainMode, is_device
+
+# Fields that hold a vocabulary word: a config file holds the plain word, the object the enum.
+_WORDS = {"train_mode": TrainMode, "optimizer": Optimizer}
 
 
 class ConfigError(ValueError):
@@ -54,7 +56,7 @@ class TrainConfig:
     weights: Optional[str] = None  # a local weights file instead of the registry's
     input_size: int = 224
 
-    train_mode: str = "frozen"  # frozen | last_stages | all
+    train_mode: TrainMode = TrainMode.FROZEN
     unfreeze_stages: int = 2  # for last_stages
     resume_from: Optional[str] = None  # model file or run folder whose best weights start this stage
 
@@ -63,7 +65,7 @@ class TrainConfig:
     lr: float = 1e-3
     backbone_lr_factor: float = 0.1  # backbone lr = lr * factor when it trains
     weight_decay: float = 0.0
-    optimizer: str = "adam"
+    optimizer: Optimizer = Optimizer.ADAM
     step_size: int = 10  # StepLR
     gamma: float = 0.1
     label_smoothing: float = 0.0
@@ -83,15 +85,26 @@ class TrainConfig:
     output_dir: str = ""  # where run folders go; default: the user's data folder
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
+    def __post_init__(self) -> None:
+        self._parse_words()
+
+    def _parse_words(self) -> None:
+        """Turn word fields given as plain strings into their enums; a wrong word stays for validate()."""
+        for name, kind in _WORDS.items():
+            value = getattr(self, name)
+            if not isinstance(value, kind) and value in {w.value for w in kind}:
+                setattr(self, name, kind(value))
+
     def validate(self) -> "TrainConfig":
-        """Raise ConfigError naming the first wrong field; return self."""
+        """Raise ConfigError naming the first wrong field; return self (word fields as enums)."""
         def need(cond: bool, name: str, why: str) -> None:
             if not cond:
                 raise ConfigError(f"config field '{name}': {why} (got {getattr(self, name)!r})")
 
-        need(self.train_mode in TRAIN_MODES, "train_mode", f"must be one of {', '.join(TRAIN_MODES)}")
-        need(self.optimizer in OPTIMIZERS, "optimizer", f"must be one of {', '.join(OPTIMIZERS)}")
-        need(self.device in DEVICES or self.device.startswith("cuda:"), "device", "must be auto, cpu, cuda or cuda:N")
+        self._parse_words()  # a field may have been set to a plain string after construction
+        for name, kind in _WORDS.items():
+            need(isinstance(getattr(self, name), kind), name, f"must be one of {', '.join(w.value for w in kind)}")
+        need(isinstance(self.device, str) and is_device(self.device), "device", "must be auto, cpu, cuda or cuda:N")
         need(self.epochs >= 1, "epochs", "must be at least 1")
         need(self.batch_size >= 1, "batch_size", "must be at least 1")
         need(self.lr > 0, "lr", "must be positive")
@@ -114,6 +127,8 @@ class TrainConfig:
         """Build from plain data, rejecting unknown fields and wrong types by name."""
         data = dict(data)
         aug = data.pop("augment", {}) or {}
+        if not isinstance(aug, dict):
+            raise ConfigError(f"config field 'augment' must be an object, got {type(aug).__name__}")
         cfg = cls(**_checked(cls, data, ""), augment=AugmentConfig(**_checked(AugmentConfig, aug, "augment.")))
         return cfg.validate()
 
@@ -141,7 +156,7 @@ def _checked(cls: type, data: dict[str, Any], prefix: str) -> dict[str, Any]:
             raise ConfigError(f"unknown config field '{prefix}{key}'")
         default = getattr(cls(), key)
         if default is not None and value is not None:
-            kind = type(default)
+            kind = str if isinstance(default, Enum) else type(default)  # validate() names a wrong word
             if kind is float and isinstance(value, int) and not isinstance(value, bool):
                 value = float(value)
             if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):

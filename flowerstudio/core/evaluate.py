@@ -15,6 +15,7 @@ from flowerstudio.core.atomic import atomic_write_bytes
 from flowerstudio.core.dataset import DatasetError, scan_dataset
 from flowerstudio.core.events import Callback, CancelToken, Log, ignore
 from flowerstudio.core.predict import Predictor
+from flowerstudio.core.vocab import LogLevel, Split
 
 
 @dataclass
@@ -23,7 +24,17 @@ class Mistake:
     true_name: str
     predicted_name: str
     confidence: float
-    loss: float  # -log p(true class): the most confident mistakes have the largest loss
+    loss: float  # -log p(true class)
+
+
+@dataclass(frozen=True)
+class EvalRow:
+    """One evaluated photo; ``true`` and ``predicted`` index the report's classes."""
+
+    path: str
+    true: int
+    predicted: int
+    confidence: float
 
 
 @dataclass
@@ -32,7 +43,7 @@ class EvalReport:
 
     model: str
     data: str
-    split: str
+    split: Split
     classes: list[str]
     display_names: list[str]
     confusion: list[list[int]]  # rows: true class, columns: predicted class
@@ -40,6 +51,14 @@ class EvalReport:
     mistakes: list[Mistake] = field(default_factory=list)
     skipped_classes: list[str] = field(default_factory=list)
     cancelled: bool = False
+    rows: list[EvalRow] = field(default_factory=list)  # every evaluated photo, in scan order
+
+    def photos(self, true: int, predicted: int) -> list[str]:
+        """The photos of one confusion cell: mistakes most confident first, correct ones in scan order."""
+        cell = [r for r in self.rows if r.true == true and r.predicted == predicted]
+        if true != predicted:
+            cell.sort(key=lambda r: -r.confidence)  # stable: equal confidences keep scan order
+        return [r.path for r in cell]
 
     @property
     def total(self) -> int:
@@ -78,6 +97,7 @@ class EvalReport:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         data = {**asdict(self), "accuracy": self.accuracy, "total": self.total, "per_class": self.per_class()}
+        del data["rows"]  # the mistakes and the matrix already say it; one row per photo would swamp the file
         data = json.loads(json.dumps(data, default=float).replace("NaN", "null"))
         atomic_write_bytes(out / "report.json", json.dumps(data, indent=1).encode())
         _csv(out / "per_class.csv", ["class", "name", "images", "correct", "accuracy", "most_confused_with"],
@@ -99,27 +119,28 @@ def _csv(path: Path, header: list, rows: list) -> None:
 def evaluate(
     model_path: str | os.PathLike,
     data_dir: str | os.PathLike,
-    split: str = "auto",
+    split: Split | str = Split.AUTO,
     batch_size: int = 32,
     device: str = "auto",
     callback: Callback = ignore,
     cancel: Optional[CancelToken] = None,
     predictor: Optional[Predictor] = None,
 ) -> EvalReport:
-    """Evaluate on ``data_dir``. split: 'auto' (test/, else the validation split), 'train', 'val', 'test'
-    or 'all'. Classes are matched to the model's by folder name."""
+    """Evaluate on ``data_dir``'s ``split`` (Split.AUTO: test/, else the validation split).
+    Classes are matched to the model's by folder name."""
+    split = Split(split)
     predictor = predictor or Predictor(model_path, device)
     info = predictor.info
     scan = scan_dataset(data_dir, check_images=False, callback=callback, cancel=cancel)
-    if split == "auto":
-        split = "test" if scan.test else "val"
-    samples = scan.train + scan.val + scan.test if split == "all" else getattr(scan, split)
+    if split == Split.AUTO:
+        split = Split.TEST if scan.test else Split.VAL
+    samples = scan.train + scan.val + scan.test if split == Split.ALL else getattr(scan, split.value)
     if not samples:
         raise DatasetError(f"{data_dir}: no photos in the '{split}' part")
     to_model = {i: info.classes.index(c) for i, c in enumerate(scan.classes) if c in info.classes}
     skipped = [c for c in scan.classes if c not in info.classes]
     if skipped:
-        callback(Log(f"Classes the model does not know are left out: {', '.join(skipped[:10])}", "warning"))
+        callback(Log(f"Classes the model does not know are left out: {', '.join(skipped[:10])}", LogLevel.WARNING))
     samples = [s for s in samples if s.label in to_model]
     if not samples:
         raise DatasetError(f"{data_dir}: none of its class folders are classes of this model")
@@ -127,14 +148,16 @@ def evaluate(
     result = predictor.predict([s.path for s in samples], batch_size, top_k=3, callback=callback, cancel=cancel)
     n = info.num_classes
     cm = np.zeros((n, n), dtype=np.int64)
-    mistakes = []
-    for p in result.predictions:
+    mistakes, rows = [], []
+    for p in result.predictions:  # in the order of the photos given, so rows keep the scan's order
         t = truth[p.path]
         cm[t, p.label] += 1
+        rows.append(EvalRow(p.path, t, p.label, p.confidence))
         if p.label != t:
             p_true = float(p.probs[t]) if p.probs is not None else 0.0
             mistakes.append(Mistake(p.path, info.display_names[t], p.name, p.confidence,
                                     -math.log(max(p_true, 1e-12))))
-    mistakes.sort(key=lambda m: -m.loss)
+    # Most confident first, as EvalReport.photos (the largest loss need not be the most confident mistake).
+    mistakes.sort(key=lambda m: -m.confidence)
     return EvalReport(str(model_path), str(data_dir), split, list(info.classes), list(info.display_names),
-                      cm.tolist(), result.unreadable, mistakes, skipped, result.cancelled)
+                      cm.tolist(), result.unreadable, mistakes, skipped, result.cancelled, rows)

@@ -2,6 +2,8 @@
 
 Events are small frozen dataclasses of plain data, so a GUI can forward them
 across threads as they are. A callback receives every event; it must be quick.
+Word fields (phase, level, stage, kind) hold vocab.py enums; an event given the
+plain word converts it, so every emitter yields the same type.
 """
 from __future__ import annotations
 
@@ -10,13 +12,24 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
+from flowerstudio.core.vocab import CheckpointKind, LogLevel, Phase, TrainMode
+
+
+def _as_words(event, **kinds) -> None:
+    """Store each named field of a frozen event as its enum (raises ValueError for an unknown word)."""
+    for name, kind in kinds.items():
+        object.__setattr__(event, name, kind(getattr(event, name)))
+
 
 @dataclass(frozen=True)
 class Log:
-    """A human-readable message. level: 'info', 'warning' or 'error'."""
+    """A human-readable message."""
 
     text: str
-    level: str = "info"
+    level: LogLevel = LogLevel.INFO
+
+    def __post_init__(self) -> None:
+        _as_words(self, level=LogLevel)
 
 
 @dataclass(frozen=True)
@@ -24,17 +37,25 @@ class RunStarted:
     """A training stage begins in ``run_dir`` (a new run folder, or the one it continues)."""
 
     run_dir: str
-    stage: str
+    stage: TrainMode
+
+    def __post_init__(self) -> None:
+        _as_words(self, stage=TrainMode)
 
 
 @dataclass(frozen=True)
 class PhaseStarted:
-    """A phase begins: 'download', 'scan', 'extract', 'train', 'validate', 'predict'."""
+    """A phase begins. ``stage`` is the training stage for train/validate, else None."""
 
-    phase: str
+    phase: Phase
     total: int
     epoch: int = 0
-    stage: str = ""
+    stage: Optional[TrainMode] = None
+
+    def __post_init__(self) -> None:
+        _as_words(self, phase=Phase)
+        if self.stage is not None:
+            _as_words(self, stage=TrainMode)
 
 
 @dataclass(frozen=True)
@@ -45,12 +66,15 @@ class Progress:
     ``eta`` is the estimated seconds left in the phase.
     """
 
-    phase: str
+    phase: Phase
     done: int
     total: int
     epoch: int = 0
     loss: Optional[float] = None
     eta: Optional[float] = None
+
+    def __post_init__(self) -> None:
+        _as_words(self, phase=Phase)
 
 
 @dataclass(frozen=True)
@@ -58,7 +82,7 @@ class EpochMetrics:
     """Everything measured in one epoch (train pass, then validation pass)."""
 
     epoch: int
-    stage: str
+    stage: TrainMode
     train_loss: float
     train_acc: float
     val_loss: float
@@ -66,6 +90,9 @@ class EpochMetrics:
     lr: float
     seconds: float
     is_best: bool = False
+
+    def __post_init__(self) -> None:
+        _as_words(self, stage=TrainMode)
 
 
 @dataclass(frozen=True)
@@ -75,12 +102,26 @@ class EpochEnd:
 
 @dataclass(frozen=True)
 class CheckpointSaved:
-    """A model file was written. kind: 'best' or 'last'."""
+    """A model file was written."""
 
     path: str
-    kind: str
+    kind: CheckpointKind
     epoch: int
     val_acc: float
+
+    def __post_init__(self) -> None:
+        _as_words(self, kind=CheckpointKind)
+
+
+@dataclass(frozen=True)
+class LrPoint:
+    """One step of the learning-rate range test: ``step`` of ``total`` (from 1) ran at ``lr``;
+    ``loss`` is the smoothed loss so far (may be inf or nan once training breaks down)."""
+
+    step: int
+    total: int
+    lr: float
+    loss: float
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,10 @@ from torch import nn
 
 import flowerstudio
 from flowerstudio.core.atomic import atomic_write_bytes
+from flowerstudio.core.vocab import ExportFormat
 
-FORMATS = ("onnx", "torchscript")
-SUFFIX = {"onnx": ".onnx", "torchscript": ".torchscript.pt"}
+SUFFIX = {f: f.suffix for f in ExportFormat}
+CHECK_PHOTOS = 32  # enough to catch a wrong export, quick on a laptop
 TOLERANCE = 1e-4  # largest allowed difference in any probability
 INPUT_NAME, OUTPUT_NAME = "images", "probabilities"
 INSTALL_HINT = "pip install flowerstudio[export]"
@@ -102,8 +103,9 @@ def export_model(
     from flowerstudio.core.checkpoints import load_model
     from flowerstudio.core.runs import resolve_model_path
 
-    if fmt not in FORMATS:
-        raise ExportError(f"unknown export format '{fmt}'; choose one of: {', '.join(FORMATS)}")
+    if fmt not in SUFFIX:
+        raise ExportError(f"unknown export format '{fmt}'; choose one of: {', '.join(SUFFIX)}")
+    fmt = ExportFormat(fmt)
     model_path = resolve_model_path(model_path)  # a run folder means its best model
     model, info = load_model(model_path, "cpu")
     out = Path(out_path) if out_path else default_out_path(model_path, fmt)
@@ -228,3 +230,16 @@ def read_sidecar(path: str | os.PathLike) -> dict:
     """The sidecar of an exported file (``<file>.json``)."""
     return json.loads(Path(str(path) + ".json").read_text(encoding="utf-8"))
 
+
+def choose_check_photos(folder: str | os.PathLike, n: int = CHECK_PHOTOS) -> list[str]:
+    """Up to ``n`` photos of ``folder`` to check an export with, evenly spaced through the sorted
+    listing, so a folder of class folders gives photos of many classes, not all of the first."""
+    from flowerstudio.core.predict import list_images
+
+    if n <= 0:
+        return []
+    photos = list_images([folder])
+    if len(photos) <= n:
+        return photos
+    step = len(photos) / n
+    return [photos[int(i * step)] for i in range(n)]

@@ -3,10 +3,15 @@
 The heat map is the last convolutional stage's activations (``BackboneSpec.cam_layer``)
 weighted by the spatially averaged gradient of the class score, kept where positive
 and scaled to [0, 1] at the input's size (Selvaraju et al., 2017).
+
+heatmap_image() keeps the last models it used loaded: a viewer asks for one overlay per
+photo shown, and loading a model takes longer than the Grad-CAM itself.
 """
 from __future__ import annotations
 
 import os
+import threading
+from collections import OrderedDict
 from typing import Optional
 
 import numpy as np
@@ -14,6 +19,7 @@ import torch
 from PIL import Image
 from torch.nn import functional as F
 
+from flowerstudio.core.checkpoints import ModelInfo, load_model
 from flowerstudio.core.models import Classifier, get_spec
 
 
@@ -93,3 +99,35 @@ def gradcam_for_path(
     heat = gradcam(model, x, target)
     pixels = (denormalize(x, info.mean, info.std) * 255.0 + 0.5).to(torch.uint8).permute(1, 2, 0).numpy()
     return Image.fromarray(pixels), heat
+
+
+MAX_MODELS = 2  # the evaluated model and the prediction page's, at most
+_cache_lock = threading.Lock()
+# (path, mtime) -> (model, info, lock); the lock because Grad-CAM hooks the shared model.
+_models: OrderedDict[tuple[str, float], tuple[Classifier, ModelInfo, threading.Lock]] = OrderedDict()
+
+
+def _cached_model(model_path: str) -> tuple[Classifier, ModelInfo, threading.Lock]:
+    """(model, info, lock) for a model file, loaded on the CPU the first time; a rewritten file reloads."""
+    key = (os.path.abspath(model_path), os.path.getmtime(model_path))
+    with _cache_lock:
+        if key in _models:
+            _models.move_to_end(key)
+            return _models[key]
+    model, info = load_model(model_path, "cpu")  # outside the lock: other models stay usable meanwhile
+    with _cache_lock:
+        entry = _models.setdefault(key, (model, info, threading.Lock()))
+        _models.move_to_end(key)
+        while len(_models) > MAX_MODELS:
+            _models.popitem(last=False)
+        return entry
+
+
+def heatmap_image(model_path: str, image_path: str, target: Optional[int] = None,
+                  alpha: float = 0.45) -> Image.Image:
+    """The photo as the model sees it, with the Grad-CAM heat of ``target`` (None: the predicted
+    class) blended over it (red = looked at most). Safe to call from several threads."""
+    model, info, lock = _cached_model(model_path)
+    with lock:
+        photo, heat = gradcam_for_path(model, info, image_path, target)
+    return overlay(photo, heat, alpha)

@@ -19,10 +19,13 @@ from torch import nn
 from flowerstudio.core import runs
 from flowerstudio.core.config import TrainConfig
 from flowerstudio.core.dataset import DatasetError, scan_dataset
-from flowerstudio.core.events import BadImage, Callback, Cancelled, CancelToken, Log, PhaseStarted, Progress, ignore
+from flowerstudio.core.events import (
+    BadImage, Callback, Cancelled, CancelToken, Log, LrPoint, PhaseStarted, Progress, ignore,
+)
 from flowerstudio.core.models import Classifier, build_classifier, get_spec, resolve_device
 from flowerstudio.core.optim import make_optimizer
 from flowerstudio.core.transforms import build_eval_transform, build_train_transform, resize_size
+from flowerstudio.core.vocab import Phase, TrainMode
 
 BETA = 0.98  # smoothing of the loss curve, as fastai
 DIVERGE = 4.0  # stop once the smoothed loss exceeds this many times the best so far
@@ -68,7 +71,7 @@ def find_lr(
         model = _build(cfg, len(scan.classes), callback).to(device)
         model.set_trainable(cfg.train_mode, cfg.unfreeze_stages, cfg.freeze_bn_stats)
         paths, labels = [s.path for s in scan.train], [s.label for s in scan.train]
-        if cfg.train_mode == "frozen" and cfg.feature_cache:
+        if cfg.train_mode == TrainMode.FROZEN and cfg.feature_cache:
             batches, net = _cached_batches(cfg, model, paths, labels, device, callback, cancel), model.head
         else:
             batches, net = _image_batches(cfg, paths, labels, device, callback), model
@@ -158,7 +161,7 @@ def _sweep(cfg, net, batches, start_lr, end_lr, num_steps, callback, cancel) -> 
     losses: list[float] = []
     avg, best, stopped, cancelled = 0.0, math.inf, False, False
     net.train()
-    callback(PhaseStarted("lr_find", num_steps))
+    callback(PhaseStarted(Phase.LR_FIND, num_steps))
     for step in range(num_steps):
         if cancel.cancelled:  # keep what was measured so far
             cancelled = True
@@ -175,7 +178,8 @@ def _sweep(cfg, net, batches, start_lr, end_lr, num_steps, callback, cancel) -> 
         smoothed = avg / (1 - BETA ** (step + 1))  # bias correction: early steps are not pulled to 0
         lrs.append(lr)
         losses.append(smoothed)
-        callback(Progress("lr_find", step + 1, num_steps, loss=smoothed))
+        callback(Progress(Phase.LR_FIND, step + 1, num_steps, loss=smoothed))
+        callback(LrPoint(step + 1, num_steps, lr, smoothed))  # the curve, as it grows
         if not math.isfinite(smoothed) or (step > 0 and smoothed > DIVERGE * best):
             stopped = True
             callback(Log(f"Loss diverged at learning rate {lr:.2e}; range test stopped"))

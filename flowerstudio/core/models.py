@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from flowerstudio.core.backbones import BackboneSpec, get_spec
+from flowerstudio.core.vocab import TrainMode
 
 
 def _build_net(spec: BackboneSpec) -> nn.Module:
@@ -60,7 +61,7 @@ class Classifier(nn.Module):
                         module.eval()
         return self
 
-    def set_trainable(self, train_mode: str, unfreeze_stages: int = 2, freeze_bn_stats: bool = False) -> None:
+    def set_trainable(self, train_mode: TrainMode, unfreeze_stages: int = 2, freeze_bn_stats: bool = False) -> None:
         """'frozen': head only; 'last_stages': the last K backbone stages too; 'all': everything.
 
         ``freeze_bn_stats`` keeps every BatchNorm of the backbone in inference mode while its
@@ -70,13 +71,13 @@ class Classifier(nn.Module):
         spec = get_spec(self.backbone_name)
         self.freeze_bn_stats = freeze_bn_stats
         self.head.requires_grad_(True)
-        if train_mode == "all":
+        if train_mode == TrainMode.ALL:
             self.backbone.requires_grad_(True)
             self._frozen = []
-        elif train_mode == "frozen":
+        elif train_mode == TrainMode.FROZEN:
             self.backbone.requires_grad_(False)
             self._frozen = [self.backbone]
-        elif train_mode == "last_stages":
+        elif train_mode == TrainMode.LAST_STAGES:
             k = max(1, min(unfreeze_stages, spec.num_stages))
             live = [p for stage in spec.stages[-k:] for p in stage]
             self.backbone.requires_grad_(False)

@@ -4,13 +4,14 @@ from __future__ import annotations
 import torch
 
 from flowerstudio.core.config import TrainConfig
+from flowerstudio.core.vocab import Optimizer
 
 
 def make_optimizer(cfg: TrainConfig, groups: list[dict]) -> torch.optim.Optimizer:
     """Adam (default), AdamW or SGD with momentum over ``groups``, each carrying its own lr."""
-    if cfg.optimizer == "sgd":
+    if cfg.optimizer == Optimizer.SGD:
         return torch.optim.SGD(groups, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
-    kind = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[cfg.optimizer]
+    kind = {Optimizer.ADAM: torch.optim.Adam, Optimizer.ADAMW: torch.optim.AdamW}[cfg.optimizer]
     return kind(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 

@@ -17,11 +17,16 @@ from flowerstudio.core.fusion import fuse_for_inference
 from flowerstudio.core.imageio import ImageLoadError, is_hidden_or_system, is_image_file, load_image
 from flowerstudio.core.models import batch_to_device, resolve_device, to_device
 from flowerstudio.core.transforms import build_eval_transform, resize_size
+from flowerstudio.core.vocab import Phase
 
 
 @dataclass(frozen=True)
 class Prediction:
-    """One photo's label. ``label`` indexes the model's classes; ``probs`` holds every class's probability."""
+    """One photo's label. ``label`` indexes the model's classes; ``probs`` holds every class's probability.
+
+    ``true_label``: the class of the folder the photo sits in, when that folder is named after one
+    of the model's classes (see true_label()); None for an unlabelled photo.
+    """
 
     path: str
     label: int
@@ -29,13 +34,25 @@ class Prediction:
     confidence: float
     topk: tuple[tuple[str, float], ...]
     probs: Optional[np.ndarray] = field(default=None, compare=False, repr=False)
+    true_label: Optional[int] = None
+
+    @property
+    def correct(self) -> Optional[bool]:
+        """Whether the label is the folder's class; None when the folder is no class."""
+        return None if self.true_label is None else self.label == self.true_label
 
 
 @dataclass
 class PredictResult:
+    """Every photo asked for ends up in exactly one list; ``not_done`` only when ``cancelled``.
+
+    Each prediction here was also sent in one PredictionBatch event before predict() returned.
+    """
+
     predictions: list[Prediction]
     unreadable: list[tuple[str, str]]
     cancelled: bool = False
+    not_done: list[str] = field(default_factory=list)
 
 
 def list_images(inputs: Sequence[str | os.PathLike], recursive: bool = True) -> list[str]:
@@ -88,13 +105,15 @@ class Predictor:
         cancel: Optional[CancelToken] = None,
         workers: int = 2,
     ) -> PredictResult:
-        """Label ``paths``; unreadable photos are listed, not fatal. Stops early when cancelled."""
+        """Label ``paths``; unreadable photos are listed, not fatal. Stops early when cancelled,
+        listing the photos it did not get to in ``not_done``."""
         cancel = cancel or CancelToken()
         names = self.info.display_names
+        handled: set[int] = set()  # indices into paths that are predicted or unreadable
         k = max(1, min(top_k, len(names)))
         result = PredictResult([], [])
         meter = Meter(len(paths))
-        callback(PhaseStarted("predict", len(paths)))
+        callback(PhaseStarted(Phase.PREDICT, len(paths)))
         pending: list[tuple[int, torch.Tensor]] = []
 
         def flush() -> None:
@@ -106,20 +125,24 @@ class Predictor:
             top_p, top_i = probs.topk(k, dim=1)
             batch = tuple(
                 Prediction(paths[i], int(ti[0]), names[int(ti[0])], float(tp[0]),
-                           tuple((names[int(c)], float(p)) for c, p in zip(ti, tp)), pr.numpy())
+                           tuple((names[int(c)], float(p)) for c, p in zip(ti, tp)), pr.numpy(),
+                           true_label(paths[i], self.info.classes))
                 for (i, _), tp, ti, pr in zip(pending, top_p, top_i, probs)
             )
+            # In the result and in the event together: a caller never has to match the two up.
             result.predictions.extend(batch)
+            handled.update(i for i, _ in pending)
             meter.step(len(pending))
             pending.clear()
             callback(PredictionBatch(batch))
-            callback(Progress("predict", meter.done, meter.total, eta=meter.eta))
+            callback(Progress(Phase.PREDICT, meter.done, meter.total, eta=meter.eta))
 
         try:
             for i, tensor, error in self._decoded(paths, workers):
                 cancel.raise_if_cancelled()
                 if tensor is None:
                     result.unreadable.append((paths[i], error))
+                    handled.add(i)
                     meter.step()
                     callback(BadImage(paths[i], error))
                     continue
@@ -129,6 +152,7 @@ class Predictor:
             flush()
         except Cancelled:
             result.cancelled = True
+            result.not_done = [p for i, p in enumerate(paths) if i not in handled]
         return result
 
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import time
-from dataclasses import asdict, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Optional
 
 from flowerstudio.core.atomic import atomic_write_bytes
+from flowerstudio.core.config import ConfigError, TrainConfig
 from flowerstudio.core.events import EpochMetrics
 
 BEST = "best.safetensors"
@@ -84,3 +86,55 @@ def read_history(run_dir: str | Path) -> list[EpochMetrics]:
     if not path.is_file():
         return []
     return [EpochMetrics(**row) for row in json.loads(path.read_text())]
+
+
+@dataclass
+class RunSummary:
+    """What a run folder holds, read without torch. A missing or damaged file gives None, [] or ""
+    (a run may be half-written, or still being written)."""
+
+    run_dir: Path
+    config: Optional[TrainConfig]
+    history: list[EpochMetrics]
+    best_path: Optional[Path]
+    log_text: str
+
+
+def read_run(run_dir: str | Path) -> RunSummary:
+    """The config, history, best model path and log of a run folder; never raises for a damaged run."""
+    run_dir = Path(run_dir)
+    try:
+        config: Optional[TrainConfig] = TrainConfig.load(run_dir / "config.json")
+    except ConfigError:
+        config = None
+    try:
+        history = read_history(run_dir)
+    except (OSError, ValueError, TypeError):  # unreadable, not JSON, or rows that are no epochs
+        history = []
+    try:
+        log_text = (run_dir / "train.log").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        log_text = ""
+    best = best_model_path(run_dir)
+    return RunSummary(run_dir, config, history, best if best.is_file() else None, log_text)
+
+
+def previous_run(runs_dir: str | Path | None, data_dir: str) -> Optional[Path]:
+    """The latest run folder with a best model that was trained on ``data_dir``, if any."""
+    root = Path(runs_dir) if runs_dir else default_runs_dir()
+    if not root.is_dir():
+        return None
+    want = _same_path_key(data_dir)
+    finished = [p for p in root.iterdir() if (p / BEST).is_file()]
+    for run in sorted(finished, key=lambda p: (p / BEST).stat().st_mtime, reverse=True):
+        try:
+            trained_on = TrainConfig.load(run / "config.json").data_dir
+        except ConfigError:
+            continue
+        if _same_path_key(trained_on) == want:
+            return run
+    return None
+
+
+def _same_path_key(path: str) -> str:
+    return os.path.normcase(os.path.abspath(path))

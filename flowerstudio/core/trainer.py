@@ -1,10 +1,12 @@
 """The training engine: one call runs a stage (frozen, last stages, or all layers).
 
-Reports through typed events (events.py), checks its cancel token every batch, keeps
-the best epoch by validation accuracy, and writes everything into a run folder.
+Reports through typed events (events.py), checks its cancel token every batch, and tells
+the run writer (run_writer.py) how each epoch ended; the writer keeps the best epoch and
+writes the run folder.
 """
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import time
@@ -17,15 +19,13 @@ import torch
 from torch import nn
 
 from flowerstudio.core import runs
-from flowerstudio.core.checkpoints import (
-    ModelInfo, load_model, load_resume_state, read_model_info, save_model, save_resume_state,
-)
+from flowerstudio.core.checkpoints import ModelInfo, load_model, load_resume_state, read_model_info
 from flowerstudio.core.config import TrainConfig
-from flowerstudio.core.dataset import DatasetError, scan_dataset
+from flowerstudio.core.dataset import DatasetError, DatasetScan, scan_dataset
 from flowerstudio.core.distributed import Distributed
 from flowerstudio.core.events import (
-    BadImage, Callback, Cancelled, CancelToken, CheckpointSaved, EpochEnd, EpochMetrics, Log, Meter,
-    PhaseStarted, Progress, RunStarted, ignore,
+    BadImage, Callback, Cancelled, CancelToken, EpochEnd, EpochMetrics, Log, Meter, PhaseStarted, Progress,
+    RunStarted, ignore,
 )
 from flowerstudio.core.featurecache import cache_for
 from flowerstudio.core.optim import make_optimizer, make_scheduler
@@ -33,7 +33,9 @@ from flowerstudio.core.loader import ImageDataset, make_loader
 from flowerstudio.core.models import (
     Classifier, batch_to_device, build_classifier, get_spec, resolve_device, to_device,
 )
+from flowerstudio.core.run_writer import RunWriter
 from flowerstudio.core.transforms import build_eval_transform, build_train_transform, resize_size
+from flowerstudio.core.vocab import LogLevel, Phase, TrainMode
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +54,11 @@ class TrainResult:
 
 
 def train(config: TrainConfig, callback: Callback = ignore, cancel: Optional[CancelToken] = None) -> TrainResult:
-    """Run one training stage as ``config`` says; see TrainConfig for every field."""
-    return _Run(config.validate(), callback, cancel or CancelToken()).execute()
+    """Run one training stage as ``config`` says; see TrainConfig for every field.
+
+    ``config`` itself is left as it is; the run's resolved copy is its config.json.
+    """
+    return _Run(copy.deepcopy(config).validate(), callback, cancel or CancelToken()).execute()
 
 
 def resume(run_dir: str | os.PathLike, callback: Callback = ignore,
@@ -64,21 +69,30 @@ def resume(run_dir: str | os.PathLike, callback: Callback = ignore,
     cfg = TrainConfig.load(run_dir / "config.json")
     state = load_resume_state(run_dir / runs.LAST_STATE)
     cfg.resume_from = str(run_dir / runs.LAST)
-    run = _Run(cfg.validate(), callback, cancel or CancelToken())
-    run.resume_state = state
-    return run.execute()
+    return _Run(cfg.validate(), callback, cancel or CancelToken(), state).execute()
 
 
 class _Run:
-    def __init__(self, cfg: TrainConfig, callback: Callback, cancel: CancelToken) -> None:
+    """One training stage: set up from the config, fit, and report each epoch to the run writer."""
+
+    def __init__(self, cfg: TrainConfig, callback: Callback, cancel: CancelToken,
+                 resume_state: Optional[dict] = None) -> None:
         self.cfg, self.cancel = cfg, cancel
         self._user_callback = callback
+        self.resume_state = resume_state
         self.bad: dict[str, str] = {}
-        self.log_lines: list[str] = []
-        self.history: list[EpochMetrics] = []
-        self.best_acc, self.best_loss, self.best_epoch = -1.0, float("inf"), 0
         self.dist = Distributed()
-        self.resume_state: Optional[dict] = None
+        self.writer = RunWriter(self.emit)
+        # Set while the stage is set up (_execute, _build_model, _optimizer).
+        self.device: Optional[torch.device] = None
+        self.scan: Optional[DatasetScan] = None
+        self.model: Optional[Classifier] = None
+        self.stage_first_epoch = 1
+        self.epochs_left = 0
+        # Set by _fit_images for _pass and _empty_step.
+        self.net: Optional[nn.Module] = None
+        self.autocast = nullcontext
+        self.scaler: Optional[torch.amp.GradScaler] = None
 
     # -- reporting -------------------------------------------------------------
     def emit(self, event) -> None:
@@ -88,12 +102,10 @@ class _Run:
             if event.path in self.bad:
                 return
             self.bad[event.path] = event.reason
-            self.log_lines.append(f"bad image skipped: {event.path}: {event.reason}")
-        elif isinstance(event, Log):
-            self.log_lines.append(f"{event.level}: {event.text}")
+        self.writer.record(event)
         self._user_callback(event)
 
-    def say(self, text: str, level: str = "info") -> None:
+    def say(self, text: str, level: LogLevel = LogLevel.INFO) -> None:
         self.emit(Log(text, level))
 
     # -- setup -----------------------------------------------------------------
@@ -120,48 +132,52 @@ class _Run:
         # The run folder appears only once the data is known to be usable.
         root = Path(cfg.output_dir) if cfg.output_dir else runs.default_runs_dir()
         run_dir = prior_run or (runs.new_run_dir(root, cfg.backbone) if main else None)
-        self.run_dir = Path(self.dist.broadcast(str(run_dir)))
-        split_file = self.run_dir / "split.json"
+        run_dir = Path(self.dist.broadcast(str(run_dir)))
+        self.writer.open(run_dir, writes=main, continuing=prior_run is not None,
+                         up_to_epoch=self.resume_state["epoch"] if self.resume_state is not None else None)
         if main:
-            self.scan.save_split(split_file)
-            cfg.save(self.run_dir / "config.json")
+            self.scan.save_split(run_dir / "split.json")
+            cfg.save(run_dir / "config.json")  # cfg is final from here on
         for path, reason in self.scan.unreadable:
             self.emit(BadImage(path, reason))
-        self.emit(RunStarted(str(self.run_dir), cfg.train_mode))
-        self.say(f"Run folder: {self.run_dir}")
+        self.emit(RunStarted(str(run_dir), cfg.train_mode))
+        self.say(f"Run folder: {run_dir}")
         self.say(self.scan.summary())
         self.model = self._build_model(start_model)
-        if prior_run:
-            self.history = runs.read_history(prior_run)
-            if self.resume_state is not None:  # a crash may have come between the two writes
-                self.history = [m for m in self.history if m.epoch <= self.resume_state["epoch"]]
         status = "completed"
         try:
-            if cfg.train_mode == "frozen" and cfg.feature_cache:
+            if cfg.train_mode == TrainMode.FROZEN and cfg.feature_cache:
                 self._fit_cached()
             else:
                 self._fit_images()
         except Cancelled:
             status = "cancelled"
-            self.say("Training stopped; the best checkpoint is kept.", "warning")
+            self.say("Training stopped; the best checkpoint is kept.", LogLevel.WARNING)
         finally:
-            if main:
-                runs.write_history(self.run_dir, self.history)
-                self._write_log()
+            self.writer.close()
         self.dist.barrier()  # the best file is complete before any rank reads it
-        best = runs.best_model_path(self.run_dir)
+        best = self.writer.best_path
         if best.is_file():
             self.model.load_state_dict(load_model(best)[0].state_dict())  # end on the best weights
         return TrainResult(
-            status, str(self.run_dir), str(best) if best.is_file() else None,
-            max(self.best_acc, 0.0), self.best_epoch, list(self.history), sorted(self.bad.items()),
+            status, str(run_dir), str(best) if best.is_file() else None,
+            max(self.writer.best_acc, 0.0), self.writer.best_epoch, list(self.writer.history),
+            sorted(self.bad.items()),
         )
 
     def _resume_source(self) -> tuple[Optional[Path], Optional[Path]]:
+        """The model this stage starts from and the run folder it continues, if any.
+
+        The config takes the start model's backbone here, before it is saved with the run.
+        """
         if not self.cfg.resume_from:
             return None, None
         path = runs.resolve_model_path(self.cfg.resume_from, self.cfg.output_dir or None)
         run_dir = path.parent if (path.parent / "config.json").is_file() else None
+        backbone = read_model_info(path).backbone
+        if backbone != self.cfg.backbone:
+            self.say(f"Using backbone {backbone} from {path.name}")
+            self.cfg.backbone = backbone
         return path, run_dir
 
     def _build_model(self, start_model: Optional[Path]) -> Classifier:
@@ -173,13 +189,6 @@ class _Run:
                     f"{start_model} was trained on classes {info.classes[:5]}..., but {cfg.data_dir} has "
                     f"{scan.classes[:5]}...; fine-tune on the same dataset"
                 )
-            if info.backbone != cfg.backbone:
-                self.say(f"Using backbone {info.backbone} from {start_model.name}")
-                cfg.backbone = info.backbone
-            best = runs.best_model_path(start_model.parent)
-            if best.is_file() and best.parent == self.run_dir:
-                prior = read_model_info(best)
-                self.best_acc, self.best_epoch = prior.best_val_acc, prior.epoch
             self.say(f"Starting from {start_model}")
         else:
             model = build_classifier(cfg.backbone, len(scan.classes), pretrained=True,
@@ -193,7 +202,7 @@ class _Run:
         cfg = self.cfg
         opt = make_optimizer(cfg, groups)
         sched = make_scheduler(cfg, opt)
-        self.stage_first_epoch = len(self.history) + 1
+        self.stage_first_epoch = len(self.writer.history) + 1
         self.epochs_left = cfg.epochs
         if self.resume_state is not None:
             state = self.resume_state
@@ -236,9 +245,9 @@ class _Run:
         gen = torch.Generator(device="cpu").manual_seed(cfg.seed)
         n = train_y.shape[0]
         for _ in range(self.epochs_left):
-            epoch = len(self.history) + 1
+            epoch = len(self.writer.history) + 1
             t0 = time.perf_counter()
-            self.emit(PhaseStarted("train", (n + cfg.batch_size - 1) // cfg.batch_size, epoch, cfg.train_mode))
+            self.emit(PhaseStarted(Phase.TRAIN, (n + cfg.batch_size - 1) // cfg.batch_size, epoch, cfg.train_mode))
             view = torch.randint(len(views), (n,), generator=gen).to(self.device)
             order = torch.randperm(n, generator=gen).to(self.device)
             x_all = train_x[view, torch.arange(n, device=self.device)].float()
@@ -257,7 +266,7 @@ class _Run:
                 tot_ok += (logits.argmax(1) == train_y[idx]).sum().item()
                 steps += 1
                 if steps % 20 == 0:
-                    self.emit(Progress("train", steps, (n + cfg.batch_size - 1) // cfg.batch_size, epoch,
+                    self.emit(Progress(Phase.TRAIN, steps, (n + cfg.batch_size - 1) // cfg.batch_size, epoch,
                                        loss=tot_loss / min(i + len(idx), n)))
             head.eval()
             with torch.inference_mode():
@@ -294,7 +303,7 @@ class _Run:
             samplers = {"train": DistributedSampler(train_ds, self.dist.world, self.dist.rank, seed=cfg.seed),
                         "val": DistributedSampler(val_ds, self.dist.world, self.dist.rank, shuffle=False)}
         for _ in range(self.epochs_left):
-            epoch = len(self.history) + 1
+            epoch = len(self.writer.history) + 1
             t0 = time.perf_counter()
             if samplers:
                 samplers["train"].set_epoch(epoch)
@@ -310,7 +319,7 @@ class _Run:
                     batch_size //= 2
                     opt.zero_grad(set_to_none=True)
                     torch.cuda.empty_cache()
-                    self.say(f"GPU out of memory: batch size halved to {batch_size}; epoch {epoch} restarts", "warning")
+                    self.say(f"GPU out of memory: batch size halved to {batch_size}; epoch {epoch} restarts", LogLevel.WARNING)
             val_loader = make_loader(val_ds, batch_size, False, cfg.workers, pin_memory=cuda, sampler=samplers.get("val"))
             val_loss, val_acc = self._pass(val_loader, epoch, None, val_ds)
             lr = opt.param_groups[0]["lr"]
@@ -320,7 +329,7 @@ class _Run:
 
     def _pass(self, loader, epoch: int, opt: Optional[torch.optim.Optimizer], dataset) -> tuple[float, float]:
         """One pass over ``loader``: training when ``opt`` is given, else evaluation."""
-        phase = "train" if opt is not None else "validate"
+        phase = Phase.TRAIN if opt is not None else Phase.VALIDATE
         model, dev = self.net, self.device
         model.train(opt is not None)
         meter = Meter(len(loader))
@@ -371,29 +380,15 @@ class _Run:
 
     # -- bookkeeping -------------------------------------------------------------
     def _end_epoch(self, m: EpochMetrics, opt, sched) -> None:
-        is_best = m.val_acc > self.best_acc or (m.val_acc == self.best_acc and m.val_loss < self.best_loss)
-        m = EpochMetrics(**{**m.__dict__, "is_best": is_best})
-        self.history.append(m)
-        if is_best:
-            self.best_acc, self.best_loss, self.best_epoch = m.val_acc, m.val_loss, m.epoch
-        if self.dist.is_main:
-            self._save(m, is_best, opt, sched)
-        self.emit(EpochEnd(m))
-        self.say(f"epoch {m.epoch}: train loss {m.train_loss:.3f} acc {m.train_acc:.1%}, "
-                 f"val loss {m.val_loss:.3f} acc {m.val_acc:.1%}{'  (best)' if is_best else ''}")
-
-    def _save(self, m: EpochMetrics, is_best: bool, opt, sched) -> None:
-        info = self._info(m)
-        if is_best:
-            save_model(runs.best_model_path(self.run_dir), self.model, info)
-            self.emit(CheckpointSaved(str(runs.best_model_path(self.run_dir)), "best", m.epoch, m.val_acc))
-        save_model(self.run_dir / runs.LAST, self.model, info)
-        save_resume_state(self.run_dir / runs.LAST_STATE, {
+        resume_state = {
             "epoch": m.epoch, "stage_first_epoch": self.stage_first_epoch,
             "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
             "torch_rng": torch.get_rng_state(),
-        })
-        runs.write_history(self.run_dir, self.history)
+        }
+        m = self.writer.epoch_ended(m, self.model, self._info(m), resume_state)
+        self.emit(EpochEnd(m))
+        self.say(f"epoch {m.epoch}: train loss {m.train_loss:.3f} acc {m.train_acc:.1%}, "
+                 f"val loss {m.val_loss:.3f} acc {m.val_acc:.1%}{'  (best)' if m.is_best else ''}")
 
     def _info(self, m: EpochMetrics) -> ModelInfo:
         spec, cfg = get_spec(self.cfg.backbone), self.cfg
@@ -402,7 +397,3 @@ class _Run:
             input_size=cfg.input_size, mean=list(spec.mean), std=list(spec.std),
             best_val_acc=m.val_acc, epoch=m.epoch, stage=m.stage, config=cfg.to_dict(),
         )
-
-    def _write_log(self) -> None:
-        with open(self.run_dir / "train.log", "a", encoding="utf-8") as fh:
-            fh.write("\n".join(self.log_lines) + "\n")

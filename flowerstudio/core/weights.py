@@ -14,6 +14,7 @@ from torch import nn
 
 from flowerstudio.core.backbones import hub_checkpoint_dir
 from flowerstudio.core.events import Log, PhaseStarted, Progress, ignore
+from flowerstudio.core.vocab import Phase
 
 _HASH = re.compile(r"-([a-f0-9]{8,})\.")
 
@@ -41,13 +42,13 @@ def download(url: str, dest: Path, callback=ignore, timeout: float = 30.0) -> Pa
     callback(Log(f"Downloading {dest.name} from {url}"))
     with urllib.request.urlopen(url, timeout=timeout) as resp, open(tmp, "wb") as out:
         total = int(resp.headers.get("Content-Length") or 0)
-        callback(PhaseStarted("download", total))
+        callback(PhaseStarted(Phase.DOWNLOAD, total))
         done = 0
         while chunk := resp.read(1 << 20):
             out.write(chunk)
             sha.update(chunk)
             done += len(chunk)
-            callback(Progress("download", done, total))
+            callback(Progress(Phase.DOWNLOAD, done, total))
     match = _HASH.search(dest.name)
     if match and not sha.hexdigest().startswith(match.group(1)):
         tmp.unlink(missing_ok=True)

@@ -1,0 +1,98 @@
+"""The engine's vocabulary: every word that travels in configs, events and files, one enum each.
+
+They are ``str`` enums, so a member equals its word (``TrainMode.FROZEN == "frozen"``), ``json``
+and ``csv`` write the plain word, and ``TrainMode("frozen")`` parses one. This module imports
+nothing heavy: the GUI reads it before torch is loaded.
+"""
+from __future__ import annotations
+
+from enum import Enum
+
+
+class Word(str, Enum):
+    """A str enum whose str() and f-string form is the plain word (Python 3.10 to 3.12 alike)."""
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+
+class TrainMode(Word):
+    """Which layers a training stage trains (also a run's "stage")."""
+
+    FROZEN = "frozen"  # the head only; the backbone stays as pretrained
+    LAST_STAGES = "last_stages"  # the head and the backbone's last K stages
+    ALL = "all"  # every layer
+
+
+class Phase(Word):
+    """What the engine is doing, in PhaseStarted and Progress events."""
+
+    DOWNLOAD = "download"
+    SCAN = "scan"
+    EXTRACT = "extract"
+    TRAIN = "train"
+    VALIDATE = "validate"
+    PREDICT = "predict"
+    LR_FIND = "lr_find"
+
+
+class LogLevel(Word):
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+class CheckpointKind(Word):
+    BEST = "best"
+    LAST = "last"
+
+
+class Split(Word):
+    """Which photos of a labelled folder to evaluate on."""
+
+    AUTO = "auto"  # test/ when there is one, else the validation split
+    TRAIN = "train"
+    VAL = "val"
+    TEST = "test"
+    ALL = "all"
+
+
+class Optimizer(Word):
+    ADAM = "adam"
+    ADAMW = "adamw"
+    SGD = "sgd"
+
+
+class Device(Word):
+    """The named device choices; a config's device may also be one GPU, "cuda:N"."""
+
+    AUTO = "auto"
+    CPU = "cpu"
+    CUDA = "cuda"
+
+
+def is_device(text: str) -> bool:
+    """A device word a config accepts: auto, cpu, cuda or cuda:N."""
+    if text in {d.value for d in Device}:
+        return True
+    prefix, _, index = text.partition(":")
+    return prefix == Device.CUDA and index.isdigit()
+
+
+class ExportFormat(Word):
+    """Model export formats. Here, not in export.py, so the GUI can list them before torch loads."""
+
+    ONNX = "onnx"
+    TORCHSCRIPT = "torchscript"
+
+    @property
+    def suffix(self) -> str:
+        return {"onnx": ".onnx", "torchscript": ".torchscript.pt"}[self.value]
+
+    @property
+    def title(self) -> str:
+        return {"onnx": "ONNX (.onnx) — for most apps and languages",
+                "torchscript": "TorchScript (.torchscript.pt) — for PyTorch and C++"}[self.value]

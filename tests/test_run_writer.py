@@ -1,0 +1,102 @@
+"""RunWriter: the best/last policy and the run folder's files, without training anything."""
+import json
+import shutil
+from pathlib import Path
+
+import torch
+from tinyrun import tiny_config
+
+from flowerstudio.core import runs
+from flowerstudio.core.checkpoints import ModelInfo, read_model_info
+from flowerstudio.core.config import TrainConfig
+from flowerstudio.core.events import BadImage, CheckpointSaved, EpochMetrics, Log
+from flowerstudio.core.run_writer import RunWriter
+from flowerstudio.core.trainer import train
+from flowerstudio.core.vocab import CheckpointKind
+
+
+def _metrics(epoch, val_acc, val_loss):
+    return EpochMetrics(epoch, "frozen", 1.0, 0.5, val_loss, val_acc, 1e-3, 0.1)
+
+
+def _info(m):
+    return ModelInfo(backbone="x", classes=["a", "b"], display_names=["a", "b"], input_size=32,
+                     mean=[0.5] * 3, std=[0.5] * 3, best_val_acc=m.val_acc, epoch=m.epoch, stage=m.stage)
+
+
+def _epoch(writer, m, model):
+    return writer.epoch_ended(m, model, _info(m), {"epoch": m.epoch})
+
+
+def test_best_by_accuracy_ties_to_the_lower_loss(tmp_path):
+    events = []
+    writer = RunWriter(events.append)
+    writer.open(tmp_path)
+    model = torch.nn.Linear(2, 2)
+    flags = [_epoch(writer, m, model).is_best for m in (
+        _metrics(1, 0.5, 1.0),
+        _metrics(2, 0.7, 0.9),   # better accuracy
+        _metrics(3, 0.7, 0.95),  # same accuracy, higher loss: not better
+        _metrics(4, 0.7, 0.8),   # same accuracy, lower loss: better
+        _metrics(5, 0.6, 0.1),   # lower accuracy: the loss does not matter
+    )]
+    assert flags == [True, True, False, True, False]
+    assert (writer.best_acc, writer.best_loss, writer.best_epoch) == (0.7, 0.8, 4)
+    assert read_model_info(tmp_path / runs.BEST).epoch == 4
+    assert read_model_info(tmp_path / runs.LAST).epoch == 5
+    assert torch.load(tmp_path / runs.LAST_STATE)["epoch"] == 5
+    assert [e.epoch for e in events if isinstance(e, CheckpointSaved)] == [1, 2, 4]
+    assert all(e.kind is CheckpointKind.BEST for e in events)
+    assert [m.is_best for m in runs.read_history(tmp_path)] == flags
+
+
+def test_log_keeps_lines_from_before_the_folder_and_appends(tmp_path):
+    (tmp_path / "train.log").write_text("earlier stage\n")
+    writer = RunWriter()
+    writer.record(Log("scanned", "warning"))  # before open(): the scan runs before the folder exists
+    writer.open(tmp_path)
+    writer.record(BadImage("/x.jpg", "empty file"))
+    writer.record(CheckpointSaved("/b", "best", 1, 0.5))  # not a log line
+    writer.close()
+    assert (tmp_path / "train.log").read_text() == (
+        "earlier stage\nwarning: scanned\nbad image skipped: /x.jpg: empty file\n")
+    assert json.loads((tmp_path / "history.json").read_text()) == []
+
+
+def test_a_writer_that_does_not_write_keeps_the_policy(tmp_path):
+    events = []
+    writer = RunWriter(events.append)
+    writer.open(tmp_path, writes=False)
+    assert _epoch(writer, _metrics(1, 0.5, 1.0), torch.nn.Linear(2, 2)).is_best
+    writer.record(Log("x"))
+    writer.close()
+    assert writer.best_epoch == 1 and len(writer.history) == 1
+    assert list(tmp_path.iterdir()) == [] and events == []
+
+
+def test_continuing_a_run_restores_history_and_best(trained_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(trained_run.run_dir, run)
+    best = read_model_info(run / runs.BEST)
+    writer = RunWriter()
+    writer.open(run, continuing=True, up_to_epoch=best.epoch)  # a crash before later epochs were written
+    assert [m.epoch for m in writer.history] == list(range(1, best.epoch + 1))
+    assert (writer.best_acc, writer.best_epoch) == (best.best_val_acc, best.epoch)
+    best_loss = next(m.val_loss for m in trained_run.history if m.epoch == best.epoch)
+    assert writer.best_loss == best_loss  # so a tie with that epoch is decided by the loss
+    assert not writer.is_better(_metrics(9, best.best_val_acc, best_loss))
+    assert writer.is_better(_metrics(9, best.best_val_acc, best_loss / 2))
+
+
+def test_config_json_is_the_config_the_run_used(trained_run, tiny_data, tmp_path):
+    """The start model's backbone wins over the config's, and it is in config.json; the caller's config
+    is left alone."""
+    start = tmp_path / "start.safetensors"  # a lone model file: the stage gets a new run folder
+    shutil.copy(trained_run.best_path, start)
+    cfg = tiny_config(tiny_data, tmp_path / "runs", epochs=1, backbone="resnet18", resume_from=str(start))
+    result = train(cfg)
+    saved = TrainConfig.load(Path(result.run_dir) / "config.json")
+    assert saved.backbone == "efficientnet_lite0" == read_model_info(result.best_path).backbone
+    assert read_model_info(result.best_path).config == saved.to_dict()
+    assert cfg.backbone == "resnet18"
+    assert Path(result.run_dir).name.endswith("efficientnet_lite0")
