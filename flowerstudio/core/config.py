@@ -92,7 +92,7 @@ class TrainConfig:
         """Turn word fields given as plain strings into their enums; a wrong word stays for validate()."""
         for name, kind in _WORDS.items():
             value = getattr(self, name)
-            if not isinstance(value, kind) and value in {w.value for w in kind}:
+            if isinstance(value, str) and not isinstance(value, kind) and value in {w.value for w in kind}:
                 setattr(self, name, kind(value))
 
     def validate(self) -> "TrainConfig":
