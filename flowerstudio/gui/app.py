@@ -31,15 +31,6 @@ def collect_on_gui_thread() -> None:
         _collector = GarbageCollector(interval=1.0)
 
 
-def freeze_heap() -> None:
-    """Once torch is loaded, move the long-lived objects out of the collector's sight, so the
-    collections on the GUI thread (on a timer, and before every job) stay short."""
-    import gc
-
-    gc.collect()
-    gc.freeze()
-
-
 def configure_plots() -> None:
     import pyqtgraph as pg
 
@@ -72,7 +63,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from flowerstudio.gui.main_window import MainWindow
 
     window = MainWindow()
-    window.state.devices_changed.connect(freeze_heap)
+    window.state.devices_changed.connect(jobs.collect_garbage)  # torch is in: keep later passes short
     window.show()
     paths = [a for a in argv[1:] if not a.startswith("-") and os.path.exists(a)]
     if paths:

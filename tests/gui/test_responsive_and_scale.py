@@ -1,7 +1,8 @@
 """The GUI thread stays responsive while work runs, and lists/charts scale to 102 classes."""
 from helpers import Heartbeat, tiny_setup
+from PySide6.QtCore import QPoint
 
-from flowerstudio.gui.app import freeze_heap
+from flowerstudio.gui.jobs import collect_garbage
 from flowerstudio.gui.state import Page
 from flowerstudio.gui.widgets.gallery_model import GalleryFilter, GalleryItem, GalleryModel, ItemRole
 
@@ -13,7 +14,7 @@ def test_gui_heartbeat_during_scan_train_predict(qtbot, window, tmp_path):
     opts = window.train_page.options
     # Start-up imports torch/timm once in the background; measure the steady state after it.
     qtbot.waitUntil(lambda: bool(opts.num_stages) and "counting" not in opts.params.text(), timeout=60000)
-    freeze_heap()  # as the app does after start-up; earlier tests left much garbage behind
+    collect_garbage()  # as the app does after start-up; earlier tests left much garbage behind
     beat = Heartbeat().start()
     with qtbot.waitSignal(window.state.scan_changed, timeout=60000):
         window.dataset_page.open_folder(str(data))
@@ -78,5 +79,6 @@ def test_gallery_filter_scales_to_thousands(qtbot, window):
     view = window.predict_page.gallery
     view.setModel(proxy)
     window.go_to(Page.PREDICT)
-    qtbot.waitUntil(lambda: view.isVisible() and view.indexAt(view.rect().topLeft()).isValid(), timeout=5000)
-    assert view.indexAt(view.rect().topLeft()).data(ItemRole) is first
+    corner = QPoint(10, 10)  # viewport coordinates: the first tile
+    qtbot.waitUntil(lambda: view.isVisible() and view.indexAt(corner).isValid(), timeout=5000)
+    assert view.indexAt(corner).data(ItemRole) is first

@@ -64,7 +64,8 @@ def test_close_during_training_stops_worker(qtbot, window, tiny_dataset, message
     tiny_setup(window, epochs=200)
     page.options.overrides = {"cache_views": 1, "feature_cache": False}
     page.train_btn.click()
-    qtbot.waitUntil(lambda: page.progress.batch_bar.value() > 0 or page.progress.curves.history, timeout=120000)
+    qtbot.waitUntil(lambda: page.progress.batch_bar.value() > 0 or bool(page.progress.curves.history),
+                    timeout=120000)
     task = page.task
     messages.answer = False  # "Keep training"
     assert not window.close()

@@ -11,13 +11,11 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog
 
 from flowerstudio.gui import messages
 from flowerstudio.gui.style import show_in_folder
+from flowerstudio.core.vocab import ExportFormat
 from flowerstudio.gui import engine
 from flowerstudio.gui.jobs import Job, run_job
-from flowerstudio.gui.style import BAD, GOOD, model_details
+from flowerstudio.gui.style import BAD, GOOD, model_details, with_button
 
-FORMATS = (("onnx", "ONNX (.onnx) — for most apps and languages", ".onnx"),
-           ("torchscript", "TorchScript (.torchscript.pt) — for PyTorch and C++", ".torchscript.pt"))
-SUFFIX = {key: suffix for key, _, suffix in FORMATS}
 
 
 def default_out(model_path: str) -> str:
@@ -50,8 +48,8 @@ class ExportDialog(QDialog):
         self.task: Optional[Job] = None
         self.result = None
         self.format = QComboBox()
-        for key, text, _ in FORMATS:
-            self.format.addItem(text, key)
+        for fmt in ExportFormat:
+            self.format.addItem(fmt.title, fmt.value)
         self.out_edit = QLineEdit(default_out(model_path))
         self.format.currentIndexChanged.connect(self._on_format)
         out_btn = QPushButton("Browse…")
@@ -113,13 +111,13 @@ class ExportDialog(QDialog):
         fmt = self.format.currentData()
         old = self.out_edit.text()
         # Swap the file ending only for a name that still ends like one of ours.
-        for _, _, suffix in FORMATS:
-            if old.endswith(suffix):
-                self.out_edit.setText(old[: -len(suffix)] + SUFFIX[fmt])
+        for other in ExportFormat:
+            if old.endswith(other.suffix):
+                self.out_edit.setText(old[: -len(other.suffix)] + ExportFormat(fmt).suffix)
                 return
 
     def choose_out(self) -> None:
-        suffix = SUFFIX[self.format.currentData()]
+        suffix = ExportFormat(self.format.currentData()).suffix
         path, _ = QFileDialog.getSaveFileName(self, "Save the exported model as", self.out_edit.text(),
                                               f"Exported model (*{suffix})")
         if path:

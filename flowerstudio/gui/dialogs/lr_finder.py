@@ -102,23 +102,23 @@ class LrFinderDialog(QDialog):
         super().reject()
 
     def _on_event(self, ev) -> None:
-        from flowerstudio.core.events import PhaseStarted, Progress
+        from flowerstudio.core.events import LrPoint, PhaseStarted, Progress
 
-        if isinstance(ev, PhaseStarted):
+        if isinstance(ev, LrPoint):  # the engine says which rate each step ran at
+            self.progress.setRange(0, max(ev.total, 1))
+            self.progress.setValue(ev.step)
+            self.status.setText(f"Testing learning rates: step {ev.step} of {ev.total}")
+            if math.isfinite(ev.loss):
+                self._live.append((ev.lr, ev.loss))
+                self._draw([a for a, _ in self._live], [b for _, b in self._live])
+        elif isinstance(ev, PhaseStarted):
             self.progress.setRange(0, max(ev.total, 1))
             self.progress.setValue(0)
             self.status.setText("Testing learning rates…" if ev.phase == "lr_find" else "Reading the photos…")
-        elif isinstance(ev, Progress):
+        elif isinstance(ev, Progress) and ev.phase == "extract":
             self.progress.setRange(0, max(ev.total, 1))
             self.progress.setValue(ev.done)
-            if ev.phase == "lr_find":
-                self.status.setText(f"Testing learning rates: step {ev.done} of {ev.total}")
-                if ev.loss is not None and math.isfinite(ev.loss):
-                    ratio = math.log(self.end_lr / self.start_lr) / max(self.num_steps - 1, 1)
-                    self._live.append((self.start_lr * math.exp(ratio * (ev.done - 1)), ev.loss))
-                    self._draw([a for a, _ in self._live], [b for _, b in self._live])
-            elif ev.phase == "extract":
-                self.status.setText(f"Reading the photos: {ev.done} of {ev.total}")
+            self.status.setText(f"Reading the photos: {ev.done} of {ev.total}")
 
     def _draw(self, lrs: list[float], losses: list[float]) -> None:
         finite = [(a, b) for a, b in zip(lrs, losses) if math.isfinite(b)]

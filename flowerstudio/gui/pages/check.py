@@ -197,7 +197,7 @@ class CheckPage(QWidget):
             self.headline.clear()  # the how-to hint is done with
         self.eval_btn.setEnabled(False)
         self.stop_btn.setEnabled(True)
-        self.task = run_job(engine.evaluate, model, data, self.split.currentData(), title="Evaluation",
+        self.task = run_job(engine.evaluate, model, data, self.split.currentData(), title="Evaluation", owner=self,
                             on_event=self._on_event, on_result=lambda report, m=model: self._show(report, m),
                             on_cancelled=lambda: self.status.setText("Stopped before the end — nothing to show."),
                             on_done=self._on_done)
@@ -283,7 +283,7 @@ class CheckPage(QWidget):
         start = os.path.dirname(self._evaluated_model or "")
         folder = QFileDialog.getExistingDirectory(self, "Save the report into…", start)
         if folder:
-            run_job(engine.save_report, self.report, folder, title="Saving the report",
+            run_job(engine.save_report, self.report, folder, title="Saving the report", owner=self,
                     on_result=lambda files: messages.show_info(
                         self, "Report saved", f"Saved {len(files)} files in {folder}.", "\n".join(files)))
 

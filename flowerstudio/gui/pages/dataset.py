@@ -141,7 +141,7 @@ class DatasetPage(QWidget):
         self.progress.setVisible(True)
         self.stop_btn.setVisible(True)
         self.state.set_status("Scanning dataset…")
-        self.task = run_job(engine.scan, path, title="Scanning the dataset", on_event=self._on_event,
+        self.task = run_job(engine.scan, path, title="Scanning the dataset", owner=self, on_event=self._on_event,
                             on_result=self._on_scanned, on_error=self._on_failed,
                             on_cancelled=lambda: self._end("Scan stopped."))
 

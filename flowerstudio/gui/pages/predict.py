@@ -172,7 +172,7 @@ class PredictPage(QWidget):
 
     def add_paths(self, paths: list[str]) -> None:
         """Files or folders (searched recursively); listing runs in the background."""
-        run_job(engine.list_images, list(paths), title="Adding photos", on_result=self._on_listed)
+        run_job(engine.list_images, list(paths), title="Adding photos", owner=self, on_result=self._on_listed)
 
     def _on_listed(self, found: list[str]) -> None:
         known = {it.path for it in self.gallery_model.items()} | set(self.pending)
@@ -207,7 +207,7 @@ class PredictPage(QWidget):
         self.progress.setVisible(True)
         self.stop_btn.setEnabled(True)
         self.state.set_status(f"Predicting {len(batch)} photos…")
-        self.task = run_job(engine.predict, self.predictor, batch, title="Prediction", on_event=self._on_event,
+        self.task = run_job(engine.predict, self.predictor, batch, title="Prediction", owner=self, on_event=self._on_event,
                             on_result=self._on_predicted, on_done=self._on_done)
 
     def _on_event(self, ev) -> None:

@@ -86,7 +86,7 @@ class ModelBar(QWidget):
             self._refuse(str(exc), "")
             return
         self._show(path, info, loading=True)
-        self.loading = run_job(engine.load_predictor, path, title="Opening the model",
+        self.loading = run_job(engine.load_predictor, path, title="Opening the model", owner=self,
                                on_result=lambda pred, p=path: self._on_loaded(p, pred), on_error=self._refuse)
 
     def _refuse(self, message: str, details: str) -> None:

@@ -61,7 +61,7 @@ class PredictOutput(QWidget):
 
     def export_csv(self, path: str) -> Job:
         preds = self.source()
-        return run_job(engine.write_csv, preds, path, title="Exporting predictions",
+        return run_job(engine.write_csv, preds, path, title="Exporting predictions", owner=self,
                        on_result=lambda p: self._on_exported(p, len(preds)))
 
     def _on_exported(self, path: str, n: int) -> None:
@@ -94,7 +94,7 @@ class PredictOutput(QWidget):
         settings.put("predict/threshold", self.threshold.value())
         self._busy = True
         self.sort_btn.setEnabled(False)
-        return run_job(engine.sort_into, preds, dest, self.threshold.value() / 100.0, move, title="Sorting photos",
+        return run_job(engine.sort_into, preds, dest, self.threshold.value() / 100.0, move, title="Sorting photos", owner=self,
                        on_result=self._on_sorted, on_done=self._on_done)
 
     def _on_done(self) -> None:

@@ -148,7 +148,7 @@ class TrainPage(QWidget):
         self.progress.begin(f"{title}: {config.backbone}, {config.epochs} epochs, lr {config.lr:g}, "
                             f"batch {config.batch_size}, {config.input_size}px, device {config.device}", config.epochs)
         self.run_label.setText(title + " …")
-        self.task = run_job(engine.train, config, title="Training", on_event=self._on_event,
+        self.task = run_job(engine.train, config, title="Training", owner=self, on_event=self._on_event,
                             on_result=self._on_finished, on_error=self._on_failed, on_done=self._on_done)
         self._update_buttons()
 

@@ -173,7 +173,7 @@ class TrainOptions(QWidget):
 
     def load_devices(self) -> None:
         """The devices need torch: found in the background; AppState says when they are known."""
-        run_job(engine.devices, title="Looking for GPUs", on_result=self._on_devices,
+        run_job(engine.devices, title="Looking for GPUs", owner=self, on_result=self._on_devices,
                 on_error=lambda _m, _d: self.state.set_devices(self.state.devices))
 
     def _on_devices(self, devices) -> None:
@@ -257,7 +257,7 @@ class TrainOptions(QWidget):
         n = len(scan.classes) if scan is not None and scan.classes else 10
         name = self.backbone.currentData() or _DEFAULTS.backbone
         self._count_task = run_job(engine.count_params, name, n, self.depth.currentData(), self.stages.value(),
-                                   title="Counting parameters", on_result=self._on_counted,
+                                   title="Counting parameters", owner=self, on_result=self._on_counted,
                                    on_error=lambda _m, _d: self.params.setText("Trainable parameters: unknown"))
 
     def _on_counted(self, result) -> None:

@@ -96,7 +96,7 @@ class AugmentPreview(QWidget):
         for tile in [self.plain] + self.tiles:  # views of the old settings must not pass for the new ones
             tile.clear()
         self.task = run_job(engine.augment_views, self.path, copy.deepcopy(s.augment), s.input_size, s.backbone,
-                            N_VIEWS, title="Augmentation preview", on_result=self._on_rendered,
+                            N_VIEWS, title="Augmentation preview", owner=self, on_result=self._on_rendered,
                             on_error=lambda msg, _d: self.info.setText(f"Cannot preview this photo: {msg}"),
                             on_done=self._after)
 

@@ -60,7 +60,7 @@ class HeatmapToggle(QCheckBox):
             self.setText(TEXT + " (working…)")
             key = (self.model_path, self.image_path)
             self._job = run_job(engine.heatmap, self.model_path, self.image_path,
-                                title="Showing what the model looked at",
+                                title="Showing what the model looked at", owner=self,
                                 on_result=lambda img, key=key: self._on_ready(key, img),
                                 on_error=self._on_failed, on_done=self._on_done)
 

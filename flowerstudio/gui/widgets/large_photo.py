@@ -34,7 +34,7 @@ class LargePhoto(QLabel):
             self.setText(self.EMPTY)
             return
         self.setText("Loading…")
-        run_job(load_qimage, path, SIZE, title="Opening the photo",
+        run_job(load_qimage, path, SIZE, title="Opening the photo", owner=self,
                 on_result=lambda img, p=path: self._on_image(p, img))
 
     def set_override(self, image: Optional[QImage]) -> None:
