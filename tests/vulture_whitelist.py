@@ -12,3 +12,7 @@ ModelInfo.app_version, ModelInfo.torch_version, ModelInfo.format_version  # writ
 _.forward  # nn.Module.forward, called through __call__
 _.source_parent  # Qt override signature
 _isolated_user_dirs, _gui_thread_collector, qapp  # pytest fixtures, requested by name
+from flowerstudio.core.vocab import Device, ExportFormat, LogLevel
+
+LogLevel.ERROR, Device.CPU, ExportFormat.TORCHSCRIPT  # enum members: parsed from words, not named in code
+_.me  # tests: a Python reference cycle made on purpose
