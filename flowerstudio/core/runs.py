@@ -14,7 +14,7 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Optional
 
-from flowerstudio.core.atomic import atomic_write_bytes
+from flowerstudio.core.atomic import atomic_write_bytes, make_unique_dir
 from flowerstudio.core.events import EpochMetrics
 
 BEST = "best.safetensors"
@@ -30,15 +30,8 @@ def default_runs_dir() -> Path:
 
 
 def new_run_dir(root: str | Path, backbone: str) -> Path:
-    root = Path(root)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    path = root / f"{stamp}-{backbone}"
-    n = 1
-    while path.exists():
-        n += 1
-        path = root / f"{stamp}-{backbone}-{n}"
-    path.mkdir(parents=True)
-    return path
+    """A new, empty run folder; two runs started in the same second get different ones."""
+    return make_unique_dir(root, f"{time.strftime('%Y%m%d-%H%M%S')}-{backbone}")
 
 
 def best_model_path(run_dir: str | Path) -> Path:
