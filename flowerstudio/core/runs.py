@@ -6,8 +6,6 @@
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import time
 from dataclasses import asdict, fields
@@ -15,6 +13,7 @@ from pathlib import Path
 from typing import Optional
 
 from flowerstudio.core.atomic import atomic_write_bytes, make_unique_dir
+from flowerstudio.core.csvfile import write_csv_file
 from flowerstudio.core.events import EpochMetrics
 
 BEST = "best.safetensors"
@@ -65,11 +64,8 @@ def resolve_model_path(spec: str | Path, runs_dir: str | Path | None = None) -> 
 def write_history(run_dir: Path, history: list[EpochMetrics]) -> None:
     rows = [asdict(m) for m in history]
     atomic_write_bytes(run_dir / "history.json", json.dumps(rows, indent=1).encode())
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=[f.name for f in fields(EpochMetrics)])
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic_write_bytes(run_dir / "history.csv", buf.getvalue().encode())
+    header = [f.name for f in fields(EpochMetrics)]
+    write_csv_file(run_dir / "history.csv", header, ([row[k] for k in header] for row in rows))
 
 
 def read_history(run_dir: str | Path) -> list[EpochMetrics]:

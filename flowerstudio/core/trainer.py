@@ -28,6 +28,7 @@ from flowerstudio.core.events import (
     PhaseStarted, Progress, RunStarted, ignore,
 )
 from flowerstudio.core.featurecache import cache_for
+from flowerstudio.core.fsnames import FS_ERRORS
 from flowerstudio.core.optim import make_optimizer, make_scheduler
 from flowerstudio.core.loader import ImageDataset, make_loader
 from flowerstudio.core.models import (
@@ -404,5 +405,5 @@ class _Run:
         )
 
     def _write_log(self) -> None:
-        with open(self.run_dir / "train.log", "a", encoding="utf-8") as fh:
+        with open(self.run_dir / "train.log", "a", encoding="utf-8", errors=FS_ERRORS) as fh:  # exact odd names
             fh.write("\n".join(self.log_lines) + "\n")
