@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from pathlib import Path
@@ -36,9 +37,9 @@ def _give_mode(fd: int, path: Path) -> None:
             pass  # some network filesystems refuse chmod; the file is still written
 
 
-def _temp_beside(path: Path) -> tuple[int, str]:
+def _temp_beside(path: Path, suffix: str = ".tmp") -> tuple[int, str]:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     _give_mode(fd, path)
     return fd, tmp
 
@@ -67,22 +68,41 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike, overwrite: bool = True) -> Iterator[Path]:
     """For writers that want a file name (torch.jit.save, onnx export): yields a temp path beside
     ``path``; when the block ends without an error it is fsynced and renamed onto ``path``,
-    otherwise removed."""
+    otherwise removed. ``overwrite=False``: FileExistsError rather than replace an existing file."""
     path = Path(path)
-    fd, tmp = _temp_beside(path)
+    fd, tmp = _temp_beside(path, ".tmp" + path.suffix)  # some writers pick the format by the suffix
     os.close(fd)
     try:
         yield Path(tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            rename_no_replace(tmp, path)
     except BaseException:
         _discard(tmp)
         raise
     _fsync_dir(path.parent)
+
+
+def rename_no_replace(src: str | os.PathLike, dst: str | os.PathLike) -> None:
+    """Rename ``src`` to ``dst``; FileExistsError if ``dst`` exists (os.rename would replace it on POSIX)."""
+    try:
+        os.link(src, dst)  # atomic "create only if absent"
+    except FileExistsError:
+        raise
+    except OSError:
+        # No hard links here (FAT, some network shares). Windows' rename never replaces;
+        # elsewhere the check and the rename are a few microseconds apart.
+        if os.name != "nt" and os.path.lexists(dst):
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), os.fspath(dst)) from None
+        os.rename(src, dst)
+        return
+    os.unlink(src)
 
 
 def fsync_dir(folder: str | os.PathLike) -> None:
