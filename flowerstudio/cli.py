@@ -224,7 +224,8 @@ def cmd_predict(args) -> int:
         for p in result.predictions:
             print(f"{p.path}\t{p.name}\t{p.confidence:.3f}")
     if args.sort_into:
-        print(sort_into(result.predictions, args.sort_into, args.min_confidence, args.move).summary())
+        print(sort_into(result.predictions, args.sort_into, args.min_confidence, args.move,
+                        names=predictor.info.display_names).summary())
     mean_conf = sum(p.confidence for p in result.predictions) / max(len(result.predictions), 1)
     print(f"{'cancelled' if result.cancelled else 'done'}: {len(result.predictions)} photos labelled "
           f"(mean confidence {mean_conf:.1%}), {len(result.unreadable)} unreadable"
