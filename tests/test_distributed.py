@@ -38,8 +38,7 @@ def _val_accuracy(run):
     from flowerstudio.core.predict import Predictor
 
     root = Path(json.loads((run / "config.json").read_text())["data_dir"])
-    paths = [str(root / "valid" / rel) if not (root / rel).is_file() else str(root / rel)
-             for rel in json.loads((run / "split.json").read_text())["val"]]
+    paths = [str(root / rel) for rel in json.loads((run / "split.json").read_text())["val"]]
     predictor = Predictor(run / "best.safetensors", "cpu")
     truth = [predictor.info.classes.index(Path(p).parent.name) for p in paths]
     preds = predictor.predict(paths).predictions
