@@ -101,6 +101,7 @@ def _add_export(sub) -> None:
     p.add_argument("--verify", nargs="+", metavar="FOLDER_OR_FILES",
                    help="photos to compare the exported model with PyTorch on")
     p.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    p.add_argument("--overwrite", action="store_true", help="replace the output file if it exists")
 
 
 class TqdmReporter:
@@ -224,7 +225,8 @@ def cmd_predict(args) -> int:
         for p in result.predictions:
             print(f"{p.path}\t{p.name}\t{p.confidence:.3f}")
     if args.sort_into:
-        print(sort_into(result.predictions, args.sort_into, args.min_confidence, args.move).summary())
+        print(sort_into(result.predictions, args.sort_into, args.min_confidence, args.move,
+                        names=predictor.info.display_names).summary())
     mean_conf = sum(p.confidence for p in result.predictions) / max(len(result.predictions), 1)
     print(f"{'cancelled' if result.cancelled else 'done'}: {len(result.predictions)} photos labelled "
           f"(mean confidence {mean_conf:.1%}), {len(result.unreadable)} unreadable"
@@ -266,10 +268,9 @@ def cmd_find_lr(args) -> int:
     finally:
         reporter.close()
     if args.csv:
-        import csv
+        from flowerstudio.core.csvfile import write_csv_file
 
-        with open(args.csv, "w", newline="", encoding="utf-8") as fh:
-            csv.writer(fh).writerows([("lr", "loss")] + list(zip(result.lrs, result.losses)))
+        write_csv_file(args.csv, ("lr", "loss"), zip(result.lrs, result.losses))
     ending = "cancelled" if result.cancelled else "loss diverged" if result.stopped_early else "full range"
     print(f"suggested learning rate {result.suggested_lr:.2e} ({len(result.lrs)} steps from {args.start_lr:.0e}, "
           f"{ending})" + (f"; curve in {args.csv}" if args.csv else ""))
@@ -285,7 +286,8 @@ def cmd_export(args) -> int:
     if args.verify and not photos:
         print(f"error: no images found in {', '.join(args.verify)}", file=sys.stderr)
         return 1
-    result = export_model(resolve_model_path(args.model), args.out, args.fmt, photos, args.opset)
+    result = export_model(resolve_model_path(args.model), args.out, args.fmt, photos, args.opset,
+                          overwrite=args.overwrite, cancel=_cancel_on_ctrl_c())
     print(result.message)
     return 1 if result.verified is False else 0
 
@@ -311,15 +313,35 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     sub.add_parser("resume", help="finish an interrupted training stage from its last epoch").add_argument(
         "run", help="the run folder (or 'last' for the latest run)")
     args = parser.parse_args(argv)
+    _print_any_file_name()
+    from flowerstudio.core.checkpoints import CheckpointError
     from flowerstudio.core.errors import user_errors
+    from flowerstudio.core.events import Cancelled
 
     try:
         return {"train": cmd_train, "predict": cmd_predict, "evaluate": cmd_evaluate,
                 "backbones": cmd_backbones, "resume": cmd_resume,
                 "find-lr": cmd_find_lr, "export": cmd_export}[args.command](args)
+    except Cancelled:
+        print("cancelled", file=sys.stderr)
+        return 130
+    except CheckpointError as exc:  # a bad model file: one line, exit status 2
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
     except user_errors() as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+
+
+def _print_any_file_name() -> None:
+    """A file name that is not UTF-8 is printed as its original bytes (as ls does), not a crash."""
+    errors = "surrogateescape" if os.name == "posix" else "backslashreplace"
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            try:
+                stream.reconfigure(errors=errors)
+            except (ValueError, OSError):
+                pass
 
 
 if __name__ == "__main__":

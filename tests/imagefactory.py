@@ -112,3 +112,21 @@ def write_broken_files(folder) -> list[Path]:
     truncated.write_bytes(data[: len(data) // 2])
     text.write_text("this is not a picture\n", encoding="utf-8")
     return [empty, truncated, text]
+
+
+def write_huge_png(path, width: int = 10_000, height: int = 10_000) -> Path:
+    """A real, valid black PNG of width x height pixels that is tiny on disk (1-bit grey, compressed
+    row by row): written without ever holding the picture in memory."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    packer = zlib.compressobj(9)
+    row = b"\x00" + bytes((width + 7) // 8)  # filter byte "none", then 8 pixels per byte
+    idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    path = Path(path)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+    return path

@@ -1,8 +1,6 @@
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
@@ -71,31 +69,57 @@ def test_failed_write_leaves_previous_file_loadable(tmp_path, monkeypatch):
 
 
 _SAVER = """
-import sys, torch
+import os, sys
 from flowerstudio.core.checkpoints import ModelInfo, save_model
 from flowerstudio.core.models import build_classifier
-model = build_classifier("resnet18", 3, pretrained=False)
-info = ModelInfo("resnet18", ["a", "b", "c"], ["a", "b", "c"], 64, [0.5] * 3, [0.5] * 3)
-i = 0
-while True:
-    i += 1
-    info.epoch = i
-    save_model(sys.argv[1], model, info)
-    print(i, flush=True)
+model = build_classifier("efficientnet_lite0", 3, pretrained=False)
+info = ModelInfo("efficientnet_lite0", ["a", "b", "c"], ["a", "b", "c"], 64, [0.5] * 3, [0.5] * 3, epoch=1)
+save_model(sys.argv[1], model, info)
+
+def inside_the_write():  # tell the test, then wait for the kill
+    print("inside", flush=True)
+    sys.stdin.read()
+
+real_fdopen = os.fdopen
+
+class HalfWritten:
+    def __init__(self, fh):
+        self.fh = fh
+    def write(self, data):  # half the bytes reach the disk, then the process dies
+        self.fh.write(data[: len(data) // 2])
+        self.fh.flush()
+        inside_the_write()
+    def __getattr__(self, name):
+        return getattr(self.fh, name)
+    def __enter__(self):
+        return self
+    def __exit__(self, *exc):
+        return self.fh.__exit__(*exc)
+
+if sys.argv[2] == "mid-data":
+    os.fdopen = lambda *a, **k: HalfWritten(real_fdopen(*a, **k))
+else:  # written and fsynced, not yet renamed
+    os.replace = lambda src, dst: inside_the_write()
+info.epoch = 2
+save_model(sys.argv[1], model, info)
 """
 
 
-def test_killed_process_never_leaves_an_unreadable_checkpoint(tmp_path):
-    """SIGKILL a process that keeps saving a 45 MB model; the file must always load."""
+@pytest.mark.parametrize("moment", ["mid-data", "before-rename"])
+def test_killed_process_never_leaves_an_unreadable_checkpoint(tmp_path, moment):
+    """Kill a process inside its second save (the child says when it is there): the first one must load."""
     path = tmp_path / "best.safetensors"
-    for delay in (1.5, 2.2):
-        proc = subprocess.Popen([sys.executable, "-c", _SAVER, str(path)], stdout=subprocess.PIPE, text=True)
-        proc.stdout.readline()  # at least one save finished
-        time.sleep(delay - 1.4)
-        proc.send_signal(signal.SIGKILL)
+    proc = subprocess.Popen([sys.executable, "-c", _SAVER, str(path), moment], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "inside"
+        temp = [p for p in tmp_path.iterdir() if p != path]
+        assert len(temp) == 1 and 0 < temp[0].stat().st_size  # the kill lands inside a real write
+    finally:
+        proc.kill()
         proc.wait()
-        model, info = load_model(path)
-        assert info.epoch >= 1
+    model, info = load_model(path)
+    assert info.epoch == 1
 
 
 def test_resume_state_loads_weights_only(tmp_path):

@@ -287,12 +287,25 @@ def test_errors(tmp_path):
         scan_dataset(make_dataset(tmp_path / "f", layout="flat"), val_fraction=1.0)
 
 
-def test_cancel(tmp_path):
-    root = make_dataset(tmp_path / "d", per_class=30, layout="flat", size=(8, 8))
-    token = CancelToken()
-    token.cancel()
+def test_cancel_during_the_scan_stops_it(tmp_path, monkeypatch):
+    from flowerstudio.core import dataset
+
+    root = make_dataset(tmp_path / "d", per_class=100, layout="flat", size=(8, 8))
+    token, probed = CancelToken(), []
+    real_probe = dataset.probe_image
+
+    def probe(path):
+        probed.append(path)
+        return real_probe(path)
+
+    def callback(event):  # the user presses Stop once the scan is under way
+        if isinstance(event, PhaseStarted) and event.phase == "scan":
+            token.cancel()
+
+    monkeypatch.setattr(dataset, "probe_image", probe)
     with pytest.raises(Cancelled):
-        scan_dataset(root, cancel=token)
+        scan_dataset(root, callback=callback, cancel=token)
+    assert 0 < len(probed) < 200  # it stopped part-way, not after checking every photo
 
 
 def test_many_files_is_quick(tmp_path):

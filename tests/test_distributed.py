@@ -33,6 +33,19 @@ def _single(args, env_extra):
                           timeout=240, env=env)
 
 
+def _val_accuracy(run):
+    """The best model's accuracy on the run's whole validation split, measured here in one process."""
+    from flowerstudio.core.predict import Predictor
+
+    root = Path(json.loads((run / "config.json").read_text())["data_dir"])
+    paths = [str(root / rel) for rel in json.loads((run / "split.json").read_text())["val"]]
+    predictor = Predictor(run / "best.safetensors", "cpu")
+    truth = [predictor.info.classes.index(Path(p).parent.name) for p in paths]
+    preds = predictor.predict(paths).predictions
+    assert len(preds) == len(paths) == 12
+    return sum(p.label == t for p, t in zip(preds, truth)) / len(paths)
+
+
 def _safetensors_layout(path):
     from safetensors import safe_open
 
@@ -53,21 +66,25 @@ def test_two_processes_match_one(data, tmp_path, mode):
     info1, info2 = read_model_info(run1 / "best.safetensors"), read_model_info(run2 / "best.safetensors")
     assert _safetensors_layout(run1 / "best.safetensors") == _safetensors_layout(run2 / "best.safetensors")
     assert info1.classes == info2.classes and info1.backbone == info2.backbone
-    assert abs(info1.best_val_acc - info2.best_val_acc) <= 0.25
+    hist1, hist2 = (json.loads((r / "history.json").read_text()) for r in (run1, run2))
+    assert [h["epoch"] for h in hist2] == [1, 2, 3]
+    if not mode:  # feature cache: every rank trains the head on the same gathered features, as one process does
+        assert [h["val_acc"] for h in hist2] == pytest.approx([h["val_acc"] for h in hist1], abs=1e-6)
+    # Rank 0 reports the accuracy of the whole validation split (summed over ranks), not of its half.
+    assert info2.best_val_acc == pytest.approx(_val_accuracy(run2), abs=1e-6)
     assert info2.best_val_acc >= 0.75
-    hist = json.loads((run2 / "history.json").read_text())
-    assert [h["epoch"] for h in hist] == [1, 2, 3]
     assert sorted(p.name for p in run1.iterdir()) == sorted(p.name for p in run2.iterdir())
 
 
 def test_a_failing_rank_ends_the_job_with_its_message(data, tmp_path):
+    """The job ends because a rank failed, not because rank 0 gave up waiting for it (300 s)."""
     start = time.monotonic()
     out = _torchrun(["train", str(data), *ARGS, "--no-feature-cache", "--output", str(tmp_path / "runs")],
-                    {"FLOWERSTUDIO_CACHE_DIR": str(tmp_path / "cache"), "FLOWERSTUDIO_DIST_TIMEOUT": "60"},
-                    timeout=200, entry=(str(Path(__file__).parent / "ddp_failing_entry.py"),))
+                    {"FLOWERSTUDIO_CACHE_DIR": str(tmp_path / "cache"), "FLOWERSTUDIO_DIST_TIMEOUT": "300"},
+                    timeout=420, entry=(str(Path(__file__).parent / "ddp_failing_entry.py"),))
     assert out.returncode != 0
     assert "simulated failure on rank 1" in out.stdout + out.stderr
-    assert time.monotonic() - start < 200
+    assert time.monotonic() - start < 150  # well under the 300 s wait, and reachable before the 420 s timeout
 
 
 def test_single_process_needs_no_process_group(monkeypatch):

@@ -90,3 +90,22 @@ def test_offline_readiness_follows_the_hub_cache(tmp_path, monkeypatch):
     (tmp_path / "checkpoints").mkdir()
     (tmp_path / "checkpoints" / "resnet18-f37072fd.pth").write_bytes(b"x")
     assert weights_available_offline("resnet18")
+
+
+def test_download_can_be_cancelled_between_chunks(server, monkeypatch, tmp_path):
+    from flowerstudio.core.events import Cancelled, CancelToken
+
+    folder, base = server
+    name = _publish(folder, torchvision.models.resnet18().state_dict())  # about 45 chunks of 1 MB
+    monkeypatch.setattr(weights, "_torchvision_url", lambda spec: f"{base}/{name}")
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    token, chunks = CancelToken(), []
+
+    def on_progress(event):
+        if isinstance(event, Progress):
+            chunks.append(event.done)
+            token.cancel()  # the user presses Stop after the first chunk
+
+    with pytest.raises(Cancelled):
+        build_classifier("resnet18", 4, callback=on_progress, cancel=token)
+    assert len(chunks) == 1 and not list((tmp_path / "hub" / "checkpoints").iterdir())

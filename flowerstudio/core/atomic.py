@@ -1,16 +1,60 @@
 """Crash-safe file writes: a reader sees the old file or the new one, never half of one."""
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import tempfile
 from pathlib import Path
+from typing import Iterator
+
+
+def _current_umask() -> int:
+    # os.umask can only be read by setting it; done once, at import (before worker threads
+    # exist), so no other thread ever creates a file under the temporary value.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
+def _normal_mode(path: Path) -> int:
+    """The mode a plain ``open(path, 'w')`` would give: the old file's, else 0666 minus the umask."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except OSError:
+        return 0o666 & ~_UMASK
+
+
+def _give_mode(fd: int, path: Path) -> None:
+    # mkstemp makes files 0600; a model or CSV the user shares should get their usual mode.
+    if hasattr(os, "fchmod"):
+        try:
+            os.fchmod(fd, _normal_mode(path))
+        except OSError:
+            pass  # some network filesystems refuse chmod; the file is still written
+
+
+def _temp_beside(path: Path, suffix: str = ".tmp") -> tuple[int, str]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    _give_mode(fd, path)
+    return fd, tmp
+
+
+def _discard(tmp: str) -> None:
+    try:
+        os.unlink(tmp)
+    except OSError:
+        pass
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temp file in the same folder, fsync, then os.replace."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _temp_beside(path)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -18,12 +62,52 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        _discard(tmp)
         raise
     _fsync_dir(path.parent)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, overwrite: bool = True) -> Iterator[Path]:
+    """For writers that want a file name (torch.jit.save, onnx export): yields a temp path beside
+    ``path``; when the block ends without an error it is fsynced and renamed onto ``path``,
+    otherwise removed. ``overwrite=False``: FileExistsError rather than replace an existing file."""
+    path = Path(path)
+    fd, tmp = _temp_beside(path, ".tmp" + path.suffix)  # some writers pick the format by the suffix
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            rename_no_replace(tmp, path)
+    except BaseException:
+        _discard(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+def rename_no_replace(src: str | os.PathLike, dst: str | os.PathLike) -> None:
+    """Rename ``src`` to ``dst``; FileExistsError if ``dst`` exists (os.rename would replace it on POSIX)."""
+    try:
+        os.link(src, dst)  # atomic "create only if absent"
+    except FileExistsError:
+        raise
+    except OSError:
+        # No hard links here (FAT, some network shares). Windows' rename never replaces;
+        # elsewhere the check and the rename are a few microseconds apart.
+        if os.name != "nt" and os.path.lexists(dst):
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), os.fspath(dst)) from None
+        os.rename(src, dst)
+        return
+    os.unlink(src)
+
+
+def fsync_dir(folder: str | os.PathLike) -> None:
+    """Make a rename or new entry in ``folder`` durable (a no-op where not possible)."""
+    _fsync_dir(Path(folder))
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -40,3 +124,21 @@ def _fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def make_unique_dir(parent: str | os.PathLike, name: str) -> Path:
+    """Create ``parent/name`` (or name-2, name-3, ... when taken) and return it.
+
+    os.mkdir either creates the folder or fails because it exists, so two processes
+    asking for the same name at the same moment always get two different folders.
+    """
+    parent = Path(parent)
+    parent.mkdir(parents=True, exist_ok=True)
+    n = 1
+    while True:
+        path = parent / (name if n == 1 else f"{name}-{n}")
+        try:
+            os.mkdir(path)
+            return path
+        except FileExistsError:
+            n += 1

@@ -68,8 +68,14 @@ def save_model(path: str | Path, model: torch.nn.Module, info: ModelInfo) -> Non
 
 
 def read_model_info(path: str | Path) -> ModelInfo:
-    """Read only the metadata (cheap: the header, not the weights)."""
+    """Read only the metadata (cheap: the header, not the weights).
+
+    Every field is checked (type and range): a malformed or crafted file raises
+    CheckpointError naming the file and the field.
+    """
     from safetensors import safe_open
+
+    from flowerstudio.core.modelmeta import MetadataError, checked_fields, parse_format_version
 
     path = Path(path)
     if not path.is_file():
@@ -81,14 +87,19 @@ def read_model_info(path: str | Path) -> ModelInfo:
         raise CheckpointError(f"{path} is not a readable model file (corrupt or truncated?): {exc}") from exc
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path} is a .safetensors file but not a Flower Studio model (no '{FORMAT}' metadata)")
-    if int(meta.get("format_version", "0")) > FORMAT_VERSION:
-        raise CheckpointError(f"{path} was made by a newer Flower Studio (format {meta['format_version']}); update the app")
     try:
-        data = json.loads(meta["flowerstudio"])
-        known = ModelInfo.__dataclass_fields__
-        return ModelInfo(**{k: v for k, v in data.items() if k in known})
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CheckpointError(f"{path}: model metadata is damaged ({exc})") from exc
+        version = parse_format_version(meta.get("format_version", "0"))
+        if version > FORMAT_VERSION:
+            raise CheckpointError(f"{path} was made by a newer Flower Studio (format {version}); update the app")
+        if "flowerstudio" not in meta:
+            raise MetadataError("flowerstudio", "is missing")
+        try:
+            data = json.loads(meta["flowerstudio"])
+        except ValueError as exc:
+            raise MetadataError("flowerstudio", f"is not valid JSON ({exc})") from exc
+        return ModelInfo(**checked_fields(data, set(ModelInfo.__dataclass_fields__)))
+    except MetadataError as exc:
+        raise CheckpointError(f"{path}: model {exc}") from exc
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, ModelInfo]:
@@ -102,7 +113,10 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[to
         state = load_file(str(path), device="cpu")
     except Exception as exc:
         raise CheckpointError(f"{path}: weights are unreadable (corrupt or truncated?): {exc}") from exc
-    model = build_classifier(info.backbone, info.num_classes, pretrained=False)
+    try:
+        model = build_classifier(info.backbone, info.num_classes, pretrained=False)
+    except ValueError as exc:  # an unknown backbone name
+        raise CheckpointError(f"{path}: model metadata field 'backbone': {exc}") from exc
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Iterator, Optional
 
 from .atomic import atomic_write_bytes
+from .fsnames import json_bytes
 from .events import Callback, CancelToken, PhaseStarted, Progress, ignore
 from .imageio import is_hidden_or_system, is_image_file, probe_image
 
@@ -94,8 +95,8 @@ class DatasetScan:
 
     def save_split(self, path: str | os.PathLike) -> None:
         """Write split_dict() as JSON, atomically."""
-        data = json.dumps(self.split_dict(), indent=1, ensure_ascii=False)
-        atomic_write_bytes(path, data.encode("utf-8"))
+        # json_bytes: a file name that is not UTF-8 is saved so it loads back as the same path.
+        atomic_write_bytes(path, json_bytes(self.split_dict(), indent=1))
 
 
 _CHUNK = re.compile(r"(\d+)")

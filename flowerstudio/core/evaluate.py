@@ -1,7 +1,6 @@
 """Evaluate a model on a labelled folder: accuracy, per-class accuracy, confusion matrix, mistakes."""
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
@@ -110,10 +109,9 @@ class EvalReport:
 
 
 def _csv(path: Path, header: list, rows: list) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(header)
-        w.writerows(rows)
+    from flowerstudio.core.csvfile import write_csv_file  # formula-safe cells, atomic write
+
+    write_csv_file(path, header, rows)
 
 
 def evaluate(

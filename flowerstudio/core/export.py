@@ -20,7 +20,9 @@ import torch
 from torch import nn
 
 import flowerstudio
-from flowerstudio.core.atomic import atomic_write_bytes
+from flowerstudio.core.atomic import atomic_path, atomic_write_bytes
+from flowerstudio.core.events import CancelToken
+from flowerstudio.core.fsnames import json_bytes, json_text
 from flowerstudio.core.vocab import ExportFormat
 
 SUFFIX = {f: f.suffix for f in ExportFormat}
@@ -57,9 +59,9 @@ class Probabilities(nn.Module):
 
 
 def default_out_path(model_path: str | os.PathLike, fmt: str) -> Path:
-    """Beside the model file: best.safetensors -> best.onnx / best.torchscript.pt."""
+    """Beside the model file: best.safetensors -> best.onnx, best.v2.safetensors -> best.v2.onnx."""
     path = Path(model_path)
-    return path.with_name(path.name.split(".")[0] + SUFFIX[fmt])
+    return path.with_name(path.stem + SUFFIX[fmt])  # the full stem: best.v1 and best.v2 stay apart
 
 
 def sidecar(info, fmt: str, source: str, opset: Optional[int]) -> dict:
@@ -94,11 +96,15 @@ def export_model(
     fmt: str = "onnx",
     verify_images: Sequence[str | os.PathLike] = (),
     opset: int = 17,
+    overwrite: bool = False,
+    cancel: Optional[CancelToken] = None,
 ) -> ExportResult:
     """Write ``out_path`` (default: beside the model) and ``<out_path>.json``; check it on ``verify_images``.
 
     ``model_path``: a model file or a run folder. The check passes when no probability
-    differs from PyTorch's by more than TOLERANCE (1e-4).
+    differs from PyTorch's by more than TOLERANCE (1e-4). An existing file is never replaced
+    unless ``overwrite`` (ExportError otherwise). ``cancel`` stops it (raises Cancelled)
+    with nothing written: the file is exported and checked under a temporary name first.
     """
     from flowerstudio.core.checkpoints import load_model
     from flowerstudio.core.runs import resolve_model_path
@@ -109,18 +115,29 @@ def export_model(
     model_path = resolve_model_path(model_path)  # a run folder means its best model
     model, info = load_model(model_path, "cpu")
     out = Path(out_path) if out_path else default_out_path(model_path, fmt)
+    side = Path(str(out) + ".json")
+    taken = [p for p in (out, side) if p.exists()]
+    if taken and not overwrite:
+        raise ExportError(f"{taken[0]} already exists; choose another file name, or allow overwriting "
+                          "(--overwrite on the command line)")
+    cancel = cancel or CancelToken()
     out.parent.mkdir(parents=True, exist_ok=True)
     net = Probabilities(model).eval()
     # Batch 2 while tracing, so nothing is specialised to a batch of one.
     example = torch.zeros(2, 3, info.input_size, info.input_size)
     meta = sidecar(info, fmt, str(Path(model_path).resolve()), opset if fmt == "onnx" else None)
-    if fmt == "onnx":
-        _export_onnx(net, example, out, opset, meta)
-    else:
-        _export_torchscript(net, example, out, meta)
-    side = Path(str(out) + ".json")
-    atomic_write_bytes(side, json.dumps(meta, indent=2, ensure_ascii=False).encode("utf-8"))
-    verified, diff, check = _verify(net, info, out, fmt, verify_images)
+    cancel.raise_if_cancelled()
+    try:
+        with atomic_path(out, overwrite=overwrite) as tmp:  # renamed onto ``out`` only when all went well
+            if fmt == "onnx":
+                _export_onnx(net, example, tmp, opset, meta)
+            else:
+                _export_torchscript(net, example, tmp, meta)
+            cancel.raise_if_cancelled()
+            verified, diff, check = _verify(net, info, tmp, fmt, verify_images, cancel)
+    except FileExistsError as exc:
+        raise ExportError(f"{out} appeared while exporting; nothing was overwritten") from exc
+    atomic_write_bytes(side, json_bytes(meta, indent=2))
     kind = "ONNX" if fmt == "onnx" else "TorchScript"
     message = f"{kind} model written to {out} (sidecar {side.name}); {check}"
     return ExportResult(str(out), str(side), verified, diff, message)
@@ -155,8 +172,8 @@ def _export_onnx(net: nn.Module, example: torch.Tensor, out: Path, opset: int, m
     # The newer exporter may raise the opset: record the one written.
     meta["onnx_opset"] = max((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), default=opset)
     entry = proto.metadata_props.add()
-    entry.key, entry.value = "flowerstudio", json.dumps(meta, ensure_ascii=False)
-    atomic_write_bytes(out, proto.SerializeToString())
+    entry.key, entry.value = "flowerstudio", json_text(meta)
+    out.write_bytes(proto.SerializeToString())  # ``out`` is export_model's private temporary file
 
 
 def _export_torchscript(net: nn.Module, example: torch.Tensor, out: Path, meta: dict) -> None:
@@ -164,12 +181,11 @@ def _export_torchscript(net: nn.Module, example: torch.Tensor, out: Path, meta: 
         warnings.simplefilter("ignore")  # torch.jit is deprecated upstream but still what C++/mobile loaders read
         with torch.no_grad():
             traced = torch.jit.trace(net, (example,), check_trace=False)  # _verify does a real check
-        tmp = out.with_name(out.name + ".part")
-        torch.jit.save(traced, str(tmp), _extra_files={"flowerstudio.json": json.dumps(meta, ensure_ascii=False)})
-    os.replace(tmp, out)
+        torch.jit.save(traced, str(out), _extra_files={"flowerstudio.json": json_text(meta)})
 
 
-def _verify(net, info, out: Path, fmt: str, images: Sequence) -> tuple[Optional[bool], Optional[float], str]:
+def _verify(net, info, out: Path, fmt: str, images: Sequence,
+            cancel: Optional[CancelToken] = None) -> tuple[Optional[bool], Optional[float], str]:
     """Compare the exported file's probabilities with PyTorch's on real photos."""
     from flowerstudio.core.imageio import ImageLoadError, load_image
     from flowerstudio.core.transforms import build_eval_transform, resize_size
@@ -181,6 +197,8 @@ def _verify(net, info, out: Path, fmt: str, images: Sequence) -> tuple[Optional[
     tf = build_eval_transform(info.input_size, info.mean, info.std)
     tensors, unreadable = [], 0
     for path in images:
+        if cancel is not None:
+            cancel.raise_if_cancelled()
         try:
             tensors.append(tf(load_image(path, min_side=resize_size(info.input_size))))  # as the Predictor
         except (ImageLoadError, OSError):
@@ -190,6 +208,8 @@ def _verify(net, info, out: Path, fmt: str, images: Sequence) -> tuple[Optional[
     run = _runner(out, fmt)
     diff = 0.0
     for i in range(0, len(tensors), 16):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
         x = torch.stack(tensors[i:i + 16])
         with torch.inference_mode():
             ref = net(x).numpy()

@@ -4,7 +4,10 @@ A frozen backbone gives the same features every epoch, so the frozen stage runs 
 photo (or each of a few augmented views of it) through the network once. Entries are
 keyed by the photo's identity (path, size, mtime) inside a file keyed by everything
 else that decides a feature: backbone, weights, input size and transform recipe.
-A changed photo is re-extracted; a corrupt or foreign cache file is rebuilt.
+A changed photo is re-extracted; a corrupt or foreign cache file is rebuilt. Each view's
+file is also keyed by the device type and dtype the features were computed with.
+Writers take a file lock and merge with what is on disk, so two runs never lose each
+other's rows; the cache is capped in size (cachedisk.py: least recently used goes first).
 """
 from __future__ import annotations
 
@@ -19,6 +22,9 @@ from typing import Callable, Optional, Sequence
 import torch
 
 from flowerstudio.core.atomic import atomic_write_bytes
+from flowerstudio.core.cachedisk import cache_limit_bytes, default_cache_dir, evict, mark_used
+from flowerstudio.core.filelock import locked
+from flowerstudio.core.fsnames import json_bytes
 from flowerstudio.core.distributed import Distributed
 from flowerstudio.core.fusion import fuse_for_inference
 from flowerstudio.core.events import BadImage, Cancelled, CancelToken, Log, Meter, PhaseStarted, Progress, ignore
@@ -28,14 +34,14 @@ from flowerstudio.core.models import batch_to_device
 CACHE_VERSION = 1
 
 
-def default_cache_dir() -> Path:
-    """$FLOWERSTUDIO_CACHE_DIR, else the per-user cache folder (platformdirs)."""
-    env = os.environ.get("FLOWERSTUDIO_CACHE_DIR")
-    if env:
-        return Path(env)
-    from platformdirs import user_cache_dir
+def compute_dtype(device: torch.device) -> torch.dtype:
+    """The precision features are computed in: float16 autocast on CUDA, float32 elsewhere."""
+    return torch.float16 if device.type == "cuda" else torch.float32
 
-    return Path(user_cache_dir("FlowerStudio", appauthor=False)) / "features"
+
+def stored_view(view: str, device: torch.device) -> str:
+    """The file a view's features live in: the same photo gives other numbers on another device or dtype."""
+    return f"{view}-{device.type}-{str(compute_dtype(device)).removeprefix('torch.')}"
 
 
 def photo_identity(path: str) -> str:
@@ -61,6 +67,7 @@ class FeatureCache:
         path = self._file(view)
         if not path.is_file():
             return {}
+        mark_used(self.folder)
         try:
             with safe_open(str(path), framework="pt") as fh:
                 meta = fh.metadata() or {}
@@ -74,16 +81,25 @@ class FeatureCache:
         except Exception:  # a damaged cache is rebuilt, never trusted
             return {}
 
-    def _write(self, view: str, rows: dict[str, torch.Tensor]) -> None:
+    def _write(self, view: str, rows: dict[str, torch.Tensor], needed: Sequence[str] = ()) -> None:
+        """Merge ``rows`` into the file under a lock; past the size cap keep only the ``needed`` ones."""
         from safetensors.torch import save
 
         if not rows:
             return
-        ids = list(rows)
-        feats = torch.stack([rows[i] for i in ids]).contiguous()
-        meta = {"key": self.key, "version": str(CACHE_VERSION), "ids": json.dumps(ids)}
-        atomic_write_bytes(self._file(view), save({"features": feats}, metadata=meta))
-        (self.folder / "key.json").write_text(json.dumps(self.key_parts, indent=1, sort_keys=True))
+        with locked(self.folder / f"{view}.lock"):
+            rows = {**self._read(view), **rows}  # what other runs wrote since this one read the file
+            row_bytes = next(iter(rows.values())).numel() * 2
+            if len(rows) * row_bytes > cache_limit_bytes():
+                rows = {k: rows[k] for k in needed if k in rows}
+            if not rows:
+                return
+            ids = list(rows)
+            feats = torch.stack([rows[i] for i in ids]).contiguous()
+            meta = {"key": self.key, "version": str(CACHE_VERSION), "ids": json.dumps(ids)}
+            atomic_write_bytes(self._file(view), save({"features": feats}, metadata=meta))
+            atomic_write_bytes(self.folder / "key.json", json_bytes(self.key_parts, indent=1, sort_keys=True))
+        evict(self.folder.parent, keep=self.folder)
 
     def features(
         self,
@@ -107,6 +123,7 @@ class FeatureCache:
         then hold every row and rank 0 writes the file.
         """
         cancel, dist = cancel or CancelToken(), dist or Distributed()
+        view = stored_view(view, device)
         rows = self._read(view)
         ids = [photo_identity(p) for p in paths]
         missing = [i for i, key in enumerate(ids) if key not in rows]
@@ -123,7 +140,7 @@ class FeatureCache:
                 for part in dist.gather(new):
                     rows.update(part)
                 if dist.is_main:
-                    self._write(view, rows)  # keep what was done, even when cancelled
+                    self._write(view, rows, ids)  # keep what was done, even when cancelled
         else:
             callback(Log(f"Features{label}: all {len(paths)} photos found in the cache"))
         ok = torch.tensor([key in rows for key in ids], dtype=torch.bool)
@@ -139,7 +156,8 @@ class FeatureCache:
         loader = make_loader(dataset, batch_size, shuffle=False, workers=workers, pin_memory=device.type == "cuda")
         meter = Meter(len(missing))
         callback(PhaseStarted("extract", len(missing)))
-        autocast = torch.autocast("cuda", dtype=torch.float16) if device.type == "cuda" else nullcontext()
+        dtype = compute_dtype(device)
+        autocast = torch.autocast("cuda", dtype=dtype) if dtype != torch.float32 else nullcontext()
         backbone = fuse_for_inference(backbone)
         with torch.inference_mode():
             for batch in loader:

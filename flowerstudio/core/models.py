@@ -120,14 +120,16 @@ def build_classifier(
     pretrained: bool = True,
     weights_file: Optional[str] = None,
     callback=None,
+    cancel=None,
 ) -> Classifier:
-    """Build the classifier; ``pretrained`` loads ImageNet weights (downloading if needed)."""
+    """Build the classifier; ``pretrained`` loads ImageNet weights (downloading if needed;
+    ``cancel``, a CancelToken, stops a download between chunks with Cancelled)."""
     spec = get_spec(backbone)
     net = _build_net(spec)
     if weights_file or pretrained:
         from flowerstudio.core.weights import load_backbone_weights
 
-        load_backbone_weights(spec, net, weights_file, callback)
+        load_backbone_weights(spec, net, weights_file, callback, cancel)
     old_head = _pop_module(net, spec.head)
     return Classifier(net, old_head.in_features, num_classes, backbone)
 

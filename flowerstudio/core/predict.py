@@ -1,7 +1,6 @@
 """Batch inference with a saved model: label a folder of new photos."""
 from __future__ import annotations
 
-import csv
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -182,9 +181,9 @@ def write_csv(predictions: Iterable[Prediction], path: str | os.PathLike, top_k:
     """CSV: path, label, confidence, then top-k labels and probabilities."""
     predictions = list(predictions)
     k = top_k or max((len(p.topk) for p in predictions), default=1)
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["path", "label", "confidence"] + [c for j in range(1, k + 1) for c in (f"top{j}", f"p{j}")])
-        for p in predictions:
-            cells = [c for name, prob in p.topk[:k] for c in (name, f"{prob:.6f}")]
-            w.writerow([p.path, p.name, f"{p.confidence:.6f}"] + cells)
+    from flowerstudio.core.csvfile import write_csv_file  # formula-safe cells, atomic write
+
+    header = ["path", "label", "confidence"] + [c for j in range(1, k + 1) for c in (f"top{j}", f"p{j}")]
+    write_csv_file(path, header, ([p.path, p.name, f"{p.confidence:.6f}"]
+                                  + [c for name, prob in p.topk[:k] for c in (name, f"{prob:.6f}")]
+                                  for p in predictions))

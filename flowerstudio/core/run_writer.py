@@ -15,6 +15,7 @@ from typing import Any, Optional
 from flowerstudio.core import runs
 from flowerstudio.core.checkpoints import ModelInfo, read_model_info, save_model, save_resume_state
 from flowerstudio.core.events import BadImage, Callback, CheckpointSaved, EpochMetrics, Log, ignore
+from flowerstudio.core.fsnames import FS_ERRORS
 from flowerstudio.core.vocab import CheckpointKind
 
 
@@ -93,6 +94,6 @@ class RunWriter:
         if not self.writes or self.run_dir is None:
             return
         runs.write_history(self.run_dir, self.history)
-        with open(self.run_dir / "train.log", "a", encoding="utf-8") as fh:
+        with open(self.run_dir / "train.log", "a", encoding="utf-8", errors=FS_ERRORS) as fh:  # exact odd names
             fh.write("\n".join(self._log_lines) + "\n")
 

@@ -6,8 +6,6 @@
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import time
@@ -15,8 +13,9 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Optional
 
-from flowerstudio.core.atomic import atomic_write_bytes
+from flowerstudio.core.atomic import atomic_write_bytes, make_unique_dir
 from flowerstudio.core.config import ConfigError, TrainConfig
+from flowerstudio.core.csvfile import write_csv_file
 from flowerstudio.core.events import EpochMetrics
 
 BEST = "best.safetensors"
@@ -32,15 +31,8 @@ def default_runs_dir() -> Path:
 
 
 def new_run_dir(root: str | Path, backbone: str) -> Path:
-    root = Path(root)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    path = root / f"{stamp}-{backbone}"
-    n = 1
-    while path.exists():
-        n += 1
-        path = root / f"{stamp}-{backbone}-{n}"
-    path.mkdir(parents=True)
-    return path
+    """A new, empty run folder; two runs started in the same second get different ones."""
+    return make_unique_dir(root, f"{time.strftime('%Y%m%d-%H%M%S')}-{backbone}")
 
 
 def best_model_path(run_dir: str | Path) -> Path:
@@ -74,11 +66,8 @@ def resolve_model_path(spec: str | Path, runs_dir: str | Path | None = None) -> 
 def write_history(run_dir: Path, history: list[EpochMetrics]) -> None:
     rows = [asdict(m) for m in history]
     atomic_write_bytes(run_dir / "history.json", json.dumps(rows, indent=1).encode())
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=[f.name for f in fields(EpochMetrics)])
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic_write_bytes(run_dir / "history.csv", buf.getvalue().encode())
+    header = [f.name for f in fields(EpochMetrics)]
+    write_csv_file(run_dir / "history.csv", header, ([row[k] for k in header] for row in rows))
 
 
 def read_history(run_dir: str | Path) -> list[EpochMetrics]:

@@ -1,26 +1,47 @@
-"""Sort labelled photos into class folders. Never overwrites; deletes an original only on move."""
+"""Sort labelled photos into class folders. Never overwrites; deletes an original only on move.
+
+Every photo makes at most one new file. A copy is written under a temporary name in the
+target folder, fsynced, then renamed, so a full disk never leaves a truncated photo under
+a real name. A move whose original cannot be removed (read-only share, file held open)
+takes its new file back and is reported: the photo stays where it was, once.
+"""
 from __future__ import annotations
 
-import errno
 import os
 import re
 import shutil
+import tempfile
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator, Optional, Sequence
+
+from flowerstudio.core.atomic import rename_no_replace
+from flowerstudio.core.fsnames import display_path
 
 UNCERTAIN = "_uncertain"
-_UNSAFE = re.compile(r'[<>:"/\\|?*\x00-\x1f]')
+_UNSAFE = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')  # not allowed in a Windows file name (and / anywhere)
+# Windows device names, also with an extension ("nul.txt"): such a folder cannot be made there.
+_RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?$", re.IGNORECASE)
+_MAX_NAME_BYTES = 200  # under every filesystem's 255-byte limit, with room for a "_N" suffix
+_SHOWN_ERRORS = 10
 
 
 @dataclass
 class SortSummary:
+    """What sort_into did. ``errors``: (photo path, reason) for each photo left where it was."""
+
     dest: str
     moved: bool
     counts: dict[str, int] = field(default_factory=dict)  # folder -> photos placed there
     renamed: int = 0  # photos given a new name because the name was taken
     errors: list[tuple[str, str]] = field(default_factory=list)
+
+    def failure_lines(self) -> list[str]:
+        """'could not move X: reason', one per photo that was left where it was."""
+        verb = "move" if self.moved else "copy"
+        return [f"could not {verb} {display_path(p)}: {why}" for p, why in self.errors]
 
     def summary(self) -> str:
         verb = "Moved" if self.moved else "Copied"
@@ -29,55 +50,131 @@ class SortSummary:
         lines += [f"  {folder}: {n}" for folder, n in sorted(self.counts.items())]
         if self.renamed:
             lines.append(f"  {self.renamed} renamed to avoid overwriting existing files")
-        if self.errors:
-            lines.append(f"  {len(self.errors)} failed: " + "; ".join(f"{p} ({why})" for p, why in self.errors[:5]))
+        failures = self.failure_lines()
+        lines += [f"  {line}" for line in failures[:_SHOWN_ERRORS]]
+        if len(failures) > _SHOWN_ERRORS:
+            lines.append(f"  ... and {len(failures) - _SHOWN_ERRORS} more photos left where they were")
         return "\n".join(lines)
 
 
 def folder_name(label: str) -> str:
-    """A display name made safe as a folder name on every OS."""
-    name = _UNSAFE.sub("_", label).strip().rstrip(".")
+    """A display name made into a folder name that is valid on Windows, macOS and Linux."""
+    name = _UNSAFE.sub("_", unicodedata.normalize("NFC", label))
+    name = name.strip(" ").rstrip(".")  # Windows drops trailing dots and spaces: "rose." would be "rose"
+    if name.startswith("."):
+        name = "_" + name[1:]  # a dot-folder would be hidden (and "." / ".." are not names at all)
+    if _RESERVED.match(name):
+        name = "_" + name
+    raw = name.encode("utf-8", "surrogatepass")
+    if len(raw) > _MAX_NAME_BYTES:
+        name = raw[:_MAX_NAME_BYTES].decode("utf-8", "ignore").rstrip(" .")
     return name or "_unnamed"
+
+
+def folder_names(labels: Sequence[str]) -> list[str]:
+    """One folder per label, distinct even on case-insensitive filesystems, never UNCERTAIN.
+
+    Labels that are valid folder names as they are keep them; the others ("a/b", "CON",
+    a class called "_uncertain") get a made-safe name, with "_2", "_3"... when it is taken.
+    """
+    taken = {UNCERTAIN.casefold()}
+    out = [""] * len(labels)
+    as_is_first = sorted(range(len(labels)), key=lambda i: folder_name(labels[i]) != labels[i])
+    for i in as_is_first:
+        base = name = folder_name(labels[i])
+        n = 1
+        while name.casefold() in taken:
+            n += 1
+            name = f"{base}_{n}"
+        taken.add(name.casefold())
+        out[i] = name
+    return out
+
+
+def _candidates(src: str, folder: Path) -> Iterator[tuple[Path, bool]]:
+    """x.jpg, x_1.jpg, x_2.jpg... in ``folder``, with whether the name was changed."""
+    stem, ext = os.path.splitext(os.path.basename(src))
+    n = 0
+    while True:
+        yield folder / (f"{stem}{ext}" if n == 0 else f"{stem}_{n}{ext}"), n > 0
+        n += 1
+
+
+def _copy(src: str, folder: Path) -> tuple[Path, bool]:
+    """Copy to a temporary name in ``folder``, fsync, then rename to the first free name."""
+    fd, tmp = tempfile.mkstemp(prefix=".sorting-", suffix=".part", dir=folder)
+    try:
+        with open(src, "rb") as fin, os.fdopen(fd, "wb") as fout:
+            shutil.copyfileobj(fin, fout, 1 << 20)
+            fout.flush()
+            os.fsync(fout.fileno())
+        try:
+            shutil.copystat(src, tmp)  # dates and mode; some shares refuse, the photo is still whole
+        except OSError:
+            pass
+        for dst, renamed in _candidates(src, folder):
+            try:
+                rename_no_replace(tmp, dst)
+                return dst, renamed
+            except FileExistsError:
+                continue
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    raise AssertionError("unreachable")
+
+
+def _remove_original_or_undo(src: str, dst: Path) -> None:
+    """The move's last step: remove ``src``; when that fails, take ``dst`` back so one file remains."""
+    try:
+        os.unlink(src)
+    except OSError as exc:
+        reason = f"the original cannot be removed ({exc.strerror or exc})"
+        try:
+            os.unlink(dst)
+        except OSError as undo:
+            reason += f"; a copy also remains at {display_path(dst)} ({undo.strerror or undo})"
+        raise OSError(exc.errno, reason) from exc
 
 
 def _place(src: str, folder: Path, move: bool) -> tuple[Path, bool]:
     """Copy/move ``src`` into ``folder`` under a name nobody uses yet; returns (path, renamed)."""
-    stem, ext = os.path.splitext(os.path.basename(src))
-    n = 0
-    while True:
-        dst = folder / (f"{stem}{ext}" if n == 0 else f"{stem}_{n}{ext}")
-        try:
-            if move:
-                try:
-                    os.link(src, dst)  # fails if dst exists: no overwrite even in a race
-                    os.unlink(src)
-                    return dst, n > 0
-                except OSError as exc:
-                    if exc.errno == errno.EEXIST:
-                        raise FileExistsError from exc
-                    # other filesystem, or no hard links there: copy, then remove the original
-            with open(src, "rb") as fin, open(dst, "xb") as fout:
-                shutil.copyfileobj(fin, fout, 1 << 20)
-            shutil.copystat(src, dst)
-            if move:
-                os.unlink(src)
-            return dst, n > 0
-        except FileExistsError:
-            n += 1
+    if move:
+        for dst, renamed in _candidates(src, folder):
+            try:
+                os.link(src, dst)  # fails if dst exists: no overwrite even in a race
+            except FileExistsError:
+                continue
+            except OSError:
+                break  # another filesystem, or no hard links there: copy, then remove the original
+            _remove_original_or_undo(src, dst)
+            return dst, renamed
+    dst, renamed = _copy(src, folder)
+    if move:
+        _remove_original_or_undo(src, dst)
+    return dst, renamed
 
 
 def sort_into(predictions: Iterable, dest: str | os.PathLike, min_confidence: float = 0.6,
-              move: bool = False) -> SortSummary:
+              move: bool = False, names: Optional[Sequence[str]] = None) -> SortSummary:
     """Put each photo in ``dest/<label>/``, or ``dest/_uncertain/`` below ``min_confidence``.
 
     Copies unless ``move``; an existing file is never overwritten (the newcomer gets a
-    numbered name). One failing photo is reported and the rest go on.
+    numbered name). One failing photo is reported in ``errors`` and the rest go on.
+    ``names``: all of the model's display names (``ModelInfo.display_names``), so a class
+    gets the same folder whichever photos a run happens to sort.
     """
     dest = Path(dest)
+    predictions = list(predictions)
+    labels = list(dict.fromkeys([*(names or ()), *sorted({p.name for p in predictions})]))
+    folders = dict(zip(labels, folder_names(labels)))
     summary = SortSummary(str(dest), move)
     counts: Counter = Counter()
     for p in predictions:
-        folder = folder_name(p.name) if p.confidence >= min_confidence else UNCERTAIN
+        folder = folders[p.name] if p.confidence >= min_confidence else UNCERTAIN
         try:
             (dest / folder).mkdir(parents=True, exist_ok=True)
             _, renamed = _place(p.path, dest / folder, move)

@@ -192,7 +192,7 @@ class _Run:
             self.say(f"Starting from {start_model}")
         else:
             model = build_classifier(cfg.backbone, len(scan.classes), pretrained=True,
-                                     weights_file=cfg.weights, callback=self.emit)
+                                     weights_file=cfg.weights, callback=self.emit, cancel=self.cancel)
         model.set_trainable(cfg.train_mode, cfg.unfreeze_stages, cfg.freeze_bn_stats)
         trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
         self.say(f"{cfg.backbone}, stage '{cfg.train_mode}': {trainable:,} trainable parameters, device {self.device}")

