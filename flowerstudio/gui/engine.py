@@ -111,10 +111,10 @@ def write_csv(predictions, path: str) -> str:
     return path
 
 
-def sort_into(predictions, dest: str, min_confidence: float, move: bool):
+def sort_into(predictions, dest: str, min_confidence: float, move: bool, names: list[str]):
     from flowerstudio.core.sorting import sort_into as core_sort_into
 
-    return core_sort_into(predictions, dest, min_confidence=min_confidence, move=move)
+    return core_sort_into(predictions, dest, min_confidence=min_confidence, move=move, names=names)
 
 
 def heatmap(model_path: str, image_path: str, target: Optional[int] = None):
@@ -125,12 +125,25 @@ def heatmap(model_path: str, image_path: str, target: Optional[int] = None):
     return heatmap_image(model_path, image_path, target)
 
 
-def export_model(model_path: str, out_path: str, fmt: str, check_folder: str = ""):
+def export_model(model_path: str, out_path: str, fmt: str, check_folder: str = "", overwrite: bool = False,
+                 cancel=None):
     import_heavy()
     from flowerstudio.core.export import choose_check_photos, export_model as core_export
 
     photos = choose_check_photos(check_folder) if check_folder else []
-    return core_export(model_path, out_path, fmt, verify_images=photos)
+    return core_export(model_path, out_path, fmt, verify_images=photos, overwrite=overwrite, cancel=cancel)
+
+
+def cache_size() -> int:
+    from flowerstudio.core.cachedisk import cache_size_bytes
+
+    return cache_size_bytes()
+
+
+def clear_cache() -> int:
+    from flowerstudio.core.cachedisk import clear_cache as core_clear
+
+    return core_clear()
 
 
 # -- checking a model ----------------------------------------------------------------------------

@@ -144,7 +144,11 @@ class ExportDialog(QDialog):
         self.status.setText("Exporting… this can take a minute." + (" Then checking it on your photos." if check
                                                                     else ""))
         self.details.clear()
-        self.task = run_job(engine.export_model, self.model_path, out, self.format.currentData(), check,
+        overwrite = os.path.exists(out)
+        if overwrite and not messages.ask(self, "Replace the file?", f"{out} exists already. Replace it?",
+                                          yes="Replace", no="Cancel"):
+            return
+        self.task = run_job(engine.export_model, self.model_path, out, self.format.currentData(), check, overwrite,
                             title="Export", owner=self, on_result=self._on_result, on_error=self._on_failed,
                             on_done=self._on_done)
 

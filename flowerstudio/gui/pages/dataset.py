@@ -19,6 +19,7 @@ from flowerstudio.gui.state import AppState
 from flowerstudio.gui.widgets.thumbnails import ThumbnailCache
 from flowerstudio.gui import engine
 from flowerstudio.gui.jobs import Job, run_job
+from flowerstudio.core.fsnames import display_path
 from flowerstudio.gui.style import error_html, warning_html
 
 SPLIT_TITLES = {"train": "train", "val": "validation", "test": "test"}
@@ -237,8 +238,8 @@ class DatasetPage(QWidget):
         for title, rows in groups:
             top = QTreeWidgetItem([f"{title} ({len(rows)})", ""])
             for path, reason in rows:
-                child = QTreeWidgetItem([str(path), str(reason)])
-                child.setToolTip(0, str(path))
+                child = QTreeWidgetItem([display_path(path), str(reason)])
+                child.setToolTip(0, display_path(path))
                 top.addChild(child)
             self.problems.addTopLevelItem(top)
             top.setExpanded(len(rows) <= 200)
@@ -273,7 +274,8 @@ class DatasetPage(QWidget):
         for split in ("train", "val", "test"):
             for s in getattr(self.scan, split):
                 if s.label == label:
-                    items.append(GalleryItem(s.path, os.path.basename(s.path), SPLIT_TITLES[split], label=label))
+                    items.append(GalleryItem(s.path, display_path(os.path.basename(s.path)), SPLIT_TITLES[split],
+                                             label=label))
         self.gallery_model.set_items(items)
         name = self.scan.display_names[label]
         self.gallery_label.setText(f"<b>{name}</b> — {len(items)} photos (double-click one to preview its augmentation)")

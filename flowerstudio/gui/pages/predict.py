@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
                                QProgressBar, QPushButton, QSplitter, QVBoxLayout, QWidget)
 
 from flowerstudio.core.events import BadImage, PhaseStarted, PredictionBatch, Progress
+from flowerstudio.core.fsnames import display_path
 from flowerstudio.gui import engine, settings
 from flowerstudio.gui.jobs import Job, Outcome, run_job
 from flowerstudio.gui.pages.predict_detail import PredictDetail
@@ -139,6 +140,7 @@ class PredictPage(QWidget):
     def _on_loaded(self, path: str, predictor) -> None:
         self.predictor = predictor
         info = predictor.info
+        self.output.names = list(info.display_names)
         self.detail.set_model_path(path)
         self.class_filter.blockSignals(True)
         self.class_filter.clear()
@@ -282,5 +284,5 @@ class PredictPage(QWidget):
 
 def _item(p) -> GalleryItem:
     """A core Prediction as a gallery row; ``correct`` comes from the core (the photo's class folder)."""
-    return GalleryItem(p.path, p.name, f"{100 * p.confidence:.0f}% · {os.path.basename(p.path)}",
+    return GalleryItem(p.path, p.name, f"{100 * p.confidence:.0f}% · {display_path(os.path.basename(p.path))}",
                        label=p.label, confidence=p.confidence, correct=p.correct, payload=p)

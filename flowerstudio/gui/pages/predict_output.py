@@ -23,6 +23,7 @@ class PredictOutput(QWidget):
         # A weak reference: the page owns this bar, and a page <-> bar reference cycle would leave
         # both to Python's collector, which may run on any thread (Qt objects must die on the GUI thread).
         self._source = weakref.WeakMethod(source)
+        self.names: list[str] = []  # the model's class names: each class always gets the same folder
         self.export_btn = QPushButton("Export CSV…")
         self.export_btn.clicked.connect(self.choose_csv)
         self.sort_btn = QPushButton("Sort into folders…")
@@ -94,7 +95,8 @@ class PredictOutput(QWidget):
         settings.put("predict/threshold", self.threshold.value())
         self._busy = True
         self.sort_btn.setEnabled(False)
-        return run_job(engine.sort_into, preds, dest, self.threshold.value() / 100.0, move, title="Sorting photos", owner=self,
+        return run_job(engine.sort_into, preds, dest, self.threshold.value() / 100.0, move, list(self.names),
+                       title="Sorting photos", owner=self,
                        on_result=self._on_sorted, on_done=self._on_done)
 
     def _on_done(self) -> None:

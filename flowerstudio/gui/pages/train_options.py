@@ -92,6 +92,12 @@ class TrainOptions(QWidget):
         form.addRow("Learning rate:", with_button(self.lr, self.lr_find_btn))
         form.addRow("Input size:", self.input_size)
         form.addRow("Save runs in:", out_row)
+        self.cache_label = QLabel("Feature cache: …")
+        self.cache_label.setToolTip("Backbone features of your photos, kept so that retraining takes seconds.\n"
+                                    "Clearing it loses nothing: they are computed again when needed.")
+        self.clear_cache_btn = QPushButton("Clear")
+        self.clear_cache_btn.clicked.connect(self.clear_cache)
+        form.addRow(with_button(self.cache_label, self.clear_cache_btn))
 
         self.depth = QComboBox()
         for key, title in DEPTHS:
@@ -150,6 +156,7 @@ class TrainOptions(QWidget):
         state.set_runs_dir(self.output_dir.text().strip())
         self._on_augment()  # the pages share the chosen backbone and size from the start
         QTimer.singleShot(0, self.load_devices)
+        QTimer.singleShot(0, self.show_cache_size)
         self._depth_changed()
 
     # -- catalog ----------------------------------------------------------------------------
@@ -175,6 +182,17 @@ class TrainOptions(QWidget):
         """The devices need torch: found in the background; AppState says when they are known."""
         run_job(engine.devices, title="Looking for GPUs", owner=self, on_result=self._on_devices,
                 on_error=lambda _m, _d: self.state.set_devices(self.state.devices))
+
+    def show_cache_size(self) -> None:
+        run_job(engine.cache_size, title="Measuring the feature cache", owner=self,
+                on_result=lambda size: self.cache_label.setText(f"Feature cache: {size / 1e6:.0f} MB"),
+                on_error=lambda _m, _d: self.cache_label.setText("Feature cache: size unknown"))
+
+    def clear_cache(self) -> None:
+        self.clear_cache_btn.setEnabled(False)
+        run_job(engine.clear_cache, title="Clearing the feature cache", owner=self,
+                on_result=lambda freed: self.cache_label.setText(f"Feature cache: cleared {freed / 1e6:.0f} MB"),
+                on_done=lambda: self.clear_cache_btn.setEnabled(True))
 
     def _on_devices(self, devices) -> None:
         want_dev = settings.get("train/device", "auto", str)

@@ -17,6 +17,7 @@ from flowerstudio.gui.widgets.gallery_model import GalleryItem, GalleryModel, It
 from flowerstudio.gui.widgets.gallery_view import GalleryView
 from flowerstudio.gui.style import open_file
 from flowerstudio.gui.widgets.thumbnails import ThumbnailCache
+from flowerstudio.core.fsnames import display_path
 from flowerstudio.gui.style import BAD, GOOD
 
 RIGHT, WRONG = QColor(GOOD), QColor(BAD)
@@ -219,7 +220,7 @@ class CellPhotos(QWidget):
 
     def set_photos(self, caption: str, paths: Sequence[str], correct: bool) -> None:
         self.caption.setText(caption)
-        self.model.set_items([GalleryItem(p, os.path.basename(p), correct=correct) for p in paths])
+        self.model.set_items([GalleryItem(p, display_path(os.path.basename(p)), correct=correct) for p in paths])
 
     def clear(self) -> None:
         self.caption.setText(self.HINT)

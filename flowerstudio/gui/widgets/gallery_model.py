@@ -11,6 +11,7 @@ from typing import Any, Optional, Sequence
 from PySide6.QtCore import (QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex,
                             QSortFilterProxyModel, Qt)
 
+from flowerstudio.core.fsnames import display_path
 from flowerstudio.gui.widgets.thumbnails import ThumbnailCache
 
 ItemRole = Qt.ItemDataRole.UserRole + 1
@@ -88,9 +89,9 @@ class GalleryModel(QAbstractListModel):
             pix = self._cache.get(item.path)
             return pix if pix is not None else self._cache.placeholder
         if role == Qt.ItemDataRole.ToolTipRole:
-            tip = item.path
+            tip = display_path(item.path)
             if item.subtitle:
-                tip = f"{item.title} — {item.subtitle}\n{item.path}"
+                tip = f"{item.title} — {item.subtitle}\n{tip}"
             return tip
         if role == ItemRole:
             return item

@@ -45,7 +45,8 @@ def pil_to_qimage(img) -> QImage:
 
 
 class _Emitter(QObject):
-    loaded = Signal(str, QImage)
+    # Paths travel as Python objects: a file name that is not UTF-8 (surrogate-escaped) has no QString.
+    loaded = Signal(object, QImage)
 
 
 class _Job(QRunnable):
@@ -68,7 +69,7 @@ class ThumbnailCache(QObject):
     ``ready(path)`` fires on the GUI thread when a thumbnail arrives.
     """
 
-    ready = Signal(str)
+    ready = Signal(object)  # path
 
     def __init__(self, size: int = 128, capacity: int = 3000, threads: int = 2,
                  parent: Optional[QObject] = None) -> None:
