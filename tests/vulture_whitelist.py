@@ -16,3 +16,4 @@ from flowerstudio.core.vocab import Device, ExportFormat, LogLevel
 
 LogLevel.ERROR, Device.CPU, ExportFormat.TORCHSCRIPT  # enum members: parsed from words, not named in code
 _.me  # tests: a Python reference cycle made on purpose
+pytestmark  # pytest reads a module's marks by this name

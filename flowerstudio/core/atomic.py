@@ -105,11 +105,6 @@ def rename_no_replace(src: str | os.PathLike, dst: str | os.PathLike) -> None:
     os.unlink(src)
 
 
-def fsync_dir(folder: str | os.PathLike) -> None:
-    """Make a rename or new entry in ``folder`` durable (a no-op where not possible)."""
-    _fsync_dir(Path(folder))
-
-
 def _fsync_dir(folder: Path) -> None:
     # Makes the rename itself durable; not possible (nor needed) on Windows.
     if os.name != "posix":
