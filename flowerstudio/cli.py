@@ -10,7 +10,7 @@ from typing import Optional, Sequence
 
 from flowerstudio.core.config import TrainConfig
 from flowerstudio.core.events import BadImage, CancelToken, Log, PhaseStarted, Progress
-from flowerstudio.core.vocab import ExportFormat, LogLevel, Phase, Split, TrainMode
+from flowerstudio.core.vocab import ExportFormat, InferenceEngine, LogLevel, Phase, Split, TrainMode
 
 # Each maps a flag to a TrainConfig field; a flag left out keeps the config file's (or default) value.
 _TRAIN_FLAGS = [
@@ -30,6 +30,7 @@ _TRAIN_FLAGS = [
     ("--seed", "seed", int, "random seed (default 0)"),
     ("--device", "device", str, "auto (default), cpu, cuda or cuda:N"),
     ("--workers", "workers", int, "data-loading worker processes (default 0)"),
+    ("--inference-engine", "inference_engine", str, "frozen stage: what runs the backbone over the photos: auto (default: onnxruntime on CPU, pytorch on CUDA), pytorch or onnxruntime"),
     ("--cache-views", "cache_views", int, "frozen stage: views per photo in the feature cache (1 = clean photo, default; more = + augmented copies)"),
     ("--resume-from", "resume_from", str, "start from a model file, a run folder, or 'best'/'last' of the latest run"),
     ("--output", "output_dir", str, "folder for run folders (default: your user data folder)"),
@@ -71,6 +72,13 @@ def _add_predict(sub) -> None:
     p.add_argument("--move", action="store_true", help="move instead of copy with --sort-into")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--device", default="auto")
+    _add_engine_flag(p)
+
+
+def _add_engine_flag(p) -> None:
+    p.add_argument("--engine", type=InferenceEngine, choices=list(InferenceEngine), default=InferenceEngine.AUTO,
+                   help="what runs the network: auto (default: onnxruntime on CPU, pytorch on CUDA), pytorch or "
+                        "onnxruntime")
 
 
 def _add_evaluate(sub) -> None:
@@ -82,6 +90,7 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--out", help="write report.json, per_class.csv, confusion.csv, mistakes.csv here")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--device", default="auto")
+    _add_engine_flag(p)
 
 
 def _add_find_lr(sub) -> None:
@@ -213,7 +222,7 @@ def cmd_predict(args) -> int:
     if not paths:
         print(f"error: no images found in {', '.join(args.inputs)}", file=sys.stderr)
         return 1
-    predictor = Predictor(resolve_model_path(args.model), args.device)
+    predictor = Predictor(resolve_model_path(args.model), args.device, args.engine)
     reporter = TqdmReporter()
     try:
         result = predictor.predict(paths, args.batch_size, args.top_k, reporter, _cancel_on_ctrl_c())
@@ -236,12 +245,14 @@ def cmd_predict(args) -> int:
 
 def cmd_evaluate(args) -> int:
     from flowerstudio.core.evaluate import evaluate
+    from flowerstudio.core.predict import Predictor
     from flowerstudio.core.runs import resolve_model_path
 
     reporter = TqdmReporter()
     try:
-        report = evaluate(resolve_model_path(args.model), args.data, args.split, args.batch_size, args.device,
-                          reporter, _cancel_on_ctrl_c())
+        model = resolve_model_path(args.model)
+        report = evaluate(model, args.data, args.split, args.batch_size, args.device, reporter, _cancel_on_ctrl_c(),
+                          predictor=Predictor(model, args.device, args.engine))
     finally:
         reporter.close()
     width = max(len(r["name"]) for r in report.per_class())

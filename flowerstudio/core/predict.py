@@ -12,11 +12,11 @@ import torch
 from flowerstudio.core.events import (
     BadImage, Callback, Cancelled, CancelToken, Meter, PhaseStarted, PredictionBatch, Progress, ignore,
 )
-from flowerstudio.core.fusion import fuse_for_inference
 from flowerstudio.core.imageio import ImageLoadError, is_hidden_or_system, is_image_file, load_image
-from flowerstudio.core.models import batch_to_device, resolve_device, to_device
+from flowerstudio.core.inference import InferenceNet
+from flowerstudio.core.models import resolve_device
 from flowerstudio.core.transforms import build_eval_transform, resize_size
-from flowerstudio.core.vocab import Phase
+from flowerstudio.core.vocab import InferenceEngine, Phase
 
 
 @dataclass(frozen=True)
@@ -70,14 +70,18 @@ def list_images(inputs: Sequence[str | os.PathLike], recursive: bool = True) -> 
 
 
 class Predictor:
-    """Loads a model file once; labels any number of photos in batches."""
+    """Loads a model file once; labels any number of photos in batches.
 
-    def __init__(self, model_path: str | os.PathLike, device: str = "auto") -> None:
+    ``engine`` runs the network (inference.py): ``auto`` is ONNX Runtime on CPU, PyTorch on CUDA.
+    """
+
+    def __init__(self, model_path: str | os.PathLike, device: str = "auto",
+                 engine: InferenceEngine | str = InferenceEngine.AUTO) -> None:
         from flowerstudio.core.checkpoints import load_model
 
         self.device = resolve_device(device)
         model, self.info = load_model(model_path)
-        self.model = to_device(fuse_for_inference(model), self.device)
+        self.model = InferenceNet(model, self.device, engine)
         self.transform = build_eval_transform(self.info.input_size, self.info.mean, self.info.std)
         self.min_side = resize_size(self.info.input_size)
 
@@ -118,7 +122,7 @@ class Predictor:
         def flush() -> None:
             if not pending:
                 return
-            x = batch_to_device(torch.stack([t for _, t in pending]), self.device)
+            x = torch.stack([t for _, t in pending])
             with torch.inference_mode():
                 probs = torch.softmax(self.model(x).float(), dim=1).cpu()
             top_p, top_i = probs.topk(k, dim=1)
