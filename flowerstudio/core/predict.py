@@ -14,6 +14,7 @@ from flowerstudio.core.events import (
 )
 from flowerstudio.core.imageio import ImageLoadError, is_hidden_or_system, is_image_file, load_image
 from flowerstudio.core.inference import InferenceNet
+from flowerstudio.core.loader import bounded_map
 from flowerstudio.core.models import resolve_device
 from flowerstudio.core.transforms import build_eval_transform, resize_size
 from flowerstudio.core.vocab import InferenceEngine, Phase
@@ -97,7 +98,7 @@ class Predictor:
                 return i, None, f"cannot transform image: {exc}"
 
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            yield from _bounded_map(pool, load, len(paths), ahead=workers * 16)
+            yield from bounded_map(pool, load, len(paths), ahead=workers * 16)
 
     def predict(
         self,
@@ -157,19 +158,6 @@ class Predictor:
             result.cancelled = True
             result.not_done = [p for i, p in enumerate(paths) if i not in handled]
         return result
-
-
-def _bounded_map(pool: ThreadPoolExecutor, fn, n: int, ahead: int) -> Iterator:
-    """Like pool.map, but with at most ``ahead`` photos decoded and waiting: memory stays flat."""
-    from collections import deque
-
-    futures: deque = deque()
-    for i in range(n):
-        futures.append(pool.submit(fn, i))
-        if len(futures) >= ahead:
-            yield futures.popleft().result()
-    while futures:
-        yield futures.popleft().result()
 
 
 def true_label(path: str, classes: Sequence[str]) -> Optional[int]:
