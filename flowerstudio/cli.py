@@ -214,33 +214,51 @@ def cmd_resume(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from flowerstudio.core.predict import Predictor, list_images, write_csv
-    from flowerstudio.core.sorting import sort_into
-    from flowerstudio.core.runs import resolve_model_path
+    from flowerstudio.core.distributed import Distributed
+    from flowerstudio.core.predict import list_images
 
     paths = list_images(args.inputs)
     if not paths:
         print(f"error: no images found in {', '.join(args.inputs)}", file=sys.stderr)
         return 1
-    predictor = Predictor(resolve_model_path(args.model), args.device, args.engine)
-    reporter = TqdmReporter()
+    dist = Distributed.from_env(args.device)  # under torchrun: this process's share, rank 0 merges
     try:
-        result = predictor.predict(paths, args.batch_size, args.top_k, reporter, _cancel_on_ctrl_c())
+        return _predict(args, paths, dist)
+    finally:
+        dist.close()
+
+
+def _predict(args, paths, dist) -> int:
+    from flowerstudio.core import shards
+    from flowerstudio.core.predict import Predictor, write_csv
+    from flowerstudio.core.runs import resolve_model_path
+    from flowerstudio.core.sorting import sort_into
+
+    device = dist.device(args.device) or args.device
+    predictor = Predictor(resolve_model_path(args.model), str(device), args.engine)
+    reporter = TqdmReporter(quiet=not dist.is_main)
+    try:
+        result = predictor.predict(shards.share(paths, dist), args.batch_size, args.top_k, reporter,
+                                   _cancel_on_ctrl_c())
     finally:
         reporter.close()
     if args.csv:
-        write_csv(result.predictions, args.csv, args.top_k)
+        write_csv(result.predictions, shards.part_path(args.csv, dist), args.top_k)
+    job = shards.gather(result, dist, with_predictions=bool(args.sort_into or not args.csv))
+    if not dist.is_main:
+        return 130 if job.cancelled else 0
+    if args.csv and dist.enabled:
+        shards.merge_csv(args.csv, dist)
     elif not args.sort_into:
-        for p in result.predictions:
+        for p in job.predictions:
             print(f"{p.path}\t{p.name}\t{p.confidence:.3f}")
     if args.sort_into:
-        print(sort_into(result.predictions, args.sort_into, args.min_confidence, args.move,
+        print(sort_into(job.predictions, args.sort_into, args.min_confidence, args.move,
                         names=predictor.info.display_names).summary())
-    mean_conf = sum(p.confidence for p in result.predictions) / max(len(result.predictions), 1)
-    print(f"{'cancelled' if result.cancelled else 'done'}: {len(result.predictions)} photos labelled "
-          f"(mean confidence {mean_conf:.1%}), {len(result.unreadable)} unreadable"
+    print(f"{'cancelled' if job.cancelled else 'done'}: {job.labelled} photos labelled "
+          f"(mean confidence {job.mean_confidence:.1%}), {len(job.unreadable)} unreadable"
           + (f"; CSV {args.csv}" if args.csv else ""))
-    return 130 if result.cancelled else 0
+    return 130 if job.cancelled else 0
 
 
 def cmd_evaluate(args) -> int:
