@@ -200,8 +200,11 @@ class MainWindow(QMainWindow):
         geometry = settings.settings().value("window/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
-        else:
-            self.resize(1280, 820)
+        # Never larger than the screen (a 1366x768 laptop hides the status bar otherwise), title bar included.
+        avail = self.screen().availableGeometry()
+        width = min(self.width() if geometry is not None else 1280, avail.width() - 20)
+        height = min(self.height() if geometry is not None else 820, avail.height() - 60)
+        self.resize(width, height)
         name = settings.get("window/page", Page.DATASET.name, str)
         self.go_to(Page[name] if name in Page.__members__ else Page.DATASET)
 

@@ -38,6 +38,7 @@ def test_check_page_evaluates_the_freshly_trained_model(qtbot, window, tiny_data
     qtbot.waitUntil(lambda: not check.is_busy(), timeout=10000)
 
     # The fine-tune finder tests the next step: from the run's best model, with layers unfrozen.
+    page.options.depth.setCurrentIndex(page.options.depth.findData("all"))
     page.options.ft_lr_find_btn.click()
     dlg = page.lr_dialog
     assert dlg is not None and dlg.config.resume_from == result.best_path and dlg.config.train_mode == "all"

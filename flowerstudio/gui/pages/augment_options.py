@@ -51,10 +51,9 @@ class AugmentOptions(QGroupBox):
         self.preview_btn = QPushButton("Preview augmentation")
         lay = QVBoxLayout(self)
         lay.addLayout(rot_row)
-        switches = (self.rotation, self.random_crop, self.hflip, self.vflip, self.color, self.gray)
-        for w in switches + (self.preview_btn,):
-            lay.addWidget(w)
-        for w in switches:
+        for w in (self.random_crop, self.hflip, self.vflip, self.color, self.gray, self.preview_btn):
+            lay.addWidget(w)  # the rotation switch sits in its row, beside its angle
+        for w in (self.rotation, self.random_crop, self.hflip, self.vflip, self.color, self.gray):
             w.toggled.connect(self.changed)
         self.rot_deg.valueChanged.connect(self.changed)
 
