@@ -40,6 +40,10 @@ class DatasetError(ValueError):
     """The folder cannot be used as a dataset; the message names it and says why."""
 
 
+class UnlabelledFolderError(DatasetError):
+    """Photos with no class folders: nothing to train on, but photos a model could label."""
+
+
 @dataclass
 class DatasetScan:
     """What a scan found: classes, the split, and everything left out (with reasons)."""
@@ -339,8 +343,8 @@ def scan_dataset(
         layout, split_dirs = "flat", {}
         dirs, stray = _class_dirs(walker, root, skip_files)
         if stray and not dirs:
-            raise DatasetError(f"{root} holds {len(stray)} photos but no class folders. Put the "
-                               "photos of each kind in its own folder: root/<class>/photo.jpg")
+            raise UnlabelledFolderError(f"{root} holds {len(stray)} photos but no class folders. Put the "
+                                        "photos of each kind in its own folder: root/<class>/photo.jpg")
         walker.skipped.extend((p, "stray file outside class folders") for p in stray)
         classes = sorted(dirs, key=natural_key)
         files = {"train": {c: list(walker.images(dirs[c])) for c in classes}, "val": {}, "test": {}}

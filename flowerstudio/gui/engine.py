@@ -111,10 +111,20 @@ def write_csv(predictions, path: str) -> str:
     return path
 
 
-def sort_into(predictions, dest: str, min_confidence: float, move: bool, names: list[str]):
+def sort_into(predictions, dest: str, min_confidence: float, move: bool, names: list[str], log_path: str):
+    """Sort, then log what was written (for "Undo last sort")."""
+    from flowerstudio.core.sort_undo import write_log
     from flowerstudio.core.sorting import sort_into as core_sort_into
 
-    return core_sort_into(predictions, dest, min_confidence=min_confidence, move=move, names=names)
+    summary = core_sort_into(predictions, dest, min_confidence=min_confidence, move=move, names=names)
+    write_log(summary, log_path)
+    return summary
+
+
+def undo_sort(log_path: str):
+    from flowerstudio.core.sort_undo import undo_sort as core_undo
+
+    return core_undo(log_path)
 
 
 def heatmap(model_path: str, image_path: str, target: Optional[int] = None):

@@ -62,6 +62,7 @@ class MainWindow(QMainWindow):
         self.state.model_changed.connect(lambda p: self.run_label.setText(f"Model: {p}"))
         self.state.devices_changed.connect(self._on_devices)
         self.train_page.preview_requested.connect(self.show_augment_preview)
+        self.dataset_page.label_folder_requested.connect(lambda folder: self.route_to_predict([folder]))
         jobs.set_error_handler(lambda title, message, details: messages.show_error(
             self, f"{title} failed", message, details))
 
@@ -158,6 +159,10 @@ class MainWindow(QMainWindow):
     def show_augment_preview(self) -> None:
         self.go_to(Page.DATASET)
         self.dataset_page.show_preview()
+
+    def route_to_predict(self, paths: list[str]) -> None:
+        self.go_to(Page.PREDICT)
+        self.predict_page.add_paths(paths)
 
     def current_page(self) -> Page:
         return list(self.pages)[self.stack.currentIndex()]

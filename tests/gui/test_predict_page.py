@@ -84,6 +84,11 @@ def test_predict_folder_filter_export_sort(qtbot, window, trained, tmp_path, mes
     with qtbot.waitSignal(page.output.sorted, timeout=10000) as blocker:
         page.output.sort_into(str(dest))
     assert blocker.args[0].renamed == 6  # never overwrites
+    # Undo takes back the second sort's six copies, and only those.
+    page.output.undo_last_sort()
+    qtbot.waitUntil(lambda: any(b.title == "Sort undone" for b in messages.shown), timeout=10000)
+    assert sum(len(files) for _, _, files in os.walk(dest)) == 6
+    assert len(list((data / "valid").rglob("*.jpg"))) == 6 and not page.output.undo_btn.isEnabled()
     assert "Photos sorted" in [b.title for b in messages.shown]
 
 

@@ -31,9 +31,6 @@ class Collapsible(QWidget):
         self.toggle.setChecked(settings.get(settings_key, False, bool))
         self._show(self.toggle.isChecked())
 
-    def is_open(self) -> bool:
-        return self.toggle.isChecked()
-
     def _show(self, opened: bool) -> None:
         self.toggle.setArrowType(Qt.ArrowType.DownArrow if opened else Qt.ArrowType.RightArrow)
         self.body.setVisible(opened)
