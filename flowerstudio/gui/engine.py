@@ -78,10 +78,10 @@ def augment_views(path: str, augment, input_size: int, backbone: str, n: int):
     return core_views(path, augment, input_size, backbone, n)
 
 
-def write_server_files(config, out_dir: str, nproc: int) -> tuple[str, str]:
+def write_server_files(config, out_dir: str, nproc: int, fine_tune=None) -> tuple[str, str]:
     from flowerstudio.core.server_run import export_for_server
 
-    path, command = export_for_server(config, out_dir, nproc)
+    path, command = export_for_server(config, out_dir, nproc, fine_tune)
     return str(path), command
 
 

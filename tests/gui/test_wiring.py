@@ -76,7 +76,10 @@ def test_server_export_button_writes_the_config(qtbot, window, tiny_dataset, tmp
     dlg.write_btn.click()
     qtbot.waitUntil(lambda: dlg.config_path is not None, timeout=30000)
     written = json.loads((tmp_path / "server" / "server-config.json").read_text())
-    assert written["input_size"] == 64 and written["data_dir"] == ""
+    assert written["input_size"] == 64 and written["data_dir"] == "" and written["train_mode"] == "frozen"
+    tune = json.loads((tmp_path / "server" / "server-finetune-config.json").read_text())
+    assert tune["train_mode"] in ("last_stages", "all") and tune["resume_from"] is None  # "best" is on the command
+    assert "--config server-finetune-config.json --resume-from best" in dlg.command.toPlainText()
     dlg.reject()
 
 

@@ -196,10 +196,14 @@ class TrainPage(QWidget):
         self._update_buttons()
 
     def export_for_server(self) -> Optional[ServerExportDialog]:
-        """The current settings (frozen step) as files and a command for a GPU server."""
+        """The current settings as files and commands for a GPU server: the first step, and the fine-tune
+        step when the settings call for one."""
         if self.is_busy():
             return None
-        dlg = ServerExportDialog(self.options.config(self.state.dataset_root(), "frozen"), self)
+        root = self.state.dataset_root()
+        mode = self.options.fine_tune_mode()
+        tune = self.options.config(root, mode, resume_from="best") if mode != "frozen" else None
+        dlg = ServerExportDialog(self.options.config(root, "frozen"), self, fine_tune=tune)
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dlg.destroyed.connect(lambda _=None: setattr(self, "server_dialog", None))
         self.server_dialog = dlg
