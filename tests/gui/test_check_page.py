@@ -34,7 +34,7 @@ def test_check_page_shows_table_matrix_cells_and_mistakes(qtbot, trained_run, ti
 
     assert page.classes.proxy.rowCount() == 3
     assert f"{100 * report.accuracy:.1f}%" in page.headline.text()
-    cm = page.confusion.model
+    cm = page.confusion.matrix_model
     total = sum(cm.index(r, c).data(Qt.ItemDataRole.UserRole) for r in range(3) for c in range(3))
     photos = [p for p in (tiny_data / "test").rglob("*") if p.is_file()]
     assert total == report.total == len(photos)

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (QDialog, QHBoxLayout, QLabel, QPushButton, QScrol
                                QWidget)
 
 from flowerstudio.core.events import CheckpointSaved, RunStarted
+from flowerstudio.core.vocab import TrainMode
 from flowerstudio.gui import engine
 from flowerstudio.gui.dialogs.lr_finder import LrFinderDialog
 from flowerstudio.gui.dialogs.server_export import ServerExportDialog
@@ -20,7 +21,7 @@ from flowerstudio.gui.state import AppState
 from flowerstudio.gui.style import error_html
 from flowerstudio.gui.widgets.thumbnails import ThumbnailCache
 
-DEPTH_WORDS = {"frozen": "head only", "last_stages": "last stages", "all": "all layers"}
+DEPTH_WORDS = {TrainMode.FROZEN: "head only", TrainMode.LAST_STAGES: "last stages", TrainMode.ALL: "all layers"}
 NO_DATA = "Choose a dataset on the Dataset page, then press Train."
 
 

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
 
 from flowerstudio.core.backbones import DEFAULT_BACKBONE
 from flowerstudio.core.config import TrainConfig
+from flowerstudio.core.vocab import TrainMode
 from flowerstudio.gui import engine, settings
 from flowerstudio.gui.jobs import Job, run_job
 from flowerstudio.gui.pages.augment_options import AugmentOptions
@@ -18,8 +19,8 @@ from flowerstudio.gui.widgets.cache_row import CacheRow
 from flowerstudio.gui.widgets.collapsible import Collapsible
 
 AUTO = "auto"  # the depth the data calls for (core.advice), not a TrainMode of its own
-DEPTHS = [(AUTO, "Automatic (follows your data)"), ("frozen", "No: train the head more"),
-          ("last_stages", "Last stages of the backbone"), ("all", "All layers")]
+DEPTHS = [(AUTO, "Automatic (follows your data)"), (TrainMode.FROZEN.value, "No: train the head more"),
+          (TrainMode.LAST_STAGES.value, "Last stages of the backbone"), (TrainMode.ALL.value, "All layers")]
 _DEFAULTS = TrainConfig()
 
 
