@@ -142,7 +142,7 @@ def _remove_original_or_undo(src: str, dst: Path) -> None:
         raise OSError(exc.errno, reason) from exc
 
 
-def _place(src: str, folder: Path, move: bool) -> tuple[Path, bool]:
+def place_photo(src: str, folder: Path, move: bool) -> tuple[Path, bool]:
     """Copy/move ``src`` into ``folder`` under a name nobody uses yet; returns (path, renamed)."""
     if move:
         for dst, renamed in _candidates(src, folder):
@@ -181,7 +181,7 @@ def sort_into(predictions: Iterable, dest: str | os.PathLike, min_confidence: fl
             if not (dest / folder).is_dir():
                 (dest / folder).mkdir(parents=True)
                 summary.made_folders.append(str(dest / folder))
-            new, renamed = _place(p.path, dest / folder, move)
+            new, renamed = place_photo(p.path, dest / folder, move)
         except OSError as exc:
             summary.errors.append((p.path, exc.strerror or str(exc)))
             continue
