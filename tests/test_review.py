@@ -43,6 +43,7 @@ def test_reviewed_photos_join_the_training_folders_and_can_be_taken_back(tmp_pat
     assert summary.counts == {"rose": 1, "tulip": 1} and summary.renamed == 2  # both names were taken
     assert summary.errors == [("/gone.jpg", "'lily' is not a class of this dataset")]
     assert open(existing, "rb").read() == b"already here"
-    assert len(scan_dataset(str(data)).train) == len(scan.train) + 2
+    assert {os.path.dirname(new) for _, new in summary.placed} == set(folders.values())
+    assert all(os.path.exists(new) for _, new in summary.placed) and all(os.path.exists(p) for p in photos)
     undo_sort(write_log(summary, tmp_path / "log.json"))
-    assert len(scan_dataset(str(data)).train) == len(scan.train) and all(os.path.exists(p) for p in photos)
+    assert not any(os.path.exists(new) for _, new in summary.placed) and os.path.exists(existing)
