@@ -127,6 +127,25 @@ def undo_sort(log_path: str):
     return core_undo(log_path)
 
 
+def add_reviewed(labels: dict[str, str], folders: dict[str, str], log_path: str):
+    """Copy reviewed photos into the training folders, then log what was written (for undo)."""
+    from flowerstudio.core.review import add_to_dataset
+    from flowerstudio.core.sort_undo import write_log
+
+    summary = add_to_dataset(labels, folders)
+    write_log(summary, log_path)
+    return summary
+
+
+def retrain(model_path: str, data_dir: str, callback=None, cancel=None):
+    """The frozen stage again on the grown dataset (only new photos are extracted)."""
+    import_heavy()
+    from flowerstudio.core.review import retrain_config
+    from flowerstudio.core.trainer import train as core_train
+
+    return core_train(retrain_config(model_path, data_dir), callback=callback, cancel=cancel)
+
+
 def heatmap(model_path: str, image_path: str, target: Optional[int] = None):
     """The photo as the model sees it with the Grad-CAM heat over it (PIL)."""
     import_heavy()

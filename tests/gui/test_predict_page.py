@@ -145,3 +145,57 @@ def test_a_photo_opened_as_a_model_says_so_and_keeps_the_model(qtbot, window, tr
     page.load_model(photo)
     assert "This is a photo, not a model" in messages.shown[-1].text
     assert page.model_path == model and model in page.model_bar.label.text()
+
+
+def test_review_loop_label_add_to_dataset_and_retrain(qtbot, window, trained, tmp_path, messages, monkeypatch):
+    """A newcomer reviews photos with the keyboard, adds them to the dataset, retrains, and the rest are
+    predicted again by the new model — without leaving the page."""
+    import shutil
+
+    from PySide6.QtCore import Qt
+
+    from flowerstudio.core.review import ReviewStore
+    from flowerstudio.gui.pages import predict_review
+
+    data, model = trained
+    monkeypatch.setattr(predict_review, "store_path", lambda: str(tmp_path / "labels.jsonl"))
+    work = tmp_path / "dataset"
+    shutil.copytree(data, work)
+    with qtbot.waitSignal(window.state.scan_changed, timeout=60000):
+        window.dataset_page.open_folder(str(work))
+    page = window.predict_page
+    page.review.store = ReviewStore.open(tmp_path / "labels.jsonl")
+    load(qtbot, page, model)
+    new = tmp_path / "new"
+    shutil.copytree(data / "valid", new)  # photos in class folders: the truth is known
+    predict(qtbot, page, [str(new)], 6)
+    view = page.gallery
+    view.setFocus()
+    view.setCurrentIndex(page.proxy.index(0, 0))
+    first = page.proxy.index(0, 0).data(ItemRole)
+    qtbot.keyClick(view, Qt.Key.Key_Return)  # the prediction is right
+    assert first.reviewed == first.title and page.review.store.labels[first.path] == page.classes()[0][first.label]
+    second = page.gallery_model.item(page.proxy.mapToSource(view.currentIndex()).row())
+    assert second is not first  # on to the next photo
+    qtbot.keyClicks(view, "tu")  # type-ahead: "tulip"
+    assert second.reviewed == "tulip" and "Reviewed <b>2</b> of 6" in page.review.counts.text()
+    qtbot.keyClick(view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo
+    assert second.reviewed is None and second.path not in page.review.store.labels
+    qtbot.keyClick(view, Qt.Key.Key_3)
+    assert second.reviewed == page.classes()[1][2]
+    page.review.show_box.setCurrentIndex(1)  # only the photos still to review
+    assert page.proxy.rowCount() == 4
+
+    before = len(list((work / "train").rglob("*.jpg")))
+    page.review.add_to_dataset(page.review.reviewed_labels())
+    qtbot.waitUntil(lambda: not page.review.busy(), timeout=30000)
+    assert len(list((work / "train").rglob("*.jpg"))) == before + 2
+    with qtbot.waitSignal(page.review.retrained, timeout=120000) as done:
+        page.review.retrain()
+    new_model = done.args[0]
+    assert new_model != model
+    qtbot.waitUntil(lambda: page.model_path == new_model and not page.is_busy() and
+                    page.gallery_model.rowCount() == 6, timeout=120000)
+    reviewed = [it for it in page.gallery_model.items() if it.reviewed]
+    assert len(reviewed) == 2  # kept; the 4 others were predicted again by the new model
+    assert [it.payload.path for it in page.gallery_model.items() if not it.reviewed] != []

@@ -108,7 +108,7 @@ class RotatedHeader(QHeaderView):
         self.setSectionsClickable(False)
 
     def sizeHint(self) -> QSize:
-        model = self.matrix_model()
+        model = self.model()
         fm = self.fontMetrics()
         widest = max((fm.horizontalAdvance(str(model.headerData(i, Qt.Orientation.Horizontal)))
                       for i in range(model.columnCount())), default=40) if model else 40
@@ -124,7 +124,7 @@ class RotatedHeader(QHeaderView):
         painter.setPen(self.palette().windowText().color())
         painter.translate(rect.left(), rect.bottom())
         painter.rotate(-90)
-        text = str(self.matrix_model().headerData(section, Qt.Orientation.Horizontal))
+        text = str(self.model().headerData(section, Qt.Orientation.Horizontal))
         # Rotated: x runs up the header, y across the column.
         painter.drawText(QRect(6, 0, rect.height() - 8, rect.width()),
                          int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), text)

@@ -31,6 +31,7 @@ class GalleryItem:
     confidence: float = -1.0
     correct: Optional[bool] = None
     payload: Any = None  # e.g. the core Prediction
+    reviewed: Optional[str] = None  # the class name the user confirmed or chose
 
 
 class GalleryModel(QAbstractListModel):
@@ -84,7 +85,7 @@ class GalleryModel(QAbstractListModel):
             return None
         item = self._items[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return item.title
+            return f"✔ {item.reviewed}" if item.reviewed else item.title
         if role == Qt.ItemDataRole.DecorationRole:
             pix = self._cache.get(item.path)
             return pix if pix is not None else self._cache.placeholder
@@ -103,6 +104,12 @@ class GalleryModel(QAbstractListModel):
             return item.correct
         return None
 
+    def changed(self, path: str) -> None:
+        """An item of ``path`` was edited in place (e.g. reviewed): repaint it."""
+        for row in self._rows.get(path, ()):
+            idx = self.index(row)
+            self.dataChanged.emit(idx, idx)
+
     def _on_thumbnail(self, path: str) -> None:
         for row in self._rows.get(path, ()):
             idx = self.index(row)
@@ -119,6 +126,7 @@ class GalleryFilter(QSortFilterProxyModel):
         self._label = -1
         self._min_conf = 0.0
         self._only_wrong = False
+        self._reviewed: Optional[bool] = None  # None: all; True: only reviewed; False: only not reviewed
         self._sort = "confidence_asc"
         self.setDynamicSortFilter(False)
 
@@ -128,6 +136,10 @@ class GalleryFilter(QSortFilterProxyModel):
 
     def set_min_confidence(self, value: float) -> None:
         self._min_conf = value
+        self._refilter()
+
+    def set_reviewed(self, reviewed: Optional[bool]) -> None:
+        self._reviewed = reviewed
         self._refilter()
 
     def set_only_wrong(self, on: bool) -> None:
@@ -150,6 +162,8 @@ class GalleryFilter(QSortFilterProxyModel):
         if item.confidence >= 0 and item.confidence < self._min_conf:
             return False
         if self._only_wrong and item.correct is not False:
+            return False
+        if self._reviewed is not None and (item.reviewed is not None) != self._reviewed:
             return False
         return True
 
