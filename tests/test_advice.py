@@ -21,15 +21,15 @@ def test_still_falling_loss_means_train_more():
     assert a.step is NextStep.TRAIN_MORE and a.mode is TrainMode.FROZEN and "more epochs" in a.next_step
 
 
-@pytest.mark.parametrize("per_class, step, mode", [(10, NextStep.ADD_PHOTOS, TrainMode.FROZEN),
+@pytest.mark.parametrize("per_class, step, mode", [(10, NextStep.FINE_TUNE, TrainMode.LAST_STAGES),
                                                    (40, NextStep.FINE_TUNE, TrainMode.LAST_STAGES),
                                                    (200, NextStep.FINE_TUNE, TrainMode.ALL)])
 def test_fine_tune_depth_follows_photos_per_class(per_class, step, mode):
     a = advise(epochs("frozen", [0.5, 0.7, 0.65, 0.66], [1.2, 0.9, 1.0, 1.1]), num_classes=5,
                per_class=per_class)
     assert (a.step, a.mode) == (step, mode)
-    if step is NextStep.FINE_TUNE:
-        assert fine_tune_depth(per_class)[0] is mode  # the default depth and the advice agree
+    assert fine_tune_depth(per_class)[0] is mode  # the default depth and the advice agree
+    assert ("More photos would help most" in a.next_step) == (per_class < 30)
 
 
 def test_fine_tuning_that_did_not_help_is_said_so():

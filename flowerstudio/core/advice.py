@@ -14,7 +14,7 @@ from typing import Optional, Sequence
 from flowerstudio.core.events import EpochMetrics
 from flowerstudio.core.vocab import TrainMode, Word
 
-# Below this many training photos per class, fine-tuning a backbone over-fits more often than it helps.
+# Below this many training photos per class, more photos help more than anything else: the advice says so.
 FEW_PHOTOS = 30
 # From this many, unfreezing every layer pays off; in between, only the last stages.
 MANY_PHOTOS = 150
@@ -26,7 +26,6 @@ MORE_FINE_TUNE_EPOCHS = 5
 class NextStep(Word):
     TRAIN_MORE = "train_more"  # the same stage again: it had not finished learning
     FINE_TUNE = "fine_tune"
-    ADD_PHOTOS = "add_photos"
     PREDICT = "predict"  # the model is as good as this data makes it: use it
 
 
@@ -89,14 +88,12 @@ def advise(history: Sequence[EpochMetrics], num_classes: int, per_class: float,
         if learning:
             return Advice(result, f"Train {MORE_HEAD_EPOCHS} more epochs: the validation loss is still falling."
                           + mixup, NextStep.TRAIN_MORE, TrainMode.FROZEN, epochs=MORE_HEAD_EPOCHS)
-        if per_class < FEW_PHOTOS:
-            return Advice(result, f"With about {per_class:.0f} photos per class, fine-tuning tends to learn the "
-                          f"photos by heart. Add photos (40 or more per class), or go to Predict." + mixup,
-                          NextStep.ADD_PHOTOS, TrainMode.FROZEN)
         mode, stages = fine_tune_depth(per_class)
         where = "all layers" if mode == TrainMode.ALL else f"the last {stages} stages"
-        return Advice(result, f"Fine-tune {where} for more accuracy ({per_class:.0f} photos per class)." + mixup,
-                      NextStep.FINE_TUNE, mode, stages, MORE_FINE_TUNE_EPOCHS)
+        few = (f" More photos would help most: about {per_class:.0f} per class is few (aim for 40 or more)."
+               if per_class < FEW_PHOTOS else "")
+        return Advice(result, f"Fine-tune {where} for more accuracy ({per_class:.0f} photos per class)." + few
+                      + mixup, NextStep.FINE_TUNE, mode, stages, MORE_FINE_TUNE_EPOCHS)
     if learning:
         return Advice(result, f"Fine-tune {MORE_FINE_TUNE_EPOCHS} more epochs: the validation loss is still "
                       "falling." + mixup, NextStep.TRAIN_MORE, stage, epochs=MORE_FINE_TUNE_EPOCHS)
