@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any, Optional
 
 from flowerstudio.core import runs
-from flowerstudio.core.checkpoints import ModelInfo, read_model_info, save_model, save_resume_state
+from flowerstudio.core.checkpoints import (
+    ModelInfo, read_model_info, save_model, save_resume_state, update_model_info,
+)
 from flowerstudio.core.events import BadImage, Callback, CheckpointSaved, EpochMetrics, Log, ignore
 from flowerstudio.core.fsnames import FS_ERRORS
 from flowerstudio.core.vocab import CheckpointKind
@@ -81,6 +83,11 @@ class RunWriter:
         save_resume_state(self.run_dir / runs.LAST_STATE, resume_state)
         runs.write_history(self.run_dir, self.history)
         return m
+
+    def calibrated(self, temperature: float, calibrated: bool, note: str) -> None:
+        """Store the temperature fitted for the best model in best.safetensors (its weights unchanged)."""
+        if self.writes and self.best_path.is_file():
+            update_model_info(self.best_path, temperature=temperature, calibrated=calibrated, calibration=note)
 
     def record(self, event) -> None:
         """Keep a Log or BadImage event for train.log."""
