@@ -238,3 +238,25 @@ def _as_model_sees(model_path, photo):
     info = read_model_info(model_path)
     tf = build_eval_transform(info.input_size, info.mean, info.std)
     return tf(load_image(photo, min_side=resize_size(info.input_size)))
+
+
+def test_a_stage_killed_before_calibrating_is_calibrated_when_resumed(calibrated_run, tmp_path):
+    """The photos-through-the-network path: the kept logits of the best epoch, and the extra validation
+    pass when the best epoch ran in a process that died before the stage's end."""
+    from tinyrun import tiny_config
+
+    from flowerstudio.core.trainer import NOT_FITTED, resume, train
+
+    data = calibrated_run[0]
+    first = train(tiny_config(data, tmp_path, epochs=1, feature_cache=False, val_fraction=0.4))
+    fitted = read_model_info(first.best_path)
+    assert first.calibration.calibrated and fitted.calibrated and fitted.temperature != 1.0
+    update_model_info(first.best_path, temperature=1.0, calibrated=False, calibration=NOT_FITTED)
+    events = []
+    result = resume(first.run_dir, events.append)  # no epochs left: only the calibration
+    assert len(result.history) == 1 and result.calibration is not None
+    assert any(getattr(e, "phase", None) == "validate" for e in events)  # the extra pass ran
+    again = read_model_info(first.best_path)
+    assert again.calibrated and again.temperature == pytest.approx(fitted.temperature, rel=1e-4)
+    # A finished stage's best model is not fitted again by a stage that does not beat it.
+    assert resume(first.run_dir).calibration is None

@@ -62,12 +62,16 @@ class TrainResult:
     calibration: Optional[TemperatureFit] = None
 
 
-def train(config: TrainConfig, callback: Callback = ignore, cancel: Optional[CancelToken] = None) -> TrainResult:
+def train(config: TrainConfig, callback: Callback = ignore, cancel: Optional[CancelToken] = None,
+          split_file: str | os.PathLike | None = None) -> TrainResult:
     """Run one training stage as ``config`` says; see TrainConfig for every field.
 
     ``config`` itself is left as it is; the run's resolved copy is its config.json.
+    ``split_file``: another run's split.json to keep (one folder per class): the photos it lists
+    keep their side, photos added since go to training.
     """
-    return _Run(copy.deepcopy(config).validate(), callback, cancel or CancelToken()).execute()
+    return _Run(copy.deepcopy(config).validate(), callback, cancel or CancelToken(),
+                split_file=Path(split_file) if split_file else None).execute()
 
 
 def resume(run_dir: str | os.PathLike, callback: Callback = ignore,
@@ -85,10 +89,11 @@ class _Run:
     """One training stage: set up from the config, fit, and report each epoch to the run writer."""
 
     def __init__(self, cfg: TrainConfig, callback: Callback, cancel: CancelToken,
-                 resume_state: Optional[dict] = None) -> None:
+                 resume_state: Optional[dict] = None, split_file: Optional[Path] = None) -> None:
         self.cfg, self.cancel = cfg, cancel
         self._user_callback = callback
         self.resume_state = resume_state
+        self.split_file = split_file
         self.bad: dict[str, str] = {}
         self.dist = Distributed()
         self.writer = RunWriter(self.emit)
@@ -134,7 +139,7 @@ class _Run:
         torch.manual_seed(cfg.seed)
         self.device = self.dist.device(cfg.device) or resolve_device(cfg.device)
         start_model, prior_run = self._resume_source()
-        prior_split = prior_run / "split.json" if prior_run else None
+        prior_split = self.split_file or (prior_run / "split.json" if prior_run else None)
         self.scan = scan_dataset(
             cfg.data_dir, cfg.names_file, cfg.val_fraction, cfg.split_seed,
             split_file=prior_split if prior_split and prior_split.is_file() else None,
