@@ -100,6 +100,25 @@ def test_calibrated_without_a_temperature_is_refused(tmp_path):
         read_model_info(_crafted(tmp_path / "m.safetensors", {**GOOD, "calibrated": True}))
 
 
+def test_an_older_real_model_predicts_with_the_raw_softmax_and_the_cli_says_so(calibrated_run, tmp_path, capsys):
+    from safetensors import safe_open
+    from safetensors.numpy import load_file
+
+    source = calibrated_run[1].best_path
+    with safe_open(source, framework="numpy") as fh:
+        meta = fh.metadata()
+    info = json.loads(meta["flowerstudio"])
+    for key in ("temperature", "calibrated", "calibration"):
+        del info[key]
+    old = tmp_path / "old.safetensors"
+    save_file(load_file(source), str(old), metadata={**meta, "flowerstudio": json.dumps(info)})
+    photo = list_images([calibrated_run[0] / "c"])[0]
+    (p,) = Predictor(old, "cpu").predict([photo]).predictions
+    np.testing.assert_allclose(p.probs, torch.softmax(torch.from_numpy(p.logits), 0).numpy(), atol=1e-6)
+    assert main(["predict", str(old), photo]) == 0
+    assert f"note: {NO_TEMPERATURE}" in capsys.readouterr().err
+
+
 def test_an_older_model_file_loads_with_t_one_and_says_so(tmp_path):
     info = read_model_info(_crafted(tmp_path / "old.safetensors", GOOD))
     assert (info.temperature, info.calibrated, info.calibration) == (1.0, False, NO_TEMPERATURE)
@@ -177,7 +196,7 @@ def test_predictions_are_calibrated(calibrated_run, sharp_model):
         assert p.label == raw[p.path].label and p.confidence < raw[p.path].confidence
 
 
-def test_uncertain_folder_and_min_confidence_use_calibrated_values(calibrated_run, sharp_model, tmp_path):
+def test_uncertain_folder_and_min_confidence_use_calibrated_values(calibrated_run, sharp_model, tmp_path, capsys):
     data = calibrated_run[0]
     photos = list_images([data / "b"])[:4]
     raw = Predictor(calibrated_run[1].best_path, "cpu").predict(photos).predictions
@@ -189,6 +208,7 @@ def test_uncertain_folder_and_min_confidence_use_calibrated_values(calibrated_ru
     assert main(["predict", str(sharp_model), *photos, "--sort-into", str(tmp_path / "cli"),
                  "--min-confidence", f"{threshold:.6f}", "--csv", str(tmp_path / "p.csv")]) == 0
     assert len(list((tmp_path / "cli" / UNCERTAIN).iterdir())) == 4
+    assert "confidences are calibrated (temperature 4)" in capsys.readouterr().err
     rows = (tmp_path / "p.csv").read_text().splitlines()[1:]
     shown = sorted(float(r.split(",")[2]) for r in rows)
     assert shown == pytest.approx(sorted(p.confidence for p in soft), abs=1e-6)
@@ -213,6 +233,8 @@ def test_evaluate_reports_ece_calibrated_and_raw(calibrated_run, sharp_model, tm
     assert saved["temperature"] == 4.0 and len(saved["reliability"]) == 15
     assert saved["reliability"][14].keys() == asdict(report.reliability[14]).keys()
     assert "ECE" in report.summary()
+    assert main(["evaluate", str(sharp_model), str(data), "--split", "val", "--out", str(tmp_path / "cli")]) == 0
+    assert json.loads((tmp_path / "cli" / "report.json").read_text())["ece"] == pytest.approx(report.ece)
 
 
 def test_export_folds_t_into_the_graph_and_says_so(calibrated_run, sharp_model, tmp_path):

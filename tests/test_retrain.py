@@ -75,6 +75,14 @@ def test_retrain_extracts_only_the_added_photos_and_keeps_the_split(first_run, c
     assert read_model_info(first.best_path).epoch == first.best_epoch
 
 
+def test_retrain_command(first_run, counted, capsys):
+    from flowerstudio.cli import main
+
+    _, first = first_run
+    assert main(["retrain", first.run_dir]) == 0
+    assert counted == [] and "completed: best validation accuracy" in capsys.readouterr().out
+
+
 def test_head_config_of_a_fine_tuned_run_uses_the_frozen_stage_recipe(first_run, tmp_path):
     _, first = first_run
     run = Path(shutil.copytree(first.run_dir, tmp_path / "run"))  # its config is edited below

@@ -41,7 +41,8 @@ from flowerstudio.core.vocab import LogLevel, Phase, TrainMode
 log = logging.getLogger(__name__)
 
 # What best.safetensors and last.safetensors say until the stage's end fits a temperature.
-NOT_FITTED = "not fitted: temperature scaling is fitted for the best model when its stage ends"
+NOT_FITTED = ("temperature not fitted (it is fitted for the best model when its stage ends): confidences are "
+              "the raw softmax (T = 1)")
 
 
 @dataclass
