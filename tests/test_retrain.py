@@ -147,3 +147,29 @@ def test_a_fine_tuned_model_is_predicted_with_the_full_network(first_run, tmp_pa
     assert type(fast_predictor(tuned.best_path, "cpu")) is Predictor
     with pytest.raises(ValueError, match="not a frozen-stage model"):
         CachedPredictor(tuned.best_path, "cpu")
+
+
+def test_the_cached_frozen_stage_writes_its_model_files_once_when_it_ends(first_run, tmp_path):
+    from flowerstudio.core.events import CheckpointSaved, EpochEnd
+    from flowerstudio.core.runs import read_history
+
+    data, _ = first_run
+    events = []
+    result = train(tiny_config(data, tmp_path, epochs=4, cache_views=1, val_fraction=0.4), events.append)
+    saved = [e for e in events if isinstance(e, CheckpointSaved)]
+    assert [(e.kind, e.epoch) for e in saved] == [("best", result.best_epoch)]
+    assert events.index(saved[0]) > max(i for i, e in enumerate(events) if isinstance(e, EpochEnd))
+    run = Path(result.run_dir)
+    assert read_model_info(run / "best.safetensors").epoch == result.best_epoch
+    assert read_model_info(run / "last.safetensors").epoch == 4 and len(read_history(run)) == 4
+    # Stopped in its third epoch: the files of the epochs that ended are written all the same.
+    token = CancelToken()
+
+    def stop(event):
+        if isinstance(event, PhaseStarted) and event.phase == "train" and event.epoch == 3:
+            token.cancel()
+
+    stopped = train(tiny_config(data, tmp_path, epochs=4, cache_views=1, val_fraction=0.4), stop, token)
+    assert stopped.status == "cancelled" and len(stopped.history) == 2
+    assert read_model_info(Path(stopped.run_dir) / "last.safetensors").epoch == 2
+    assert read_model_info(stopped.best_path).calibrated  # fitted from the best epoch's logits

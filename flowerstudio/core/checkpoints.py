@@ -64,12 +64,14 @@ class ModelInfo:
 
 def save_model(path: str | Path, model: torch.nn.Module, info: ModelInfo) -> None:
     """Write weights + metadata atomically."""
-    _save_tensors(path, {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}, info)
+    save_weights(path, model.state_dict(), info)
 
 
-def _save_tensors(path: str | Path, tensors: dict[str, torch.Tensor], info: ModelInfo) -> None:
+def save_weights(path: str | Path, tensors: dict[str, torch.Tensor], info: ModelInfo) -> None:
+    """Write a state dict + metadata atomically (what save_model does with a model's)."""
     from safetensors.torch import save
 
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
     info.created = info.created or time.strftime("%Y-%m-%dT%H:%M:%S")
     meta = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "flowerstudio": json.dumps(asdict(info))}
     atomic_write_bytes(path, save(tensors, metadata=meta))
@@ -86,7 +88,7 @@ def update_model_info(path: str | Path, **changes: Any) -> ModelInfo:
         tensors = load_file(str(path), device="cpu")
     except Exception as exc:
         raise CheckpointError(f"{path}: weights are unreadable (corrupt or truncated?): {exc}") from exc
-    _save_tensors(path, tensors, info)
+    save_weights(path, tensors, info)
     return info
 
 

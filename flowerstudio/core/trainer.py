@@ -179,7 +179,9 @@ class _Run:
         self.dist.barrier()  # the best file is complete before any rank reads it
         best = self.writer.best_path
         if best.is_file():
-            self.model.load_state_dict(load_model(best)[0].state_dict())  # end on the best weights
+            from safetensors.torch import load_file
+
+            self.model.load_state_dict(load_file(str(best)))  # end on the best weights (this run's own file)
         return TrainResult(
             status, str(run_dir), str(best) if best.is_file() else None,
             max(self.writer.best_acc, 0.0), self.writer.best_epoch, list(self.writer.history),
@@ -261,6 +263,7 @@ class _Run:
         train_x, train_y = train_x[:, keep], train_y[keep]
         val_x, val_y = val_x[val_ok].to(self.device).float(), torch.tensor(va_labels, device=self.device)[val_ok.to(self.device)]
         head = self.model.head
+        self.writer.defer = True  # epochs here take a fraction of a second: write the files at the end
 
         def validation_logits() -> tuple[torch.Tensor, torch.Tensor]:
             with torch.inference_mode():
