@@ -11,6 +11,7 @@ fsynced files per epoch were most of that stage's time (benchmarks/README.md, re
 """
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import replace
 from pathlib import Path
@@ -86,7 +87,8 @@ class RunWriter:
             state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
             if m.is_best:
                 self._pending[CheckpointKind.BEST] = (state, info, m)
-            self._pending[CheckpointKind.LAST] = (state, info, resume_state)
+            # A copy: the optimizer's state tensors change in place with the next epoch's steps.
+            self._pending[CheckpointKind.LAST] = (state, info, copy.deepcopy(resume_state))
             return m
         if m.is_best:
             self._save_best(model.state_dict(), info, m)
