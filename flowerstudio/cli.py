@@ -1,4 +1,4 @@
-"""Command line: ``flowerstudio train|predict|evaluate|find-lr|export|backbones`` (also ``python -m flowerstudio``)."""
+"""Command line: ``flowerstudio train|retrain|predict|evaluate|find-lr|export|backbones`` (also ``python -m flowerstudio``)."""
 from __future__ import annotations
 
 import argparse
@@ -58,6 +58,13 @@ def _add_train(sub) -> None:
     p = sub.add_parser("train", help="train a classifier on a folder of class folders")
     _add_stage_flags(p)
     p.add_argument("--no-augment", action="store_true", help="switch every augmentation step off")
+
+
+def _add_retrain(sub) -> None:
+    p = sub.add_parser("retrain", help="train the head of a run again on its dataset as it is now (photos added "
+                                       "since are the only ones run through the backbone)")
+    p.add_argument("run", help="the run folder, a model file in it, or 'best'/'last' for the latest run")
+    p.add_argument("--data", help="the dataset folder, when not the run's")
 
 
 def _add_predict(sub) -> None:
@@ -204,6 +211,27 @@ def cmd_resume(args) -> int:
     return 0 if result.status == "completed" else 130
 
 
+def cmd_retrain(args) -> int:
+    from flowerstudio.core.retrain import retrain_head
+
+    reporter = TqdmReporter()
+    start = time.perf_counter()
+    try:
+        result = retrain_head(args.run, reporter, _cancel_on_ctrl_c(), data_dir=args.data)
+    finally:
+        reporter.close()
+    print(f"{result.status}: best validation accuracy {result.best_val_acc:.1%} at epoch {result.best_epoch}, "
+          f"in {time.perf_counter() - start:.1f}s; model {result.best_path}")
+    return 0 if result.status == "completed" else 130
+
+
+def _calibration_line(info) -> str:
+    """What the confidences printed or used mean, for a model's info."""
+    if info.calibrated:
+        return f"confidences are calibrated (temperature {info.temperature:.3g})"
+    return f"note: {info.calibration}"  # each note says why, and that T = 1
+
+
 def cmd_predict(args) -> int:
     from flowerstudio.core.predict import Predictor, list_images, write_csv
     from flowerstudio.core.sorting import sort_into
@@ -214,6 +242,7 @@ def cmd_predict(args) -> int:
         print(f"error: no images found in {', '.join(args.inputs)}", file=sys.stderr)
         return 1
     predictor = Predictor(resolve_model_path(args.model), args.device)
+    print(_calibration_line(predictor.info), file=sys.stderr)
     reporter = TqdmReporter()
     try:
         result = predictor.predict(paths, args.batch_size, args.top_k, reporter, _cancel_on_ctrl_c())
@@ -305,6 +334,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="flowerstudio", description="Train and use image classifiers.")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_train(sub)
+    _add_retrain(sub)
     _add_predict(sub)
     _add_evaluate(sub)
     _add_find_lr(sub)
@@ -319,7 +349,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from flowerstudio.core.events import Cancelled
 
     try:
-        return {"train": cmd_train, "predict": cmd_predict, "evaluate": cmd_evaluate,
+        return {"train": cmd_train, "retrain": cmd_retrain, "predict": cmd_predict, "evaluate": cmd_evaluate,
                 "backbones": cmd_backbones, "resume": cmd_resume,
                 "find-lr": cmd_find_lr, "export": cmd_export}[args.command](args)
     except Cancelled:
