@@ -13,11 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from flowerstudio.core.config import TrainConfig
 from flowerstudio.core.csvfile import write_csv_file
 from flowerstudio.core.fsnames import display_path, json_text
 from flowerstudio.core.sorting import SortSummary, place_photo
-from flowerstudio.core.vocab import TrainMode
 
 
 @dataclass
@@ -104,14 +102,3 @@ def training_folders(scan) -> dict[str, str]:
     root = Path(scan.root)
     base = root / scan.split_dirs["train"] if getattr(scan, "split_dirs", None) else root
     return {c: str(base / c) for c in scan.classes}
-
-
-def retrain_config(model_path: str | os.PathLike, data_dir: str) -> TrainConfig:
-    """The first stage of the run that made ``model_path``, again, on ``data_dir`` as it is now: a new
-    run whose feature cache already holds every photo but the ones just added, so it takes seconds."""
-    from flowerstudio.core.checkpoints import read_model_info
-
-    info = read_model_info(model_path)
-    cfg = TrainConfig.from_dict(info.config) if info.config else TrainConfig(backbone=info.backbone)
-    cfg.data_dir, cfg.train_mode, cfg.resume_from = data_dir, TrainMode.FROZEN, None
-    return cfg.validate()

@@ -87,10 +87,11 @@ def write_server_files(config, out_dir: str, nproc: int, fine_tune=None) -> tupl
 
 # -- prediction ------------------------------------------------------------------------------
 def load_predictor(path: str, device: str = "auto"):
+    """A frozen-stage model predicts from cached features when it can (a retrain's refresh takes seconds)."""
     import_heavy()
-    from flowerstudio.core.predict import Predictor
+    from flowerstudio.core.cachedpredict import fast_predictor
 
-    return Predictor(path, device)
+    return fast_predictor(path, device)
 
 
 def list_images(paths: list[str]) -> list[str]:
@@ -140,10 +141,9 @@ def add_reviewed(labels: dict[str, str], folders: dict[str, str], log_path: str)
 def retrain(model_path: str, data_dir: str, callback=None, cancel=None):
     """The frozen stage again on the grown dataset (only new photos are extracted)."""
     import_heavy()
-    from flowerstudio.core.review import retrain_config
-    from flowerstudio.core.trainer import train as core_train
+    from flowerstudio.core.retrain import retrain_head
 
-    return core_train(retrain_config(model_path, data_dir), callback=callback, cancel=cancel)
+    return retrain_head(model_path, callback=callback, cancel=cancel, data_dir=data_dir)
 
 
 def heatmap(model_path: str, image_path: str, target: Optional[int] = None):

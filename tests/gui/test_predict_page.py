@@ -101,7 +101,7 @@ def test_stop_prediction_and_resume(qtbot, window, trained, tmp_path):
     load(qtbot, page, model)
     beat = Heartbeat().start()
     page.add_paths([str(many)])
-    qtbot.waitUntil(lambda: page.gallery_model.rowCount() > 0, timeout=60000)
+    qtbot.waitUntil(lambda: page.stop_btn.isEnabled(), timeout=60000)  # the prediction job is under way
     page.stop_btn.click()
     qtbot.waitUntil(lambda: not page.is_busy(), timeout=30000)
     beat.stop()
