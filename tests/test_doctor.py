@@ -7,6 +7,7 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -14,6 +15,7 @@ from flowerstudio.cli import main
 from flowerstudio.core.dataset_lists import add_exclusions, add_keep
 from flowerstudio.core.doctor import diagnose
 from flowerstudio.core.events import Cancelled, CancelToken, PhaseStarted
+from flowerstudio.core.neighbours import nearest_neighbours
 from flowerstudio.core.vocab import DuplicateKind, Finding, Phase
 from imagefactory import make_dataset, write_broken_files
 from tinyrun import tiny_config
@@ -68,6 +70,14 @@ def test_the_blank_frame_is_the_first_outlier(planted):
     root, _, _, report, _ = planted
     assert report.outliers and report.outliers[0].path == str(root / "blue" / "blank.jpg")
     assert report.outliers[0].label == "blue" and report.outliers[0].score <= -3
+
+
+def test_typical_photos_of_each_class_are_its_own_and_not_the_odd_ones(planted):
+    root, moved, _, report, _ = planted
+    assert list(report.typical) == report.classes
+    for cls, paths in report.typical.items():
+        assert len(paths) == 6 and all(Path(p).parent.name == cls for p in paths)
+        assert not {Path(p) for p in paths} & set(moved) and str(root / "blue" / "blank.jpg") not in paths
 
 
 def test_unreadable_photos_are_left_out_and_listed(planted):
@@ -184,3 +194,30 @@ def test_cli_doctor_prints_a_summary_and_the_files(planted, tmp_path, capsys):
 def test_cli_doctor_names_a_missing_folder(tmp_path, capsys):
     assert main(["doctor", str(tmp_path / "nowhere")]) == 1
     assert "nowhere" in capsys.readouterr().err
+
+
+def _unit_rows(n, dim, seed=0):
+    rng = np.random.default_rng(seed)
+    x = np.abs(rng.standard_normal((n, dim))).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def test_neighbour_search_is_exact_across_block_edges():
+    x = _unit_rows(203, 40)
+    idx, sim = nearest_neighbours(x, 7, block=32)  # 203 rows: the last block is short
+    full = x @ x.T
+    np.fill_diagonal(full, -np.inf)
+    expected = np.sort(full, axis=1)[:, ::-1][:, :7]
+    assert np.allclose(sim, expected, atol=1e-5)
+    assert np.allclose(np.take_along_axis(full, idx, 1), sim, atol=1e-5)
+    assert not (idx == np.arange(203)[:, None]).any()  # never itself
+    assert nearest_neighbours(x[:3], 20)[0].shape == (3, 2)  # k is capped at N - 1
+
+
+def test_neighbour_search_on_reduced_features_returns_exact_similarities():
+    x = _unit_rows(400, 320, seed=1)
+    x[200:] = x[:200] + 0.02 * _unit_rows(200, 320, seed=2)  # 200 near-copies
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    idx, sim = nearest_neighbours(x, 5, reduce_above=100)  # projected to 256 dims, then re-ranked
+    assert (idx[:200, 0] == np.arange(200, 400)).all() and (idx[200:, 0] == np.arange(200)).all()
+    assert np.allclose(sim, np.einsum("nd,nkd->nk", x, x[idx]), atol=1e-5)

@@ -27,11 +27,12 @@ from flowerstudio.core.events import Callback, CancelToken, ignore
 from flowerstudio.core.fsnames import json_bytes
 from flowerstudio.core.label_issues import LabelIssue, find_label_issues
 from flowerstudio.core.neighbours import nearest_neighbours
-from flowerstudio.core.outliers import OUTLIER_Z, Outlier, outlier_scores
-from flowerstudio.core.photo_features import photo_features
+from flowerstudio.core.outliers import OUTLIER_Z, Outlier, class_centres, outlier_scores, typical_photos
+from flowerstudio.core.photo_features import PhotoFeatures, photo_features
 from flowerstudio.core.vocab import Finding
 
 NEIGHBOURS = 20  # per photo: enough for the k-NN label vote, outliers and duplicate candidates
+TYPICAL = 6  # photos per class shown beside a suspect (the Review page)
 FILES = ("label_issues.csv", "duplicates.csv", "outliers.csv", "summary.json")
 
 
@@ -49,6 +50,7 @@ class DoctorReport:
     outliers: list[Outlier] = field(default_factory=list)
     unreadable: list[tuple[str, str]] = field(default_factory=list)  # (path, reason): left out
     notes: list[str] = field(default_factory=list)  # what could not be checked, and why
+    typical: dict[str, list[str]] = field(default_factory=dict)  # class folder -> its most central photos
     probe_accuracy: Optional[float] = None  # out-of-sample accuracy of the label probe
     kept: int = 0  # findings left out because the user kept them
     seconds: float = 0.0
@@ -111,29 +113,40 @@ def diagnose(data_dir: str | os.PathLike, config: Optional[TrainConfig] = None, 
     scan = scan_dataset(cfg.data_dir, cfg.names_file, cfg.val_fraction, cfg.split_seed, callback=callback,
                         cancel=cancel, min_classes=1)
     feats = photo_features(scan, cfg, callback, cancel)
-    n_classes = len(scan.classes)
-    report = DoctorReport(scan.root, cfg.backbone, list(scan.classes), list(scan.display_names), len(feats.paths),
+    report = examine(feats, scan.root, scan.classes, scan.display_names, cfg.backbone, callback, cancel)
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def examine(feats: PhotoFeatures, data_dir: str, classes: list[str], display_names: list[str], backbone: str,
+            callback: Callback = ignore, cancel: Optional[CancelToken] = None) -> DoctorReport:
+    """The doctor's findings from the photos' features (diagnose without the scan and the feature cache)."""
+    start = time.perf_counter()
+    report = DoctorReport(data_dir, backbone, list(classes), list(display_names), len(feats.paths),
                           unreadable=feats.unreadable)
     nn_idx, nn_sim = nearest_neighbours(feats.features, NEIGHBOURS, callback, cancel)
     issues, report.probe_accuracy, report.notes = find_label_issues(
-        feats, scan.classes, nn_idx, nn_sim, callback, cancel)
+        feats, classes, nn_idx, nn_sim, callback, cancel)
     duplicates = find_duplicates(feats.paths, feats.parts, nn_idx, nn_sim, callback, cancel)
-    outliers = _outliers(feats, scan.classes, n_classes, nn_sim)
-    keeps = read_keeps(scan.root)
-    report.label_issues = [i for i in issues if keep_key(scan.root, Finding.LABEL, i.path) not in keeps]
+    centres = class_centres(feats.features, feats.labels, len(classes))
+    outliers = _outliers(feats, classes, centres, nn_sim)
+    report.typical = {cls: [feats.paths[i] for i in rows] for cls, rows in
+                      zip(classes, typical_photos(feats.features, feats.labels, centres, TYPICAL))}
+    keeps = read_keeps(data_dir)
+    report.label_issues = [i for i in issues if keep_key(data_dir, Finding.LABEL, i.path) not in keeps]
     report.duplicates = [d for d in duplicates
-                         if keep_key(scan.root, Finding.DUPLICATE, d.path_a, d.path_b) not in keeps]
-    report.outliers = [o for o in outliers if keep_key(scan.root, Finding.OUTLIER, o.path) not in keeps]
+                         if keep_key(data_dir, Finding.DUPLICATE, d.path_a, d.path_b) not in keeps]
+    report.outliers = [o for o in outliers if keep_key(data_dir, Finding.OUTLIER, o.path) not in keeps]
     report.kept = len(issues) + len(duplicates) + len(outliers) - (
         len(report.label_issues) + len(report.duplicates) + len(report.outliers))
     report.seconds = time.perf_counter() - start
     return report
 
 
-def _outliers(feats, classes: list[str], n_classes: int, nn_sim: np.ndarray) -> list[Outlier]:
+def _outliers(feats: PhotoFeatures, classes: list[str], centres: np.ndarray, nn_sim: np.ndarray) -> list[Outlier]:
     if len(feats.paths) < 3:
         return []  # no spread to measure "far" against
-    score, near, to_class = outlier_scores(feats.features, feats.labels, n_classes, nn_sim)
+    score, near, to_class = outlier_scores(feats.features, centres, nn_sim)
     found = [Outlier(feats.paths[i], classes[feats.labels[i]], float(score[i]), float(near[i]),
                      float(to_class[i]), feats.parts[i])
              for i in np.flatnonzero(score <= OUTLIER_Z)]

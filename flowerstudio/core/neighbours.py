@@ -34,7 +34,7 @@ def nearest_neighbours(x: np.ndarray, k: int, callback: Callback = ignore, cance
         return np.zeros((n, 0), np.int64), np.zeros((n, 0), np.float32)
     full = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
     if n > reduce_above and full.shape[1] > REDUCED_DIM:
-        idx, _ = _top_k(_project(full, REDUCED_DIM), min(k + _EXTRA, n - 1), block, callback, cancel)
+        idx, _ = _top_k(project(full, REDUCED_DIM), min(k + _EXTRA, n - 1), block, callback, cancel)
         sims = torch.einsum("nd,nkd->nk", full, full[idx])  # the exact similarity of every candidate
         sims, order = sims.topk(k, dim=1)
         return idx.gather(1, order).numpy(), sims.numpy()
@@ -42,7 +42,7 @@ def nearest_neighbours(x: np.ndarray, k: int, callback: Callback = ignore, cance
     return idx.numpy(), sims.numpy()
 
 
-def _project(x: torch.Tensor, dim: int) -> torch.Tensor:
+def project(x: torch.Tensor, dim: int) -> torch.Tensor:
     """``x`` on its top ``dim`` right singular vectors: dot products are kept as well as ``dim`` numbers can."""
     gram = x.T @ x
     _, vectors = torch.linalg.eigh(gram.double())  # eigenvalues ascending

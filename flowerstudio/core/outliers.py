@@ -35,12 +35,24 @@ def robust_z(values: np.ndarray) -> np.ndarray:
     return (values - med) / max(mad, 1e-6)
 
 
-def outlier_scores(x: np.ndarray, labels: np.ndarray, n_classes: int,
+def class_centres(x: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """[n_classes, D]: the unit-length mean feature of each class (zeros for a class without photos)."""
+    centres = np.zeros((n_classes, x.shape[1]), np.float32)
+    np.add.at(centres, labels, x)
+    return centres / np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-12)
+
+
+def outlier_scores(x: np.ndarray, centres: np.ndarray,
                    nn_sim: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(score, neighbour similarity, class similarity) per photo; ``nn_sim``: similarities to its neighbours."""
     near = nn_sim[:, :NEIGHBOURS].mean(axis=1) if nn_sim.shape[1] else np.ones(len(x), np.float32)
-    centres = np.zeros((n_classes, x.shape[1]), np.float32)
-    np.add.at(centres, labels, x)
-    centres /= np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-12)
-    to_class = (x @ centres.T).max(axis=1) if len(x) else np.zeros(0, np.float32)
+    to_class = (x @ centres.T).max(axis=1)
     return (robust_z(near) + robust_z(to_class)) / 2, near, to_class
+
+
+def typical_photos(x: np.ndarray, labels: np.ndarray, centres: np.ndarray, count: int) -> list[list[int]]:
+    """Per class, the indices of its ``count`` photos nearest its centre: what the class looks like."""
+    to_own = np.einsum("nd,nd->n", x, centres[labels])
+    order = np.lexsort((-to_own, labels))  # by class, then nearest first
+    starts = np.searchsorted(labels[order], np.arange(len(centres) + 1))
+    return [order[starts[j]:starts[j + 1]][:count].tolist() for j in range(len(centres))]
