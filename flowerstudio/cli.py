@@ -1,4 +1,4 @@
-"""Command line: ``flowerstudio train|retrain|predict|evaluate|find-lr|export|backbones`` (also ``python -m flowerstudio``)."""
+"""Command line: ``flowerstudio train|retrain|predict|evaluate|find-lr|export|doctor|backbones`` (also ``python -m flowerstudio``)."""
 from __future__ import annotations
 
 import argparse
@@ -52,6 +52,23 @@ def _add_stage_flags(p, skip: tuple[str, ...] = ()) -> None:
                       help="fine-tune the last K backbone stages plus the head")
     p.add_argument("--no-feature-cache", dest="feature_cache", action="store_false", default=None,
                    help="frozen stage: run every photo through the backbone every epoch")
+
+
+# The TrainConfig flags that decide what the doctor looks at (the scan, the backbone and its features).
+_DOCTOR_FIELDS = ("backbone", "weights", "names_file", "batch_size", "input_size", "val_fraction", "device",
+                  "workers", "output_dir")
+
+
+def _add_doctor(sub) -> None:
+    p = sub.add_parser("doctor", help="find likely mislabelled photos, duplicates (and train/validation leaks) "
+                                      "and outliers in a dataset")
+    p.add_argument("data", help="dataset folder, as for 'train'")
+    p.add_argument("--config", help="JSON config file (e.g. a run's config.json); flags override it")
+    for flag, dest, kind, help_ in _TRAIN_FLAGS:
+        if dest in _DOCTOR_FIELDS:
+            p.add_argument(flag, dest=dest, type=kind, default=None, help=help_)
+    p.add_argument("--out", help="folder for label_issues.csv, duplicates.csv, outliers.csv and summary.json "
+                                 "(default: a new <time>-doctor folder in the runs folder)")
 
 
 def _add_train(sub) -> None:
@@ -165,11 +182,11 @@ def _config_from_args(args) -> TrainConfig:
     for _, dest, _, _ in _TRAIN_FLAGS:
         if getattr(args, dest, None) is not None:
             data[dest] = getattr(args, dest)
-    if args.unfreeze_stages is not None:
+    if getattr(args, "unfreeze_stages", None) is not None:  # not every command has the stage flags
         data["train_mode"], data["unfreeze_stages"] = TrainMode.LAST_STAGES, args.unfreeze_stages
-    elif args.train_mode:
+    elif getattr(args, "train_mode", None):
         data["train_mode"] = args.train_mode
-    if args.feature_cache is not None:
+    if getattr(args, "feature_cache", None) is not None:
         data["feature_cache"] = args.feature_cache
     if getattr(args, "no_augment", False):
         for switch in ("rotation", "hflip", "vflip", "color_jitter", "grayscale"):
@@ -321,6 +338,24 @@ def cmd_export(args) -> int:
     return 1 if result.verified is False else 0
 
 
+def cmd_doctor(args) -> int:
+    from flowerstudio.core.atomic import make_unique_dir
+    from flowerstudio.core.doctor import diagnose
+    from flowerstudio.core.runs import default_runs_dir
+
+    cfg = _config_from_args(args)
+    reporter = TqdmReporter()
+    try:
+        report = diagnose(cfg.data_dir, cfg, reporter, _cancel_on_ctrl_c())
+    finally:
+        reporter.close()
+    out = args.out or make_unique_dir(cfg.output_dir or default_runs_dir(), time.strftime("%Y%m%d-%H%M%S-doctor"))
+    files = report.save(out)
+    print(report.summary())
+    print("Written:\n" + "\n".join(f"  {f}" for f in files))
+    return 0
+
+
 def cmd_backbones(args) -> int:
     from flowerstudio.core.backbones import BACKBONES, weights_available_offline
 
@@ -339,6 +374,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     _add_evaluate(sub)
     _add_find_lr(sub)
     _add_export(sub)
+    _add_doctor(sub)
     sub.add_parser("backbones", help="list the backbones and whether they work offline")
     sub.add_parser("resume", help="finish an interrupted training stage from its last epoch").add_argument(
         "run", help="the run folder (or 'last' for the latest run)")
@@ -351,7 +387,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         return {"train": cmd_train, "retrain": cmd_retrain, "predict": cmd_predict, "evaluate": cmd_evaluate,
                 "backbones": cmd_backbones, "resume": cmd_resume,
-                "find-lr": cmd_find_lr, "export": cmd_export}[args.command](args)
+                "find-lr": cmd_find_lr, "export": cmd_export, "doctor": cmd_doctor}[args.command](args)
     except Cancelled:
         print("cancelled", file=sys.stderr)
         return 130
