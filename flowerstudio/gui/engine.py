@@ -175,6 +175,37 @@ def clear_cache() -> int:
     return core_clear()
 
 
+# -- the dataset's problems (the Review page) -----------------------------------------------
+def diagnose(data_dir: str, config, callback=None, cancel=None):
+    import_heavy()
+    from flowerstudio.core.doctor import diagnose as core_diagnose
+    from flowerstudio.core.events import ignore
+
+    return core_diagnose(data_dir, config, callback=callback or ignore, cancel=cancel)
+
+
+def fix(action: str, data_dir: str, paths: list[str], to_class: str = "", finding: str = ""):
+    """One review decision on the dataset folder; returns what undo needs (or None)."""
+    from flowerstudio.core import dataset_edits, dataset_lists
+
+    if action == "move":
+        return dataset_edits.move_photo(data_dir, paths[0], to_class)
+    if action == "exclude":
+        dataset_lists.add_exclusions(data_dir, paths)
+        return paths
+    dataset_lists.add_keep(data_dir, finding, *paths)
+    return None
+
+
+def undo_fix(action: str, data_dir: str, record) -> None:
+    from flowerstudio.core import dataset_edits, dataset_lists
+
+    if action == "move":
+        dataset_edits.undo(record)
+    elif action == "exclude":
+        dataset_lists.remove_exclusions(data_dir, record)
+
+
 # -- checking a model ----------------------------------------------------------------------------
 def evaluate(model_path: str, data_dir: str, split: str, device: str = "auto", callback=None, cancel=None):
     import_heavy()

@@ -14,6 +14,7 @@ from flowerstudio.gui.drops import local_paths, route_drop
 from flowerstudio.gui.pages.check import CheckPage
 from flowerstudio.gui.pages.dataset import DatasetPage
 from flowerstudio.gui.pages.predict import PredictPage
+from flowerstudio.gui.pages.review import ReviewPage
 from flowerstudio.gui.pages.train import TrainPage
 from flowerstudio.gui.state import AppState, Page
 from flowerstudio.gui.widgets.thumbnails import ThumbnailCache
@@ -27,7 +28,7 @@ SIDEBAR_STYLE = ("QListWidget { font-size: 15px; border: none; background: palet
 
 
 class MainWindow(QMainWindow):
-    """Dataset → Train → Predict → Check, in work order, in a sidebar."""
+    """Dataset → Review → Train → Predict → Check, in work order, in a sidebar."""
 
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
@@ -35,6 +36,7 @@ class MainWindow(QMainWindow):
         self.state = AppState(self)
         self.thumbs = ThumbnailCache(size=120, parent=self)
         self.pages = {Page.DATASET: DatasetPage(self.state, self.thumbs),
+                      Page.REVIEW: ReviewPage(self.state, self.thumbs),
                       Page.TRAIN: TrainPage(self.state, self.thumbs),
                       Page.PREDICT: PredictPage(self.state, self.thumbs),
                       Page.CHECK: CheckPage(self.state, self.thumbs)}

@@ -11,8 +11,8 @@ from flowerstudio.gui.state import Page
 
 
 def test_check_page_evaluates_the_freshly_trained_model(qtbot, window, tiny_dataset, messages):
-    assert window.sidebar.count() == len(Page) == 4 and "Check" in window.sidebar.item(3).text()
-    assert window.stack.widget(3) is window.check_page
+    assert window.sidebar.count() == len(Page) == 5 and "Check" in window.sidebar.item(4).text()
+    assert window.stack.widget(4) is window.check_page
     scan(qtbot, window, tiny_dataset)
     page = window.train_page
     tiny_setup(window)
