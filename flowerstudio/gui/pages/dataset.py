@@ -14,6 +14,7 @@ from flowerstudio.gui import settings
 from flowerstudio.gui.widgets.augment_preview import AugmentPreview
 from flowerstudio.gui.widgets.class_chart import ClassChart
 from flowerstudio.gui.widgets.gallery_model import GalleryItem, GalleryModel
+from flowerstudio.gui.widgets.number_item import NumberItem
 from flowerstudio.gui.widgets.gallery_view import GalleryView
 from flowerstudio.gui.state import AppState
 from flowerstudio.gui.widgets.thumbnails import ThumbnailCache
@@ -24,18 +25,6 @@ from flowerstudio.core.dataset import UnlabelledFolderError
 from flowerstudio.gui.style import error_html, esc, warning_html
 
 SPLIT_TITLES = {"train": "train", "val": "validation", "test": "test"}
-
-
-class NumberItem(QTableWidgetItem):
-    """Table cell that sorts by number, not by text."""
-
-    def __init__(self, value: int) -> None:
-        super().__init__(str(value))
-        self.setData(Qt.ItemDataRole.UserRole, value)
-        self.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-
-    def __lt__(self, other: QTableWidgetItem) -> bool:
-        return (self.data(Qt.ItemDataRole.UserRole) or 0) < (other.data(Qt.ItemDataRole.UserRole) or 0)
 
 
 class DatasetPage(QWidget):
