@@ -44,6 +44,41 @@ def plain_probe_precision(feats, moved: set[str]) -> float:
     return sum(feats.paths[i] in moved for i in order) / len(moved)
 
 
+def ablation(feats, moved: set[str]) -> dict[str, float]:
+    """Precision at k of each part of the doctor's label score, on the same features and planted labels."""
+    import numpy as np
+
+    from flowerstudio.core.label_issues import (
+        PROBE_WEIGHT, class_thresholds, cross_validated_probabilities, neighbour_vote,
+    )
+    from flowerstudio.core.neighbours import nearest_neighbours
+
+    y = feats.labels
+    n, c = len(y), int(y.max()) + 1
+    planted = np.array([p in moved for p in feats.paths])
+
+    def precision(score):  # the k lowest scores
+        return float(planted[np.argsort(score, kind="stable")[:len(moved)]].mean())
+
+    def given(probs):
+        return probs[np.arange(n), y]
+
+    def margin(probs):
+        others = probs.copy()
+        others[np.arange(n), y] = -1
+        return given(probs) - others.max(axis=1)
+
+    probe = cross_validated_probabilities(feats.features, y, c)
+    vote = neighbour_vote(y, c, *nearest_neighbours(feats.features, 20))
+    blend = PROBE_WEIGHT * probe + (1 - PROBE_WEIGHT) * vote
+    return {"probe, p(given)": precision(given(probe)),
+            "probe, normalized margin": precision(margin(probe)),
+            "probe, p(given) / class mean": precision(given(probe / class_thresholds(probe, y, c))),
+            "neighbour vote alone, p(given)": precision(given(vote)),
+            "probe + vote, p(given)": precision(given(blend)),
+            "probe + vote, p(given) / class mean (the doctor)": precision(given(blend / class_thresholds(blend, y, c)))}
+
+
 def duplicate_recall(csv_path: Path, copies: list[tuple[str, str]], rows: int = 200) -> float:
     with open(csv_path, newline="") as fh:
         top = [{r["path_a"], r["path_b"]} for _, r in zip(range(rows), csv.DictReader(fh))]
@@ -70,7 +105,7 @@ def run_set(name: str, work: Path) -> dict:
     k = len(moved)
     ours = sum(i.path in moved for i in report.label_issues[:k]) / k
     feats = photo_features(scan_dataset(planted.root), cfg)
-    return {"set": name, "photos": report.photos, "k": k, "ours": ours,
+    return {"set": name, "ablation": ablation(feats, moved), "photos": report.photos, "k": k, "ours": ours,
             "plain": plain_probe_precision(feats, moved), "probe_acc": report.probe_accuracy,
             "recall": duplicate_recall(out / "duplicates.csv", planted.copies), "first_run": cold,
             "warm": report.seconds, "warm_cpu": cpu, "exact": sum(d.kind == "exact" for d in report.duplicates),
@@ -133,12 +168,18 @@ def main() -> None:
     print("| set | photos | k (moved) | plain probe P@k | doctor P@k | probe accuracy | copy recall in 200 rows "
           "| first run s | warm-cache run s (CPU s) | exact / all pairs | outliers |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
+    results = []
     for name in args.sets.split(","):
         r = run_set(name, work)
+        results.append(r)
         print(f"| {r['set']} | {r['photos']} | {r['k']} | {r['plain']:.3f} | **{r['ours']:.3f}** | {r['probe_acc']:.3f} "
               f"| {r['recall']:.2f} | {r['first_run']:.1f} | {r['warm']:.1f} ({r['warm_cpu']:.1f}) "
               f"| {r['exact']} / {r['pairs']} "
               f"| {r['outliers']} |", flush=True)
+    print("\n| label score (top k over all photos) | " + " | ".join(r["set"] for r in results) + " |")
+    print("|---|" + "---|" * len(results))
+    for key in results[0]["ablation"]:
+        print(f"| {key} | " + " | ".join(f"{r['ablation'][key]:.3f}" for r in results) + " |")
     wall, cpu = time_examine(10_000, 102, work)
     print(f"examine (everything after the feature cache) on 10,000 synthetic rows, 102 classes: "
           f"{wall:.1f} s (CPU {cpu:.1f} s)", flush=True)

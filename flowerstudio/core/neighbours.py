@@ -22,6 +22,7 @@ REDUCED_DIM = 128
 REDUCE_ABOVE = 20_000  # rows: below this the full features are fast enough (measured: benchmarks/README.md)
 _EXTRA = 12  # candidates kept beyond k on reduced features, so re-ranking can repair their order
 _RERANK = 1024  # rows re-ranked at once: 1024 x (k + _EXTRA) full feature rows in memory
+_DIRECTIONS_FROM = 20_000  # rows (about) that the principal directions are computed from
 
 
 def nearest_neighbours(x: np.ndarray, k: int, callback: Callback = ignore, cancel: Optional[CancelToken] = None,
@@ -49,7 +50,8 @@ def project(x: torch.Tensor, dim: int) -> torch.Tensor:
     """``x`` on its top ``dim`` right singular vectors: dot products are kept as well as ``dim`` numbers can."""
     from threadpoolctl import threadpool_limits
 
-    gram = (x.T @ x).double().numpy()
+    sample = x[:: max(1, len(x) // _DIRECTIONS_FROM)]  # the directions need a sample, not every row
+    gram = (sample.T @ sample).double().numpy()
     # One thread: LAPACK's eigensolver spins its second thread, and on a busy machine (or beside a
     # training job) took 12 s instead of 0.9 s for 1280 x 1280 (measured, benchmarks/README.md).
     with threadpool_limits(1, user_api="blas"):
