@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from typing import Optional
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QTabWidget, QVBoxLayout, QWidget
 
 from flowerstudio.core.events import PhaseStarted, Progress
@@ -23,6 +23,9 @@ HINT = ("Press <b>Find problems</b>: the app looks for photos that are probably 
         "copies of the same photo (and copies that leak from training into validation), and photos unlike "
         "all the others. Nothing is deleted: a photo is moved, or listed as excluded in "
         "<i>.flowerstudio/exclude.txt</i> inside the dataset folder.")
+
+
+KEYS = {Qt.Key.Key_M: "move", Qt.Key.Key_E: "exclude", Qt.Key.Key_K: "keep"}
 
 
 class ReviewPage(QWidget):
@@ -64,11 +67,10 @@ class ReviewPage(QWidget):
         lay.addLayout(top)
         lay.addWidget(self.summary)
         lay.addWidget(self.tabs, 1)
-        # The keys work while this page (or anything on it) has the focus, not on the other pages.
-        for key, action in (("M", "move"), ("E", "exclude"), ("K", "keep")):
-            QShortcut(QKeySequence(key), self, lambda a=action: self._key(a),
-                      context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        QShortcut(QKeySequence.StandardKey.Undo, self, self.undo, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        # The keys act on the list that has the focus (a shortcut would also need the window active, and a
+        # list view would otherwise take the letters for its own type-to-find).
+        for view in (self.labels, self.duplicates, self.outliers):
+            view.view.installEventFilter(self)
         state.scan_changed.connect(lambda _s: self._forget())
 
     # -- the window's page interface -------------------------------------------------------------
@@ -140,11 +142,19 @@ class ReviewPage(QWidget):
                               f"(similarity {f.neighbour_similarity:.2f}).")
 
     # -- fixing ---------------------------------------------------------------------------------------
-    def _key(self, action: str) -> None:
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() != QEvent.Type.KeyPress:
+            return False
+        if event.matches(QKeySequence.StandardKey.Undo):
+            self.undo()
+            return True
         view = self.tabs.currentWidget()
+        action = KEYS.get(event.key())
         item = view.current()
-        if item is not None and action in view.buttons:
-            self.act(view, action, item)
+        if action is None or item is None or action not in view.buttons or watched is not view.view:
+            return False
+        self.act(view, action, item)
+        return True
 
     def act(self, view: FindingsView, action: str, item: GalleryItem) -> None:
         from flowerstudio.core.vocab import Finding
