@@ -51,8 +51,6 @@ class FilterBar(QWidget):
 
     def apply(self) -> None:
         label = self.class_filter.currentData()
-        self.proxy.set_label(label if label is not None else -1)
-        self.proxy.set_min_confidence(self.min_conf.value() / 100.0)
-        self.proxy.set_only_wrong(self.only_wrong.isChecked())
-        self.proxy.set_sort(self.sort.currentData())
+        self.proxy.configure(label=label if label is not None else -1, min_confidence=self.min_conf.value() / 100.0,
+                             only_wrong=self.only_wrong.isChecked(), sort=self.sort.currentData())
         self.changed.emit()
