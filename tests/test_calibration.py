@@ -282,3 +282,18 @@ def test_a_stage_killed_before_calibrating_is_calibrated_when_resumed(calibrated
     assert again.calibrated and again.temperature == pytest.approx(fitted.temperature, rel=1e-4)
     # A finished stage's best model is not fitted again by a stage that does not beat it.
     assert resume(first.run_dir).calibration is None
+
+
+def test_raw_confidence_from_logits_or_from_calibrated_probabilities_alone():
+    from flowerstudio.core.evaluate import _raw_confidence
+    from flowerstudio.core.predict import Prediction
+
+    z = np.array([2.0, -1.0, 0.5])
+    raw = float(np.exp(z).max() / np.exp(z).sum())
+    for t in (0.3, 2.0):
+        probs = torch.softmax(torch.from_numpy(z) / t, 0).numpy()
+        with_logits = Prediction("p", 0, "A", float(probs.max()), (), probs, logits=z)
+        without = Prediction("p", 0, "A", float(probs.max()), (), probs)  # a predictor that gives no logits
+        assert _raw_confidence(with_logits, t) == pytest.approx(raw, abs=1e-12)
+        assert _raw_confidence(without, t) == pytest.approx(raw, abs=1e-9)
+        assert float(probs.max()) != pytest.approx(raw, abs=1e-3)  # T really changed the confidence

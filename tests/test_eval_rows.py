@@ -49,6 +49,7 @@ def test_mistakes_sort_by_confidence_not_by_loss(monkeypatch):
 
     class FakeInfo:
         classes, display_names, num_classes = ["a", "b", "c"], ["A", "B", "C"], 3
+        temperature, calibrated = 1.0, False
 
     class FakePredictor:
         info = FakeInfo()
