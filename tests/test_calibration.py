@@ -282,3 +282,41 @@ def test_a_stage_killed_before_calibrating_is_calibrated_when_resumed(calibrated
     assert again.calibrated and again.temperature == pytest.approx(fitted.temperature, rel=1e-4)
     # A finished stage's best model is not fitted again by a stage that does not beat it.
     assert resume(first.run_dir).calibration is None
+
+
+def test_raw_confidence_from_logits_or_from_calibrated_probabilities_alone():
+    from flowerstudio.core.evaluate import _raw_confidence
+    from flowerstudio.core.predict import Prediction
+
+    z = np.array([2.0, -1.0, 0.5])
+    raw = float(np.exp(z).max() / np.exp(z).sum())
+    for t in (0.3, 2.0):
+        probs = torch.softmax(torch.from_numpy(z) / t, 0).numpy()
+        with_logits = Prediction("p", 0, "A", float(probs.max()), (), probs, logits=z)
+        without = Prediction("p", 0, "A", float(probs.max()), (), probs)  # a predictor that gives no logits
+        assert _raw_confidence(with_logits, t) == pytest.approx(raw, abs=1e-12)
+        assert _raw_confidence(without, t) == pytest.approx(raw, abs=1e-9)
+        assert float(probs.max()) != pytest.approx(raw, abs=1e-3)  # T really changed the confidence
+
+
+def test_under_torchrun_t_is_fitted_on_every_rank_s_validation_photos(calibrated_run, tmp_path):
+    """Each rank validates half the photos; the fit must see all of them (gathered), once each."""
+    import os
+    import subprocess
+    import sys
+
+    data = calibrated_run[0]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "flowerstudio", "train", str(data), "--input-size", "64", "--epochs", "2", "--batch-size", "8",
+           "--val-fraction", "0.4", "--no-feature-cache", "--output", str(tmp_path / "runs")]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "FLOWERSTUDIO_CACHE_DIR": str(tmp_path / "cache")})
+    assert out.returncode == 0, out.stderr[-3000:]
+    (run,) = (tmp_path / "runs").iterdir()
+    info = read_model_info(run / "best.safetensors")
+    assert info.calibrated and "fitted on 24 validation photos" in info.calibration
+    split = json.loads((run / "split.json").read_text())
+    preds = Predictor(run / "best.safetensors", "cpu").predict([str(data / rel) for rel in split["val"]]).predictions
+    logits = torch.from_numpy(np.stack([p.logits for p in preds]))
+    fit = fit_temperature(logits, torch.tensor([p.true_label for p in preds]))
+    assert fit.temperature == pytest.approx(info.temperature, rel=1e-3)

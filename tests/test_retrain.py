@@ -153,9 +153,13 @@ def test_the_cached_frozen_stage_writes_its_model_files_once_when_it_ends(first_
     from flowerstudio.core.events import CheckpointSaved, EpochEnd
     from flowerstudio.core.runs import read_history
 
+    import torch
+
     data, _ = first_run
     events = []
+    torch.set_num_threads(2)  # as conftest sets it: the stage's one-thread block must give it back
     result = train(tiny_config(data, tmp_path, epochs=4, cache_views=1, val_fraction=0.4), events.append)
+    assert torch.get_num_threads() == 2
     saved = [e for e in events if isinstance(e, CheckpointSaved)]
     assert [(e.kind, e.epoch) for e in saved] == [("best", result.best_epoch)]
     assert events.index(saved[0]) > max(i for i, e in enumerate(events) if isinstance(e, EpochEnd))

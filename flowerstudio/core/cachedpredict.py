@@ -6,8 +6,8 @@ loop's retrain (retrain.py) only the head has changed: refreshing the prediction
 already seen is one matrix product. Photos not in the cache yet go through the backbone once
 and are cached, so the first labelling of a folder costs about what Predictor costs.
 
-The features are stored in float16, as the frozen stage trains on them, so confidences differ
-from Predictor's (float32 throughout) in the third decimal (benchmarks/README.md, review_loop).
+The features are stored in float16, as the frozen stage trains on them, so probabilities differ
+from Predictor's (float32 throughout) by up to about 2e-4 (benchmarks/README.md, review_loop).
 """
 from __future__ import annotations
 

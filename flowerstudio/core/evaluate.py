@@ -127,6 +127,16 @@ def _csv(path: Path, header: list, rows: list) -> None:
     write_csv_file(path, header, rows)
 
 
+def _raw_confidence(p, temperature: float) -> float:
+    """The top-1 probability of the raw softmax (T = 1): from the logits, or from the calibrated
+    probabilities when a predictor gives none (softmax(z) is proportional to softmax(z / T) ** T)."""
+    if p.logits is not None:
+        z = np.asarray(p.logits, dtype=np.float64)
+    else:
+        z = temperature * np.log(np.maximum(np.asarray(p.probs, dtype=np.float64), 1e-300))
+    return float(1.0 / np.exp(z - z.max()).sum())
+
+
 def evaluate(
     model_path: str | os.PathLike,
     data_dir: str | os.PathLike,
@@ -164,7 +174,7 @@ def evaluate(
         t = truth[p.path]
         cm[t, p.label] += 1
         rows.append(EvalRow(p.path, t, p.label, p.confidence))
-        raw_conf.append(float(1.0 / np.exp(p.logits - p.logits.max()).sum()))  # the raw softmax's top-1
+        raw_conf.append(_raw_confidence(p, info.temperature))
         if p.label != t:
             p_true = float(p.probs[t]) if p.probs is not None else 0.0
             mistakes.append(Mistake(p.path, info.display_names[t], p.name, p.confidence,

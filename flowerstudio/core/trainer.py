@@ -10,7 +10,7 @@ import copy
 import logging
 import os
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
@@ -39,6 +39,26 @@ from flowerstudio.core.transforms import build_eval_transform, build_train_trans
 from flowerstudio.core.vocab import LogLevel, Phase, TrainMode
 
 log = logging.getLogger(__name__)
+
+@contextmanager
+def _one_thread_on_cpu(device: torch.device):
+    """One intra-op thread on CPU for this thread's torch work inside the block.
+
+    A head's training steps are tiny (a [32, 1280] x [1280, C] product): with two threads every
+    op waits at a thread barrier, which on a busy machine costs milliseconds. Ten epochs on 1,600
+    cached photos measured 0.5-0.8 s with one thread, 3.6-5.7 s with two (benchmarks/README.md,
+    review_loop). OpenMP keeps the setting per thread; the block restores it.
+    """
+    if device.type != "cpu":
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
 
 # What best.safetensors and last.safetensors say until the stage's end fits a temperature.
 NOT_FITTED = ("temperature not fitted (it is fitted for the best model when its stage ends): confidences are "
@@ -274,39 +294,40 @@ class _Run:
         loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
         gen = torch.Generator(device="cpu").manual_seed(cfg.seed)
         n = train_y.shape[0]
-        for _ in range(self.epochs_left):
-            epoch = len(self.writer.history) + 1
-            t0 = time.perf_counter()
-            self.emit(PhaseStarted(Phase.TRAIN, (n + cfg.batch_size - 1) // cfg.batch_size, epoch, cfg.train_mode))
-            view = torch.randint(len(views), (n,), generator=gen).to(self.device)
-            order = torch.randperm(n, generator=gen).to(self.device)
-            x_all = train_x[view, torch.arange(n, device=self.device)].float()
-            head.train()
-            tot_loss = tot_ok = 0.0
-            steps = 0
-            for i in range(0, n, cfg.batch_size):
-                self._check_cancel()
-                idx = order[i:i + cfg.batch_size]
-                logits = head(x_all[idx])
-                loss = loss_fn(logits, train_y[idx])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                tot_loss += loss.item() * len(idx)
-                tot_ok += (logits.argmax(1) == train_y[idx]).sum().item()
-                steps += 1
-                if steps % 20 == 0:
-                    self.emit(Progress(Phase.TRAIN, steps, (n + cfg.batch_size - 1) // cfg.batch_size, epoch,
-                                       loss=tot_loss / min(i + len(idx), n)))
-            head.eval()
-            logits, labels = validation_logits()
-            val_loss = nn.functional.cross_entropy(logits, labels).item()
-            val_acc = (logits.argmax(1) == labels).float().mean().item()
-            lr = opt.param_groups[0]["lr"]
-            sched.step()
-            self._end_epoch(EpochMetrics(epoch, cfg.train_mode, tot_loss / max(n, 1), tot_ok / max(n, 1),
-                                         val_loss, val_acc, lr, time.perf_counter() - t0), opt, sched,
-                            (logits, labels))
+        with _one_thread_on_cpu(self.device):
+            for _ in range(self.epochs_left):
+                epoch = len(self.writer.history) + 1
+                t0 = time.perf_counter()
+                self.emit(PhaseStarted(Phase.TRAIN, (n + cfg.batch_size - 1) // cfg.batch_size, epoch, cfg.train_mode))
+                view = torch.randint(len(views), (n,), generator=gen).to(self.device)
+                order = torch.randperm(n, generator=gen).to(self.device)
+                x_all = train_x[view, torch.arange(n, device=self.device)].float()
+                head.train()
+                tot_loss = tot_ok = 0.0
+                steps = 0
+                for i in range(0, n, cfg.batch_size):
+                    self._check_cancel()
+                    idx = order[i:i + cfg.batch_size]
+                    logits = head(x_all[idx])
+                    loss = loss_fn(logits, train_y[idx])
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    tot_loss += loss.item() * len(idx)
+                    tot_ok += (logits.argmax(1) == train_y[idx]).sum().item()
+                    steps += 1
+                    if steps % 20 == 0:
+                        self.emit(Progress(Phase.TRAIN, steps, (n + cfg.batch_size - 1) // cfg.batch_size, epoch,
+                                           loss=tot_loss / min(i + len(idx), n)))
+                head.eval()
+                logits, labels = validation_logits()
+                val_loss = nn.functional.cross_entropy(logits, labels).item()
+                val_acc = (logits.argmax(1) == labels).float().mean().item()
+                lr = opt.param_groups[0]["lr"]
+                sched.step()
+                self._end_epoch(EpochMetrics(epoch, cfg.train_mode, tot_loss / max(n, 1), tot_ok / max(n, 1),
+                                             val_loss, val_acc, lr, time.perf_counter() - t0), opt, sched,
+                                (logits, labels))
 
 
     # -- stages that run images through the network ----------------------------
