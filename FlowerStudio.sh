@@ -1,7 +1,8 @@
 #!/usr/bin/env sh
-# Flower Studio launcher (Linux / macOS).
-# First run: creates .venv next to this script and installs the app into it.
-# Later runs: just start the app. Extra arguments go to the app (a dataset folder or model file).
+# Flower Studio launcher (Linux / macOS; on macOS double-click FlowerStudio.command).
+# First run: creates .venv next to this script, installs the app into it and (Linux) adds Flower Studio
+# to the applications menu. Later runs: just start the app. Extra arguments go to the app (a dataset
+# folder or model file).
 set -e
 HERE="$(cd "$(dirname "$0")" && pwd)"
 VENV="$HERE/.venv"
@@ -25,6 +26,20 @@ if [ ! -x "$PY" ] || ! "$PY" -c "import flowerstudio.gui.app" >/dev/null 2>&1; t
     [ -x "$PY" ] || "$SYS_PY" -m venv "$VENV"
     "$PY" -m pip install --upgrade pip
     "$PY" -m pip install -e "$HERE"
+fi
+
+# Linux: an applications-menu entry with this folder's real paths, so double-click works from the menu.
+# Written when missing or when it points at another copy; an entry the user wrote is left alone.
+if [ "$(uname -s)" = "Linux" ]; then
+    APPS="${XDG_DATA_HOME:-$HOME/.local/share}/applications"
+    ENTRY="$APPS/flowerstudio.desktop"
+    if [ ! -e "$ENTRY" ] || { grep -q "^# Written by FlowerStudio.sh" "$ENTRY" && ! grep -q "^Exec=\"$HERE/FlowerStudio.sh\"" "$ENTRY"; }; then
+        ICON="$HERE/flowerstudio/gui/assets/flowerstudio.png"
+        mkdir -p "$APPS" && sed -e "s|^Exec=.*|Exec=\"$HERE/FlowerStudio.sh\" %F|" -e "s|^Icon=.*|Icon=$ICON|" \
+            -e "s|^# Replace /path/to.*|# Written by FlowerStudio.sh for $HERE|" \
+            "$HERE/resources/flowerstudio.desktop" > "$ENTRY.tmp" && mv "$ENTRY.tmp" "$ENTRY" \
+            && echo "Flower Studio is now in your applications menu ($ENTRY)." || true
+    fi
 fi
 
 cd "$HERE"

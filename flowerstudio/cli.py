@@ -1,4 +1,4 @@
-"""Command line: ``flowerstudio train|predict|evaluate|find-lr|export|backbones`` (also ``python -m flowerstudio``)."""
+"""Command line: ``flowerstudio train|retrain|predict|evaluate|find-lr|export|doctor|backbones`` (also ``python -m flowerstudio``)."""
 from __future__ import annotations
 
 import argparse
@@ -55,10 +55,34 @@ def _add_stage_flags(p, skip: tuple[str, ...] = ()) -> None:
                    help="frozen stage: run every photo through the backbone every epoch")
 
 
+# The TrainConfig flags that decide what the doctor looks at (the scan, the backbone and its features).
+_DOCTOR_FIELDS = ("backbone", "weights", "names_file", "batch_size", "input_size", "val_fraction", "device",
+                  "workers", "output_dir")
+
+
+def _add_doctor(sub) -> None:
+    p = sub.add_parser("doctor", help="find likely mislabelled photos, duplicates (and train/validation leaks) "
+                                      "and outliers in a dataset")
+    p.add_argument("data", help="dataset folder, as for 'train'")
+    p.add_argument("--config", help="JSON config file (e.g. a run's config.json); flags override it")
+    for flag, dest, kind, help_ in _TRAIN_FLAGS:
+        if dest in _DOCTOR_FIELDS:
+            p.add_argument(flag, dest=dest, type=kind, default=None, help=help_)
+    p.add_argument("--out", help="folder for label_issues.csv, duplicates.csv, outliers.csv and summary.json "
+                                 "(default: a new <time>-doctor folder in the runs folder)")
+
+
 def _add_train(sub) -> None:
     p = sub.add_parser("train", help="train a classifier on a folder of class folders")
     _add_stage_flags(p)
     p.add_argument("--no-augment", action="store_true", help="switch every augmentation step off")
+
+
+def _add_retrain(sub) -> None:
+    p = sub.add_parser("retrain", help="train the head of a run again on its dataset as it is now (photos added "
+                                       "since are the only ones run through the backbone)")
+    p.add_argument("run", help="the run folder, a model file in it, or 'best'/'last' for the latest run")
+    p.add_argument("--data", help="the dataset folder, when not the run's")
 
 
 def _add_predict(sub) -> None:
@@ -167,11 +191,11 @@ def _config_from_args(args) -> TrainConfig:
     for _, dest, _, _ in _TRAIN_FLAGS:
         if getattr(args, dest, None) is not None:
             data[dest] = getattr(args, dest)
-    if args.unfreeze_stages is not None:
+    if getattr(args, "unfreeze_stages", None) is not None:  # not every command has the stage flags
         data["train_mode"], data["unfreeze_stages"] = TrainMode.LAST_STAGES, args.unfreeze_stages
-    elif args.train_mode:
+    elif getattr(args, "train_mode", None):
         data["train_mode"] = args.train_mode
-    if args.feature_cache is not None:
+    if getattr(args, "feature_cache", None) is not None:
         data["feature_cache"] = args.feature_cache
     if getattr(args, "no_augment", False):
         for switch in ("rotation", "hflip", "vflip", "color_jitter", "grayscale"):
@@ -213,6 +237,27 @@ def cmd_resume(args) -> int:
     return 0 if result.status == "completed" else 130
 
 
+def cmd_retrain(args) -> int:
+    from flowerstudio.core.retrain import retrain_head
+
+    reporter = TqdmReporter()
+    start = time.perf_counter()
+    try:
+        result = retrain_head(args.run, reporter, _cancel_on_ctrl_c(), data_dir=args.data)
+    finally:
+        reporter.close()
+    print(f"{result.status}: best validation accuracy {result.best_val_acc:.1%} at epoch {result.best_epoch}, "
+          f"in {time.perf_counter() - start:.1f}s; model {result.best_path}")
+    return 0 if result.status == "completed" else 130
+
+
+def _calibration_line(info) -> str:
+    """What the confidences printed or used mean, for a model's info."""
+    if info.calibrated:
+        return f"confidences are calibrated (temperature {info.temperature:.3g})"
+    return f"note: {info.calibration}"  # each note says why, and that T = 1
+
+
 def cmd_predict(args) -> int:
     from flowerstudio.core.distributed import Distributed
     from flowerstudio.core.predict import list_images
@@ -236,6 +281,8 @@ def _predict(args, paths, dist) -> int:
 
     device = dist.device(args.device) or args.device
     predictor = Predictor(resolve_model_path(args.model), str(device), args.engine)
+    if dist.is_main:
+        print(_calibration_line(predictor.info), file=sys.stderr)
     reporter = TqdmReporter(quiet=not dist.is_main)
     try:
         result = predictor.predict(shards.share(paths, dist), args.batch_size, args.top_k, reporter,
@@ -321,6 +368,24 @@ def cmd_export(args) -> int:
     return 1 if result.verified is False else 0
 
 
+def cmd_doctor(args) -> int:
+    from flowerstudio.core.atomic import make_unique_dir
+    from flowerstudio.core.doctor import diagnose
+    from flowerstudio.core.runs import default_runs_dir
+
+    cfg = _config_from_args(args)
+    reporter = TqdmReporter()
+    try:
+        report = diagnose(cfg.data_dir, cfg, reporter, _cancel_on_ctrl_c())
+    finally:
+        reporter.close()
+    out = args.out or make_unique_dir(cfg.output_dir or default_runs_dir(), time.strftime("%Y%m%d-%H%M%S-doctor"))
+    files = report.save(out)
+    print(report.summary())
+    print("Written:\n" + "\n".join(f"  {f}" for f in files))
+    return 0
+
+
 def cmd_backbones(args) -> int:
     from flowerstudio.core.backbones import BACKBONES, weights_available_offline
 
@@ -334,10 +399,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="flowerstudio", description="Train and use image classifiers.")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_train(sub)
+    _add_retrain(sub)
     _add_predict(sub)
     _add_evaluate(sub)
     _add_find_lr(sub)
     _add_export(sub)
+    _add_doctor(sub)
     sub.add_parser("backbones", help="list the backbones and whether they work offline")
     sub.add_parser("resume", help="finish an interrupted training stage from its last epoch").add_argument(
         "run", help="the run folder (or 'last' for the latest run)")
@@ -348,9 +415,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from flowerstudio.core.events import Cancelled
 
     try:
-        return {"train": cmd_train, "predict": cmd_predict, "evaluate": cmd_evaluate,
+        return {"train": cmd_train, "retrain": cmd_retrain, "predict": cmd_predict, "evaluate": cmd_evaluate,
                 "backbones": cmd_backbones, "resume": cmd_resume,
-                "find-lr": cmd_find_lr, "export": cmd_export}[args.command](args)
+                "find-lr": cmd_find_lr, "export": cmd_export, "doctor": cmd_doctor}[args.command](args)
     except Cancelled:
         print("cancelled", file=sys.stderr)
         return 130

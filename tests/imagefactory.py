@@ -31,13 +31,22 @@ def class_colour(k: int) -> tuple[int, int, int]:
     return int(r * 255), int(g * 255), int(b * 255)
 
 
-def draw_image(k: int, i: int, size=(48, 40)) -> Image.Image:
-    """Image number i of class k: a coloured shape on a dark, slightly noisy background."""
+def draw_image(k: int, i: int, size=(48, 40), clutter: int = 0) -> Image.Image:
+    """Image number i of class k: a coloured shape on a dark, slightly noisy background.
+
+    ``clutter`` small shapes of random colours behind it give each image detail of its own, so two
+    images of a class differ as two photos do (in features and in pixels), not only by jitter.
+    """
     rng = random.Random(f"{k}:{i}")
     w, h = size
     bg = tuple(rng.randint(20, 50) for _ in range(3))
     img = Image.new("RGB", size, bg)
     d = ImageDraw.Draw(img)
+    extra = random.Random(f"clutter:{k}:{i}")
+    for _ in range(clutter):
+        x, y, r = extra.randrange(w), extra.randrange(h), extra.randint(w // 16 + 1, w // 5 + 1)
+        fill = tuple(extra.randint(0, 255) for _ in range(3))
+        (d.ellipse if extra.random() < 0.5 else d.rectangle)((x - r, y - r, x + r, y + r), fill=fill)
     colour = tuple(min(255, max(0, c + rng.randint(-15, 15))) for c in class_colour(k))
     dx, dy = rng.randint(-w // 10, w // 10), rng.randint(-h // 10, h // 10)
     box = (w // 5 + dx, h // 5 + dy, w * 4 // 5 + dx, h * 4 // 5 + dy)
@@ -52,10 +61,10 @@ def draw_image(k: int, i: int, size=(48, 40)) -> Image.Image:
     return img
 
 
-def _write_class(folder: Path, k: int, count: int, start: int, size) -> None:
+def _write_class(folder: Path, k: int, count: int, start: int, size, clutter: int) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(start, start + count):
-        draw_image(k, i, size).save(folder / f"img_{i:03d}.jpg", quality=90)
+        draw_image(k, i, size, clutter).save(folder / f"img_{i:03d}.jpg", quality=90)
 
 
 def make_dataset(
@@ -66,13 +75,14 @@ def make_dataset(
     size=(48, 40),
     with_test: bool = False,
     names: Optional[dict] = None,
+    clutter: int = 0,
 ) -> Path:
     """Write a small dataset under ``root`` and return root as a Path.
 
     layout="flat": root/<class>/img_NNN.jpg, ``per_class`` images each.
     layout="split": root/train/<class>/ gets ``per_class`` images, root/valid/<class>/
     (and root/test/<class>/ when ``with_test``) get max(1, per_class // 3) each.
-    ``names`` (folder -> display name) is written to root/cat_to_name.json.
+    ``names`` (folder -> display name) is written to root/cat_to_name.json; ``clutter``: see draw_image.
     """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
@@ -80,12 +90,12 @@ def make_dataset(
     held = max(1, per_class // 3)
     for k, cls in enumerate(classes):
         if layout == "flat":
-            _write_class(root / cls, k, per_class, 0, size)
+            _write_class(root / cls, k, per_class, 0, size, clutter)
         elif layout == "split":
-            _write_class(root / "train" / cls, k, per_class, 0, size)
-            _write_class(root / "valid" / cls, k, held, per_class, size)
+            _write_class(root / "train" / cls, k, per_class, 0, size, clutter)
+            _write_class(root / "valid" / cls, k, held, per_class, size, clutter)
             if with_test:
-                _write_class(root / "test" / cls, k, held, per_class + held, size)
+                _write_class(root / "test" / cls, k, held, per_class + held, size, clutter)
         else:
             raise ValueError(f"layout must be 'split' or 'flat', not {layout!r}")
     if names is not None:

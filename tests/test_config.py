@@ -40,3 +40,13 @@ def test_unknown_and_mistyped_fields_are_named(tmp_path):
 def test_ints_are_accepted_for_floats():
     assert TrainConfig.from_dict({"lr": 1}).lr == 1.0
     assert json.loads(json.dumps(TrainConfig().to_dict()))["augment"]["hflip"] is True
+
+
+def test_augment_recipe_round_trips_through_json_and_survives_damage():
+    from flowerstudio.core.config import AugmentConfig
+
+    a = AugmentConfig(hflip=False, rotation_degrees=30.0)
+    assert AugmentConfig.from_json(a.to_json()) == a
+    assert AugmentConfig.from_json('{"hflip": "yes"}') == AugmentConfig()  # wrong type: the defaults
+    assert AugmentConfig.from_json('{"vflip": false, "gone_field": 1}').vflip is False  # old/new versions
+    assert AugmentConfig.from_json("not json") == AugmentConfig()

@@ -49,6 +49,7 @@ def test_mistakes_sort_by_confidence_not_by_loss(monkeypatch):
 
     class FakeInfo:
         classes, display_names, num_classes = ["a", "b", "c"], ["A", "B", "C"], 3
+        temperature, calibrated, calibration = 1.0, False, "uncalibrated test double"
 
     class FakePredictor:
         info = FakeInfo()
@@ -56,7 +57,8 @@ def test_mistakes_sort_by_confidence_not_by_loss(monkeypatch):
         def predict(self, paths, *args, **kwargs):
             # p1: 0.9 on b, 0.06 on a (loss 2.8); p2: 0.5 on b, 0.01 on a (loss 4.6).
             probs = {"p1": [0.06, 0.9, 0.04], "p2": [0.01, 0.5, 0.49]}
-            return PredictResult([Prediction(p, 1, "B", max(probs[p]), (), np.array(probs[p])) for p in paths], [])
+            return PredictResult([Prediction(p, 1, "B", max(probs[p]), (), np.array(probs[p]),
+                                             logits=np.log(np.array(probs[p]))) for p in paths], [])
 
     class FakeScan:
         classes = ["a"]

@@ -23,7 +23,7 @@ def _batch(model_path, photos):
     tf = build_eval_transform(info.input_size, info.mean, info.std)
     x = torch.stack([tf(load_image(p)) for p in photos])
     with torch.inference_mode():
-        return x, torch.softmax(model(x), 1).numpy()
+        return x, torch.softmax(model(x) / info.temperature, 1).numpy()  # what the exported file computes
 
 
 def test_onnx_round_trip_dynamic_batch_and_sidecar(trained_run, photos, tmp_path):

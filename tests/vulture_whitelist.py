@@ -3,9 +3,12 @@ from flowerstudio.core.checkpoints import ModelInfo
 from flowerstudio.gui.main_window import MainWindow
 from flowerstudio.gui.widgets.confusion_view import RotatedHeader
 from flowerstudio.gui.widgets.gallery_model import GalleryFilter
+from flowerstudio.gui.pages.predict_review import ReviewBar
+from flowerstudio.gui.pages.review import ReviewPage
 from flowerstudio.gui.widgets.gallery_view import ThumbnailDelegate
 
 MainWindow.dragEnterEvent, MainWindow.dropEvent, MainWindow.closeEvent  # Qt event handlers
+ReviewBar.eventFilter, ReviewPage.eventFilter  # Qt calls them for the galleries' key presses
 GalleryFilter.filterAcceptsRow, GalleryFilter.lessThan  # QSortFilterProxyModel overrides
 ThumbnailDelegate.paint, RotatedHeader.paintSection  # painting overrides
 ModelInfo.app_version, ModelInfo.torch_version, ModelInfo.format_version  # written into every model file

@@ -51,6 +51,11 @@ class ModelInfo:
     torch_version: str = field(default_factory=_torch_version)
     created: str = ""
     format_version: int = FORMAT_VERSION
+    # Confidences are softmax(logits / temperature), fitted on the validation split at the end of
+    # the stage (calibration.py). ``calibrated`` False: T = 1, and ``calibration`` says why.
+    temperature: float = 1.0
+    calibrated: bool = False
+    calibration: str = ""
 
     @property
     def num_classes(self) -> int:
@@ -59,12 +64,32 @@ class ModelInfo:
 
 def save_model(path: str | Path, model: torch.nn.Module, info: ModelInfo) -> None:
     """Write weights + metadata atomically."""
+    save_weights(path, model.state_dict(), info)
+
+
+def save_weights(path: str | Path, tensors: dict[str, torch.Tensor], info: ModelInfo) -> None:
+    """Write a state dict + metadata atomically (what save_model does with a model's)."""
     from safetensors.torch import save
 
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
     info.created = info.created or time.strftime("%Y-%m-%dT%H:%M:%S")
-    tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     meta = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "flowerstudio": json.dumps(asdict(info))}
     atomic_write_bytes(path, save(tensors, metadata=meta))
+
+
+def update_model_info(path: str | Path, **changes: Any) -> ModelInfo:
+    """Rewrite a model file's metadata (atomically), its weights as they are; returns the new info."""
+    from dataclasses import replace
+
+    from safetensors.torch import load_file
+
+    info = replace(read_model_info(path), **changes)
+    try:
+        tensors = load_file(str(path), device="cpu")
+    except Exception as exc:
+        raise CheckpointError(f"{path}: weights are unreadable (corrupt or truncated?): {exc}") from exc
+    save_weights(path, tensors, info)
+    return info
 
 
 def read_model_info(path: str | Path) -> ModelInfo:

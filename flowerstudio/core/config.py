@@ -42,6 +42,21 @@ class AugmentConfig:
     grayscale: bool = True
     grayscale_p: float = 0.025
 
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> "AugmentConfig":
+        """The recipe saved by ``to_json``; fields of another version are dropped, a damaged text gives
+        the defaults (it only holds the user's last switches: nothing to report)."""
+        try:
+            return cls(**_checked(cls, {k: v for k, v in json.loads(text).items() if k in _FIELD_NAMES}, ""))
+        except (ValueError, TypeError, AttributeError):
+            return cls()
+
+
+_FIELD_NAMES = {f.name for f in dataclasses.fields(AugmentConfig)}
+
 
 @dataclass
 class TrainConfig:

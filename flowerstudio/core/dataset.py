@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Iterator, Optional
 
 from .atomic import atomic_write_bytes
+from .dataset_lists import STATE_DIR, read_exclusions
 from .fsnames import json_bytes
 from .events import Callback, CancelToken, PhaseStarted, Progress, ignore
 from .imageio import is_hidden_or_system, is_image_file, probe_image
@@ -24,6 +25,7 @@ _ROLE_NAMES = (("train", ("train",)), ("val", ("valid", "val", "validation")), (
 NAMES_FILE_DEFAULT = "cat_to_name.json"
 _PROGRESS_EVERY = 50
 _SPLITS = ("train", "val", "test")
+EXCLUDED = "excluded"  # the reason a photo listed in .flowerstudio/exclude.txt is skipped
 
 LAYOUT_HELP = ("Expected either one folder per class (root/<class>/photo.jpg) or "
                "root/train/<class>/... with root/valid/<class>/...")
@@ -38,6 +40,10 @@ class Sample:
 
 class DatasetError(ValueError):
     """The folder cannot be used as a dataset; the message names it and says why."""
+
+
+class UnlabelledFolderError(DatasetError):
+    """Photos with no class folders: nothing to train on, but photos a model could label."""
 
 
 @dataclass
@@ -78,8 +84,11 @@ class DatasetScan:
         lines.append(f"{len(self.classes)} classes: {len(self.train)} training "
                      f"({min(tr, default=0)} to {max(tr, default=0)} per class), "
                      f"{len(self.val)} validation, {len(self.test)} test images")
-        if self.skipped or self.unreadable:
-            lines.append(f"Left out: {len(self.skipped)} hidden or non-image entries, "
+        excluded = sum(reason == EXCLUDED for _, reason in self.skipped)
+        if excluded:
+            lines.append(f"Excluded by you: {excluded} photos (.flowerstudio/exclude.txt)")
+        if len(self.skipped) > excluded or self.unreadable:
+            lines.append(f"Left out: {len(self.skipped) - excluded} hidden or non-image entries, "
                          f"{len(self.unreadable)} unreadable images")
         lines.extend(f"Warning: {w}" for w in self.warnings)
         return "\n".join(lines)
@@ -147,9 +156,10 @@ def _few(items, n: int = 5) -> str:
 class _Walker:
     """Collects image files below a folder, recording everything it leaves out."""
 
-    def __init__(self, cancel: Optional[CancelToken]) -> None:
+    def __init__(self, cancel: Optional[CancelToken], root: str, excluded: set[str]) -> None:
         self.skipped: list[tuple[str, str]] = []
         self.cancel, self._seen_dirs = cancel, set()
+        self.root, self.excluded = root, excluded  # relative paths with '/' (dataset_lists.py)
 
     @staticmethod
     def _dir_id(path: str):
@@ -168,6 +178,7 @@ class _Walker:
         except OSError as exc:
             self.skipped.append((folder, f"cannot read folder ({exc.strerror or exc})"))
             return []
+        raw = [e for e in raw if e.name != STATE_DIR]  # the app's own lists, not the user's clutter
         hidden = [e for e in raw if is_hidden_or_system(e.name)]
         self.skipped.extend((e.path, "hidden or system entry") for e in hidden)
         return [e for e in raw if not is_hidden_or_system(e.name)]
@@ -187,10 +198,12 @@ class _Walker:
                     yield from self.images(e.path)
                 elif not e.is_file():
                     self.skipped.append((e.path, "broken link or special file"))
-                elif is_image_file(e.name):
-                    yield e.path
-                else:
+                elif not is_image_file(e.name):
                     self.skipped.append((e.path, "not an image file"))
+                elif self.excluded and os.path.relpath(e.path, self.root).replace(os.sep, "/") in self.excluded:
+                    self.skipped.append((e.path, EXCLUDED))
+                else:
+                    yield e.path
             except OSError as exc:
                 self.skipped.append((e.path, f"cannot read ({exc.strerror or exc})"))
 
@@ -215,7 +228,7 @@ def _sorted_paths(paths, root: str) -> list[str]:
     return sorted(paths, key=lambda p: natural_key(os.path.relpath(p, root).replace(os.sep, "/")))
 
 
-def _detect_split_dirs(root: str) -> dict[str, str]:
+def detect_split_dirs(root: str) -> dict[str, str]:
     """Role -> actual folder name for train/val/test folders directly in root (any case)."""
     with os.scandir(root) as it:
         by_lower = {e.name.lower(): e.name for e in it
@@ -309,8 +322,13 @@ def scan_dataset(
     check_images: bool = True,
     callback: Callback = ignore,
     cancel: CancelToken | None = None,
+    min_classes: int = 2,
 ) -> DatasetScan:
-    """Scan ``root`` into a DatasetScan. Raises DatasetError when it cannot be used."""
+    """Scan ``root`` into a DatasetScan. Raises DatasetError when it cannot be used.
+
+    Photos listed in ``root/.flowerstudio/exclude.txt`` are skipped with the reason "excluded".
+    ``min_classes``: training needs two; the doctor still finds duplicates in one.
+    """
     root = os.path.abspath(os.fspath(root))
     if not os.path.isdir(root):
         what = "is not a folder" if os.path.exists(root) else "not found"
@@ -323,9 +341,9 @@ def scan_dataset(
     names = load_names(names_path) if names_path else {}
     skip_files = {os.path.normcase(p) for p in (names_path, split_path) if p}
     warnings: list[str] = []
-    walker = _Walker(cancel)
+    walker = _Walker(cancel, root, read_exclusions(root))
     try:
-        split_dirs = _detect_split_dirs(root)
+        split_dirs = detect_split_dirs(root)
     except OSError as exc:
         raise DatasetError(f"Cannot read dataset folder {root}: {exc}") from exc
     if "train" in split_dirs:
@@ -339,14 +357,15 @@ def scan_dataset(
         layout, split_dirs = "flat", {}
         dirs, stray = _class_dirs(walker, root, skip_files)
         if stray and not dirs:
-            raise DatasetError(f"{root} holds {len(stray)} photos but no class folders. Put the "
-                               "photos of each kind in its own folder: root/<class>/photo.jpg")
+            raise UnlabelledFolderError(f"{root} holds {len(stray)} photos but no class folders. Put the "
+                                        "photos of each kind in its own folder: root/<class>/photo.jpg")
         walker.skipped.extend((p, "stray file outside class folders") for p in stray)
         classes = sorted(dirs, key=natural_key)
         files = {"train": {c: list(walker.images(dirs[c])) for c in classes}, "val": {}, "test": {}}
-    if len(classes) < 2:
+    if len(classes) < min_classes:
         found = f" (found only {classes[0]!r})" if classes else ""
-        raise DatasetError(f"{root} needs at least two class folders{found}. {LAYOUT_HELP}")
+        need = "at least two class folders" if min_classes > 1 else "a class folder"
+        raise DatasetError(f"{root} needs {need}{found}. {LAYOUT_HELP}")
     if layout == "flat" and not 0.0 < float(val_fraction) < 1.0:
         raise DatasetError(f"Validation fraction must be between 0 and 1, not {val_fraction}.")
     all_paths = [p for role in files.values() for lst in role.values() for p in lst]

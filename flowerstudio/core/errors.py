@@ -7,7 +7,9 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from flowerstudio.core.checkpoints import CheckpointError
     from flowerstudio.core.config import ConfigError
     from flowerstudio.core.dataset import DatasetError
+    from flowerstudio.core.dataset_lists import EditError
     from flowerstudio.core.export import ExportError
     from flowerstudio.core.weights import WeightsUnavailableError
 
-    return (ConfigError, DatasetError, CheckpointError, WeightsUnavailableError, ExportError, FileNotFoundError)
+    return (ConfigError, DatasetError, EditError, CheckpointError, WeightsUnavailableError, ExportError,
+            FileNotFoundError)

@@ -1,4 +1,5 @@
-"""Evaluate a model on a labelled folder: accuracy, per-class accuracy, confusion matrix, mistakes."""
+"""Evaluate a model on a labelled folder: accuracy, per-class accuracy, confusion matrix, mistakes,
+and how well its confidences are calibrated (ECE and a reliability diagram's data)."""
 from __future__ import annotations
 
 import json
@@ -11,6 +12,7 @@ from typing import Optional
 import numpy as np
 
 from flowerstudio.core.atomic import atomic_write_bytes
+from flowerstudio.core.calibration import ReliabilityBin, expected_calibration_error, reliability
 from flowerstudio.core.dataset import DatasetError, scan_dataset
 from flowerstudio.core.events import Callback, CancelToken, Log, ignore
 from flowerstudio.core.predict import Predictor
@@ -51,6 +53,14 @@ class EvalReport:
     skipped_classes: list[str] = field(default_factory=list)
     cancelled: bool = False
     rows: list[EvalRow] = field(default_factory=list)  # every evaluated photo, in scan order
+    # Calibration: the model's temperature, and the expected calibration error (15 equal-width bins)
+    # of the confidences the app shows (calibrated) and of the raw softmax, each with its bins.
+    temperature: float = 1.0
+    calibrated: bool = False
+    ece: float = math.nan
+    ece_uncalibrated: float = math.nan
+    reliability: list[ReliabilityBin] = field(default_factory=list)
+    reliability_uncalibrated: list[ReliabilityBin] = field(default_factory=list)
 
     def photos(self, true: int, predicted: int) -> list[str]:
         """The photos of one confusion cell: mistakes most confident first, correct ones in scan order."""
@@ -88,8 +98,11 @@ class EvalReport:
         return rows
 
     def summary(self) -> str:
+        calibration = (f"temperature {self.temperature:.3g}" if self.calibrated
+                       else "not calibrated (T = 1)")
         return (f"accuracy {self.accuracy:.1%} ({self.correct}/{self.total}) on {self.data} [{self.split}], "
-                f"{len(self.mistakes)} mistakes, {len(self.unreadable)} unreadable")
+                f"{len(self.mistakes)} mistakes, {len(self.unreadable)} unreadable; "
+                f"ECE {self.ece:.3f} (raw softmax {self.ece_uncalibrated:.3f}, {calibration})")
 
     def save(self, out_dir: str | os.PathLike) -> list[Path]:
         """Write report.json, per_class.csv, confusion.csv and mistakes.csv into ``out_dir``."""
@@ -112,6 +125,16 @@ def _csv(path: Path, header: list, rows: list) -> None:
     from flowerstudio.core.csvfile import write_csv_file  # formula-safe cells, atomic write
 
     write_csv_file(path, header, rows)
+
+
+def _raw_confidence(p, temperature: float) -> float:
+    """The top-1 probability of the raw softmax (T = 1): from the logits, or from the calibrated
+    probabilities when a predictor gives none (softmax(z) is proportional to softmax(z / T) ** T)."""
+    if p.logits is not None:
+        z = np.asarray(p.logits, dtype=np.float64)
+    else:
+        z = temperature * np.log(np.maximum(np.asarray(p.probs, dtype=np.float64), 1e-300))
+    return float(1.0 / np.exp(z - z.max()).sum())
 
 
 def evaluate(
@@ -146,16 +169,21 @@ def evaluate(
     result = predictor.predict([s.path for s in samples], batch_size, top_k=3, callback=callback, cancel=cancel)
     n = info.num_classes
     cm = np.zeros((n, n), dtype=np.int64)
-    mistakes, rows = [], []
+    mistakes, rows, raw_conf = [], [], []
     for p in result.predictions:  # in the order of the photos given, so rows keep the scan's order
         t = truth[p.path]
         cm[t, p.label] += 1
         rows.append(EvalRow(p.path, t, p.label, p.confidence))
+        raw_conf.append(_raw_confidence(p, info.temperature))
         if p.label != t:
             p_true = float(p.probs[t]) if p.probs is not None else 0.0
             mistakes.append(Mistake(p.path, info.display_names[t], p.name, p.confidence,
                                     -math.log(max(p_true, 1e-12))))
     # Most confident first, as EvalReport.photos (the largest loss need not be the most confident mistake).
     mistakes.sort(key=lambda m: -m.confidence)
+    right = [r.true == r.predicted for r in rows]  # the raw softmax picks the same class: T > 0
+    shown, raw = reliability([r.confidence for r in rows], right), reliability(raw_conf, right)
     return EvalReport(str(model_path), str(data_dir), split, list(info.classes), list(info.display_names),
-                      cm.tolist(), result.unreadable, mistakes, skipped, result.cancelled, rows)
+                      cm.tolist(), result.unreadable, mistakes, skipped, result.cancelled, rows,
+                      info.temperature, info.calibrated, expected_calibration_error(shown),
+                      expected_calibration_error(raw), shown, raw)

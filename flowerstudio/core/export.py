@@ -1,8 +1,9 @@
 """Export a trained model to ONNX or TorchScript, with a JSON sidecar and a numeric check.
 
 The exported network takes a float32 NCHW RGB batch (any batch size), already
-resized, cropped and normalised as the sidecar describes, and returns softmax
-probabilities [batch, classes] — so a consumer needs no knowledge of logits.
+resized, cropped and normalised as the sidecar describes, and returns calibrated softmax
+probabilities [batch, classes] (the model's temperature is folded in: softmax(logits / T),
+the confidences the app shows) — so a consumer needs no knowledge of logits.
 The check runs the exported file on real photos and compares with PyTorch.
 """
 from __future__ import annotations
@@ -48,14 +49,16 @@ class ExportResult:
 
 
 class Probabilities(nn.Module):
-    """The classifier with softmax on top: what the exported file computes."""
+    """The classifier with calibrated softmax on top: what the exported file computes."""
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: nn.Module, temperature: float = 1.0) -> None:
         super().__init__()
         self.model = model
+        # A constant in the graph: the logits are multiplied by 1/T before the softmax.
+        self.register_buffer("inverse_temperature", torch.tensor(1.0 / temperature))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self.model(x), dim=1)
+        return torch.softmax(self.model(x) * self.inverse_temperature, dim=1)
 
 
 def default_out_path(model_path: str | os.PathLike, fmt: str) -> Path:
@@ -83,7 +86,10 @@ def sidecar(info, fmt: str, source: str, opset: Optional[int]) -> dict:
         ],
         "resize_short_side": resize_size(size), "center_crop": size,
         "output": {"name": OUTPUT_NAME, "shape": ["batch", len(info.classes)],
-                   "meaning": "softmax probabilities (sum to 1), one per class in the order of 'classes'"},
+                   "meaning": "calibrated softmax probabilities (sum to 1), softmax(logits / temperature), "
+                              "one per class in the order of 'classes'"},
+        # The temperature is already in the graph; 'calibrated' false: T = 1, see 'calibration'.
+        "temperature": info.temperature, "calibrated": info.calibrated, "calibration": info.calibration,
         "classes": list(info.classes), "display_names": list(info.display_names),
         "best_val_acc": info.best_val_acc, "source_model": source,
         "flowerstudio_version": flowerstudio.__version__, "torch_version": torch.__version__,
@@ -122,7 +128,7 @@ def export_model(
                           "(--overwrite on the command line)")
     cancel = cancel or CancelToken()
     out.parent.mkdir(parents=True, exist_ok=True)
-    net = Probabilities(model).eval()
+    net = Probabilities(model, info.temperature).eval()
     # Batch 2 while tracing, so nothing is specialised to a batch of one.
     example = torch.zeros(2, 3, info.input_size, info.input_size)
     meta = sidecar(info, fmt, str(Path(model_path).resolve()), opset if fmt == "onnx" else None)

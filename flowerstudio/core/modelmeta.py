@@ -11,6 +11,9 @@ from typing import Any, Callable
 
 MIN_INPUT_SIZE, MAX_INPUT_SIZE = 32, 1024  # the range TrainConfig accepts
 MAX_CLASSES = 100_000
+MIN_TEMPERATURE, MAX_TEMPERATURE = 0.05, 20.0  # the range calibration.py searches for T
+# What a model file made before calibration says about its confidences.
+NO_TEMPERATURE = "no temperature in this model file (made before calibration): confidences are the raw softmax (T = 1)"
 
 
 class MetadataError(ValueError):
@@ -36,6 +39,10 @@ def _is_real(v) -> bool:
 
 def _text(v) -> bool:
     return isinstance(v, str)
+
+
+def _is_bool(v) -> bool:
+    return isinstance(v, bool)
 
 
 def _texts(v) -> bool:
@@ -66,6 +73,10 @@ _FIELDS: dict[str, tuple[bool, Callable[[Any], bool], str]] = {
     "torch_version": (False, _text, "must be text"),
     "created": (False, _text, "must be text"),
     "format_version": (False, lambda v: _is_int(v) and v >= 1, "must be a whole number from 1"),
+    "temperature": (False, lambda v: _is_real(v) and MIN_TEMPERATURE <= v <= MAX_TEMPERATURE,
+                    f"must be a number from {MIN_TEMPERATURE} to {MAX_TEMPERATURE}"),
+    "calibrated": (False, _is_bool, "must be true or false"),
+    "calibration": (False, _text, "must be text"),
 }
 
 
@@ -90,6 +101,12 @@ def checked_fields(data: Any, known: set[str]) -> dict[str, Any]:
     if len(data["display_names"]) != len(data["classes"]):
         raise MetadataError("display_names", f"has {len(data['display_names'])} names for "
                                              f"{len(data['classes'])} classes")
+    if data.get("calibrated") and "temperature" not in data:
+        raise MetadataError("temperature", "is missing, but 'calibrated' says one was fitted")
     out = {k: v for k, v in data.items() if k in known}
     out["mean"], out["std"] = [float(x) for x in data["mean"]], [float(x) for x in data["std"]]
+    if "temperature" in data:
+        out["temperature"] = float(data["temperature"])
+    else:  # an older file: T = 1, and the file says why
+        out["temperature"], out["calibrated"], out["calibration"] = 1.0, False, NO_TEMPERATURE
     return out

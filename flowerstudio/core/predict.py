@@ -9,6 +9,7 @@ from typing import Iterable, Iterator, Optional, Sequence
 import numpy as np
 import torch
 
+from flowerstudio.core.calibration import calibrated_probs
 from flowerstudio.core.events import (
     BadImage, Callback, Cancelled, CancelToken, Meter, PhaseStarted, PredictionBatch, Progress, ignore,
 )
@@ -26,6 +27,9 @@ class Prediction:
 
     ``true_label``: the class of the folder the photo sits in, when that folder is named after one
     of the model's classes (see true_label()); None for an unlabelled photo.
+
+    ``confidence``, ``topk`` and ``probs`` are calibrated: softmax(logits / T) with the model's
+    temperature T (calibration.py); ``logits`` are the network's raw outputs.
     """
 
     path: str
@@ -35,6 +39,7 @@ class Prediction:
     topk: tuple[tuple[str, float], ...]
     probs: Optional[np.ndarray] = field(default=None, compare=False, repr=False)
     true_label: Optional[int] = None
+    logits: Optional[np.ndarray] = field(default=None, compare=False, repr=False)
 
     @property
     def correct(self) -> Optional[bool]:
@@ -112,9 +117,8 @@ class Predictor:
         """Label ``paths``; unreadable photos are listed, not fatal. Stops early when cancelled,
         listing the photos it did not get to in ``not_done``."""
         cancel = cancel or CancelToken()
-        names = self.info.display_names
         handled: set[int] = set()  # indices into paths that are predicted or unreadable
-        k = max(1, min(top_k, len(names)))
+        k = max(1, min(top_k, self.info.num_classes))
         result = PredictResult([], [])
         meter = Meter(len(paths))
         callback(PhaseStarted(Phase.PREDICT, len(paths)))
@@ -125,14 +129,8 @@ class Predictor:
                 return
             x = torch.stack([t for _, t in pending])
             with torch.inference_mode():
-                probs = torch.softmax(self.model(x).float(), dim=1).cpu()
-            top_p, top_i = probs.topk(k, dim=1)
-            batch = tuple(
-                Prediction(paths[i], int(ti[0]), names[int(ti[0])], float(tp[0]),
-                           tuple((names[int(c)], float(p)) for c, p in zip(ti, tp)), pr.numpy(),
-                           true_label(paths[i], self.info.classes))
-                for (i, _), tp, ti, pr in zip(pending, top_p, top_i, probs)
-            )
+                logits = self.model(x).float().cpu()
+            batch = make_predictions([paths[i] for i, _ in pending], logits, self.info, k)
             # In the result and in the event together: a caller never has to match the two up.
             result.predictions.extend(batch)
             handled.update(i for i, _ in pending)
@@ -158,6 +156,20 @@ class Predictor:
             result.cancelled = True
             result.not_done = [p for i, p in enumerate(paths) if i not in handled]
         return result
+
+
+def make_predictions(paths: Sequence[str], logits: torch.Tensor, info, top_k: int) -> tuple[Prediction, ...]:
+    """One Prediction per photo from the model's ``logits`` [N, classes]; ``info`` is its ModelInfo,
+    whose temperature calibrates the probabilities."""
+    names = info.display_names
+    probs = calibrated_probs(logits, info.temperature)
+    top_p, top_i = probs.topk(top_k, dim=1)
+    return tuple(
+        Prediction(path, int(ti[0]), names[int(ti[0])], float(tp[0]),
+                   tuple((names[int(c)], float(p)) for c, p in zip(ti, tp)), pr.numpy(),
+                   true_label(path, info.classes), z.numpy())
+        for path, tp, ti, pr, z in zip(paths, top_p, top_i, probs, logits)
+    )
 
 
 def true_label(path: str, classes: Sequence[str]) -> Optional[int]:

@@ -4,16 +4,23 @@ The training loop only reports "epoch N ended with these metrics"; the writer de
 whether it is the best so far (validation accuracy, ties to the lower validation loss),
 writes best.safetensors, last.safetensors + last_state.pt, history.csv/json, and keeps
 the lines of train.log (after timm's CheckpointSaver).
+
+With ``defer`` (the frozen stage on cached features, whose epochs take a fraction of a second)
+the model files are written once, when the stage ends, instead of after every epoch: two 14 MB
+fsynced files per epoch were most of that stage's time (benchmarks/README.md, review_loop).
 """
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Optional
 
 from flowerstudio.core import runs
-from flowerstudio.core.checkpoints import ModelInfo, read_model_info, save_model, save_resume_state
+from flowerstudio.core.checkpoints import (
+    ModelInfo, read_model_info, save_resume_state, save_weights, update_model_info,
+)
 from flowerstudio.core.events import BadImage, Callback, CheckpointSaved, EpochMetrics, Log, ignore
 from flowerstudio.core.fsnames import FS_ERRORS
 from flowerstudio.core.vocab import CheckpointKind
@@ -33,6 +40,9 @@ class RunWriter:
         self.history: list[EpochMetrics] = []
         self.best_acc, self.best_loss, self.best_epoch = -1.0, math.inf, 0
         self._log_lines: list[str] = []
+        self.defer = False
+        # With defer: the best and the last epoch's (state dict, info, metrics or resume state), unwritten.
+        self._pending: dict[CheckpointKind, tuple] = {}
 
     def open(self, run_dir: Path, writes: bool = True, continuing: bool = False,
              up_to_epoch: Optional[int] = None) -> None:
@@ -73,14 +83,38 @@ class RunWriter:
             self.best_acc, self.best_loss, self.best_epoch = m.val_acc, m.val_loss, m.epoch
         if not self.writes:
             return m
+        if self.defer:
+            state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+            if m.is_best:
+                self._pending[CheckpointKind.BEST] = (state, info, m)
+            # A copy: the optimizer's state tensors change in place with the next epoch's steps.
+            self._pending[CheckpointKind.LAST] = (state, info, copy.deepcopy(resume_state))
+            return m
         if m.is_best:
-            save_model(self.best_path, model, info)
-            self._callback(CheckpointSaved(str(self.best_path), CheckpointKind.BEST, m.epoch, m.val_acc))
+            self._save_best(model.state_dict(), info, m)
+        self._save_last(model.state_dict(), info, resume_state)
+        return m
+
+    def _save_best(self, state: dict, info: ModelInfo, m: EpochMetrics) -> None:
+        save_weights(self.best_path, state, info)
+        self._callback(CheckpointSaved(str(self.best_path), CheckpointKind.BEST, m.epoch, m.val_acc))
+
+    def _save_last(self, state: dict, info: ModelInfo, resume_state: dict[str, Any]) -> None:
         # last_state.pt after last.safetensors, history last: resume trusts the state's epoch.
-        save_model(self.run_dir / runs.LAST, model, info)
+        save_weights(self.run_dir / runs.LAST, state, info)
         save_resume_state(self.run_dir / runs.LAST_STATE, resume_state)
         runs.write_history(self.run_dir, self.history)
-        return m
+
+    def calibrated(self, temperature: float, calibrated: bool, note: str) -> None:
+        """Store the temperature fitted for the best model in best.safetensors (its weights unchanged)."""
+        fields = dict(temperature=temperature, calibrated=calibrated, calibration=note)
+        if not self.writes:
+            return
+        if CheckpointKind.BEST in self._pending:
+            state, info, m = self._pending[CheckpointKind.BEST]
+            self._pending[CheckpointKind.BEST] = (state, replace(info, **fields), m)
+        elif self.best_path.is_file():
+            update_model_info(self.best_path, **fields)
 
     def record(self, event) -> None:
         """Keep a Log or BadImage event for train.log."""
@@ -90,9 +124,14 @@ class RunWriter:
             self._log_lines.append(f"{event.level}: {event.text}")
 
     def close(self) -> None:
-        """Write the history and append this stage's lines to train.log (the run may already have some)."""
+        """Write any deferred model files, the history, and append this stage's lines to train.log
+        (the run may already have some)."""
         if not self.writes or self.run_dir is None:
             return
+        if CheckpointKind.BEST in self._pending:
+            self._save_best(*self._pending.pop(CheckpointKind.BEST))
+        if CheckpointKind.LAST in self._pending:
+            self._save_last(*self._pending.pop(CheckpointKind.LAST))
         runs.write_history(self.run_dir, self.history)
         with open(self.run_dir / "train.log", "a", encoding="utf-8", errors=FS_ERRORS) as fh:  # exact odd names
             fh.write("\n".join(self._log_lines) + "\n")

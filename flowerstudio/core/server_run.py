@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
+from typing import Optional
 
+from flowerstudio.core.atomic import atomic_write_bytes
 from flowerstudio.core.config import TrainConfig
 
 PLACEHOLDER_DATA = "/path/to/dataset"
@@ -27,21 +29,29 @@ def torchrun_command(config_file: str, data_dir: str = PLACEHOLDER_DATA, nproc: 
     return shlex.join(launch + ["-m", "flowerstudio", "train", data_dir, "--config", config_file])
 
 
-def export_for_server(cfg: TrainConfig, out_dir: str | Path, nproc: int = 1) -> tuple[Path, str]:
-    """Write ``server-config.json`` and ``RUN-ON-SERVER.txt`` (the commands) into ``out_dir``."""
+def export_for_server(cfg: TrainConfig, out_dir: str | Path, nproc: int = 1,
+                      fine_tune: Optional[TrainConfig] = None) -> tuple[Path, str]:
+    """Write ``server-config.json`` and ``RUN-ON-SERVER.txt`` (the commands) into ``out_dir``; with
+    ``fine_tune``, also ``server-finetune-config.json`` and the second command, which continues from the
+    first one's best model. Returns the first config's path and the commands."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     config_path = out / "server-config.json"
     server_config(cfg).save(config_path)
     single = torchrun_command(config_path.name, nproc=nproc)
     multi = torchrun_command(config_path.name, nproc=nproc, nnodes=2)
-    (out / "RUN-ON-SERVER.txt").write_text(
-        "Copy this folder and your dataset to the server, install Flower Studio there\n"
-        "(pip install <this repository>), then run from this folder:\n\n"
-        f"  {single}\n\n"
-        "On several machines, run on each of them (HOST = the first machine's address):\n\n"
-        f"  {multi}\n\n"
-        "The model appears in the run folder as best.safetensors; open it in the Predict page.\n",
-        encoding="utf-8",
-    )
+    steps = f"  {single}\n"
+    if fine_tune is not None:
+        tune_path = out / "server-finetune-config.json"
+        server_config(fine_tune).save(tune_path)
+        tune = torchrun_command(tune_path.name, nproc=nproc) + " --resume-from best"
+        steps += f"\nthen, to fine-tune from the best model of that run:\n\n  {tune}\n"
+        single += "\n" + tune
+    text = ("Copy this folder and your dataset to the server, install Flower Studio there\n"
+            "(pip install <this repository>), then run from this folder:\n\n"
+            f"{steps}\n"
+            "On several machines, run on each of them (HOST = the first machine's address):\n\n"
+            f"  {multi}\n\n"
+            "The model appears in the run folder as best.safetensors; open it in the Predict page.\n")
+    atomic_write_bytes(out / "RUN-ON-SERVER.txt", text.encode("utf-8"))
     return config_path, single

@@ -37,6 +37,8 @@ class SortSummary:
     counts: dict[str, int] = field(default_factory=dict)  # folder -> photos placed there
     renamed: int = 0  # photos given a new name because the name was taken
     errors: list[tuple[str, str]] = field(default_factory=list)
+    placed: list[tuple[str, str]] = field(default_factory=list)  # (original, new file): what undo takes back
+    made_folders: list[str] = field(default_factory=list)  # folders this sort created
 
     def failure_lines(self) -> list[str]:
         """'could not move X: reason', one per photo that was left where it was."""
@@ -140,7 +142,7 @@ def _remove_original_or_undo(src: str, dst: Path) -> None:
         raise OSError(exc.errno, reason) from exc
 
 
-def _place(src: str, folder: Path, move: bool) -> tuple[Path, bool]:
+def place_photo(src: str, folder: Path, move: bool) -> tuple[Path, bool]:
     """Copy/move ``src`` into ``folder`` under a name nobody uses yet; returns (path, renamed)."""
     if move:
         for dst, renamed in _candidates(src, folder):
@@ -176,12 +178,15 @@ def sort_into(predictions: Iterable, dest: str | os.PathLike, min_confidence: fl
     for p in predictions:
         folder = folders[p.name] if p.confidence >= min_confidence else UNCERTAIN
         try:
-            (dest / folder).mkdir(parents=True, exist_ok=True)
-            _, renamed = _place(p.path, dest / folder, move)
+            if not (dest / folder).is_dir():
+                (dest / folder).mkdir(parents=True)
+                summary.made_folders.append(str(dest / folder))
+            new, renamed = place_photo(p.path, dest / folder, move)
         except OSError as exc:
             summary.errors.append((p.path, exc.strerror or str(exc)))
             continue
         counts[folder] += 1
         summary.renamed += renamed
+        summary.placed.append((p.path, str(new)))
     summary.counts = dict(counts)
     return summary

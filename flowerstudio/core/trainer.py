@@ -10,15 +10,16 @@ import copy
 import logging
 import os
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
 from torch import nn
 
 from flowerstudio.core import runs
+from flowerstudio.core.calibration import TemperatureFit, fit_temperature
 from flowerstudio.core.checkpoints import ModelInfo, load_model, load_resume_state, read_model_info
 from flowerstudio.core.config import TrainConfig
 from flowerstudio.core.dataset import DatasetError, DatasetScan, scan_dataset
@@ -39,10 +40,38 @@ from flowerstudio.core.vocab import LogLevel, Phase, TrainMode
 
 log = logging.getLogger(__name__)
 
+@contextmanager
+def _one_thread_on_cpu(device: torch.device):
+    """One intra-op thread on CPU for this thread's torch work inside the block.
+
+    A head's training steps are tiny (a [32, 1280] x [1280, C] product): with two threads every
+    op waits at a thread barrier, which on a busy machine costs milliseconds. Ten epochs on 1,600
+    cached photos measured 0.5-0.8 s with one thread, 3.6-5.7 s with two (benchmarks/README.md,
+    review_loop). OpenMP keeps the setting per thread; the block restores it.
+    """
+    if device.type != "cpu":
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+# What best.safetensors and last.safetensors say until the stage's end fits a temperature.
+NOT_FITTED = ("temperature not fitted (it is fitted for the best model when its stage ends): confidences are "
+              "the raw softmax (T = 1)")
+
 
 @dataclass
 class TrainResult:
-    """How a stage ended. status: 'completed' or 'cancelled'."""
+    """How a stage ended. status: 'completed' or 'cancelled'.
+
+    ``calibration``: the temperature fitted for the best model at the end of this stage; None when
+    none was fitted now (the best model came from an earlier stage and has one, or no model was saved).
+    """
 
     status: str
     run_dir: str
@@ -51,14 +80,19 @@ class TrainResult:
     best_epoch: int
     history: list[EpochMetrics] = field(default_factory=list)
     bad_images: list[tuple[str, str]] = field(default_factory=list)
+    calibration: Optional[TemperatureFit] = None
 
 
-def train(config: TrainConfig, callback: Callback = ignore, cancel: Optional[CancelToken] = None) -> TrainResult:
+def train(config: TrainConfig, callback: Callback = ignore, cancel: Optional[CancelToken] = None,
+          split_file: str | os.PathLike | None = None) -> TrainResult:
     """Run one training stage as ``config`` says; see TrainConfig for every field.
 
     ``config`` itself is left as it is; the run's resolved copy is its config.json.
+    ``split_file``: another run's split.json to keep (one folder per class): the photos it lists
+    keep their side, photos added since go to training.
     """
-    return _Run(copy.deepcopy(config).validate(), callback, cancel or CancelToken()).execute()
+    return _Run(copy.deepcopy(config).validate(), callback, cancel or CancelToken(),
+                split_file=Path(split_file) if split_file else None).execute()
 
 
 def resume(run_dir: str | os.PathLike, callback: Callback = ignore,
@@ -76,10 +110,11 @@ class _Run:
     """One training stage: set up from the config, fit, and report each epoch to the run writer."""
 
     def __init__(self, cfg: TrainConfig, callback: Callback, cancel: CancelToken,
-                 resume_state: Optional[dict] = None) -> None:
+                 resume_state: Optional[dict] = None, split_file: Optional[Path] = None) -> None:
         self.cfg, self.cancel = cfg, cancel
         self._user_callback = callback
         self.resume_state = resume_state
+        self.split_file = split_file
         self.bad: dict[str, str] = {}
         self.dist = Distributed()
         self.writer = RunWriter(self.emit)
@@ -93,6 +128,10 @@ class _Run:
         self.net: Optional[nn.Module] = None
         self.autocast = nullcontext
         self.scaler: Optional[torch.amp.GradScaler] = None
+        # Validation logits and labels (every photo, all ranks) of the best epoch this process ran,
+        # and how to compute them again for the current weights (set by the _fit_* methods).
+        self.best_val: Optional[tuple[torch.Tensor, torch.Tensor]] = None
+        self.validation_logits: Optional[Callable[[], tuple[torch.Tensor, torch.Tensor]]] = None
 
     # -- reporting -------------------------------------------------------------
     def emit(self, event) -> None:
@@ -121,7 +160,7 @@ class _Run:
         torch.manual_seed(cfg.seed)
         self.device = self.dist.device(cfg.device) or resolve_device(cfg.device)
         start_model, prior_run = self._resume_source()
-        prior_split = prior_run / "split.json" if prior_run else None
+        prior_split = self.split_file or (prior_run / "split.json" if prior_run else None)
         self.scan = scan_dataset(
             cfg.data_dir, cfg.names_file, cfg.val_fraction, cfg.split_seed,
             split_file=prior_split if prior_split and prior_split.is_file() else None,
@@ -144,25 +183,29 @@ class _Run:
         self.say(f"Run folder: {run_dir}")
         self.say(self.scan.summary())
         self.model = self._build_model(start_model)
-        status = "completed"
+        status, fit = "completed", None
         try:
-            if cfg.train_mode == TrainMode.FROZEN and cfg.feature_cache:
-                self._fit_cached()
-            else:
-                self._fit_images()
-        except Cancelled:
-            status = "cancelled"
-            self.say("Training stopped; the best checkpoint is kept.", LogLevel.WARNING)
+            try:
+                if cfg.train_mode == TrainMode.FROZEN and cfg.feature_cache:
+                    self._fit_cached()
+                else:
+                    self._fit_images()
+            except Cancelled:
+                status = "cancelled"
+                self.say("Training stopped; the best checkpoint is kept.", LogLevel.WARNING)
+            fit = self._calibrate()  # a stopped stage's best model is calibrated too
         finally:
             self.writer.close()
         self.dist.barrier()  # the best file is complete before any rank reads it
         best = self.writer.best_path
         if best.is_file():
-            self.model.load_state_dict(load_model(best)[0].state_dict())  # end on the best weights
+            from safetensors.torch import load_file
+
+            self.model.load_state_dict(load_file(str(best)))  # end on the best weights (this run's own file)
         return TrainResult(
             status, str(run_dir), str(best) if best.is_file() else None,
             max(self.writer.best_acc, 0.0), self.writer.best_epoch, list(self.writer.history),
-            sorted(self.bad.items()),
+            sorted(self.bad.items()), fit,
         )
 
     def _resume_source(self) -> tuple[Optional[Path], Optional[Path]]:
@@ -241,43 +284,51 @@ class _Run:
         train_x, train_y = train_x[:, keep], train_y[keep]
         val_x, val_y = val_x[val_ok].to(self.device).float(), torch.tensor(va_labels, device=self.device)[val_ok.to(self.device)]
         head = self.model.head
+        self.writer.defer = True  # epochs here take a fraction of a second: write the files at the end
+
+        def validation_logits() -> tuple[torch.Tensor, torch.Tensor]:
+            with torch.inference_mode():
+                return head(val_x).float().cpu(), val_y.cpu()
+
+        self.validation_logits = validation_logits  # every rank holds every validation photo here
         opt, sched = self._optimizer([{"params": list(head.parameters()), "lr": cfg.lr}])
         loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
         gen = torch.Generator(device="cpu").manual_seed(cfg.seed)
         n = train_y.shape[0]
-        for _ in range(self.epochs_left):
-            epoch = len(self.writer.history) + 1
-            t0 = time.perf_counter()
-            self.emit(PhaseStarted(Phase.TRAIN, (n + cfg.batch_size - 1) // cfg.batch_size, epoch, cfg.train_mode))
-            view = torch.randint(len(views), (n,), generator=gen).to(self.device)
-            order = torch.randperm(n, generator=gen).to(self.device)
-            x_all = train_x[view, torch.arange(n, device=self.device)].float()
-            head.train()
-            tot_loss = tot_ok = 0.0
-            steps = 0
-            for i in range(0, n, cfg.batch_size):
-                self._check_cancel()
-                idx = order[i:i + cfg.batch_size]
-                logits = head(x_all[idx])
-                loss = loss_fn(logits, train_y[idx])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                tot_loss += loss.item() * len(idx)
-                tot_ok += (logits.argmax(1) == train_y[idx]).sum().item()
-                steps += 1
-                if steps % 20 == 0:
-                    self.emit(Progress(Phase.TRAIN, steps, (n + cfg.batch_size - 1) // cfg.batch_size, epoch,
-                                       loss=tot_loss / min(i + len(idx), n)))
-            head.eval()
-            with torch.inference_mode():
-                logits = head(val_x)
-                val_loss = nn.functional.cross_entropy(logits, val_y).item()
-                val_acc = (logits.argmax(1) == val_y).float().mean().item()
-            lr = opt.param_groups[0]["lr"]
-            sched.step()
-            self._end_epoch(EpochMetrics(epoch, cfg.train_mode, tot_loss / max(n, 1), tot_ok / max(n, 1),
-                                         val_loss, val_acc, lr, time.perf_counter() - t0), opt, sched)
+        with _one_thread_on_cpu(self.device):
+            for _ in range(self.epochs_left):
+                epoch = len(self.writer.history) + 1
+                t0 = time.perf_counter()
+                self.emit(PhaseStarted(Phase.TRAIN, (n + cfg.batch_size - 1) // cfg.batch_size, epoch, cfg.train_mode))
+                view = torch.randint(len(views), (n,), generator=gen).to(self.device)
+                order = torch.randperm(n, generator=gen).to(self.device)
+                x_all = train_x[view, torch.arange(n, device=self.device)].float()
+                head.train()
+                tot_loss = tot_ok = 0.0
+                steps = 0
+                for i in range(0, n, cfg.batch_size):
+                    self._check_cancel()
+                    idx = order[i:i + cfg.batch_size]
+                    logits = head(x_all[idx])
+                    loss = loss_fn(logits, train_y[idx])
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    tot_loss += loss.item() * len(idx)
+                    tot_ok += (logits.argmax(1) == train_y[idx]).sum().item()
+                    steps += 1
+                    if steps % 20 == 0:
+                        self.emit(Progress(Phase.TRAIN, steps, (n + cfg.batch_size - 1) // cfg.batch_size, epoch,
+                                           loss=tot_loss / min(i + len(idx), n)))
+                head.eval()
+                logits, labels = validation_logits()
+                val_loss = nn.functional.cross_entropy(logits, labels).item()
+                val_acc = (logits.argmax(1) == labels).float().mean().item()
+                lr = opt.param_groups[0]["lr"]
+                sched.step()
+                self._end_epoch(EpochMetrics(epoch, cfg.train_mode, tot_loss / max(n, 1), tot_ok / max(n, 1),
+                                             val_loss, val_acc, lr, time.perf_counter() - t0), opt, sched,
+                                (logits, labels))
 
 
     # -- stages that run images through the network ----------------------------
@@ -303,6 +354,14 @@ class _Run:
             self.net = DistributedDataParallel(self.model, device_ids=[self.device.index] if cuda else None)
             samplers = {"train": DistributedSampler(train_ds, self.dist.world, self.dist.rank, seed=cfg.seed),
                         "val": DistributedSampler(val_ds, self.dist.world, self.dist.rank, shuffle=False)}
+
+        def validate(epoch: int) -> tuple[float, float, tuple[torch.Tensor, torch.Tensor]]:
+            loader = make_loader(val_ds, batch_size, False, cfg.workers, pin_memory=cuda, sampler=samplers.get("val"))
+            kept: list[tuple[torch.Tensor, torch.Tensor]] = []
+            loss, acc = self._pass(loader, epoch, None, val_ds, kept)
+            return loss, acc, self._gathered(kept)
+
+        self.validation_logits = lambda: validate(len(self.writer.history))[2]
         for _ in range(self.epochs_left):
             epoch = len(self.writer.history) + 1
             t0 = time.perf_counter()
@@ -321,15 +380,23 @@ class _Run:
                     opt.zero_grad(set_to_none=True)
                     torch.cuda.empty_cache()
                     self.say(f"GPU out of memory: batch size halved to {batch_size}; epoch {epoch} restarts", LogLevel.WARNING)
-            val_loader = make_loader(val_ds, batch_size, False, cfg.workers, pin_memory=cuda, sampler=samplers.get("val"))
-            val_loss, val_acc = self._pass(val_loader, epoch, None, val_ds)
+            val_loss, val_acc, val = validate(epoch)
             lr = opt.param_groups[0]["lr"]
             sched.step()
             self._end_epoch(EpochMetrics(epoch, cfg.train_mode, train_loss, train_acc, val_loss, val_acc, lr,
-                                         time.perf_counter() - t0), opt, sched)
+                                         time.perf_counter() - t0), opt, sched, val)
 
-    def _pass(self, loader, epoch: int, opt: Optional[torch.optim.Optimizer], dataset) -> tuple[float, float]:
-        """One pass over ``loader``: training when ``opt`` is given, else evaluation."""
+    def _gathered(self, kept: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The (logits, labels) batches of every rank's share, joined."""
+        parts = [p for share in self.dist.gather(kept) for p in share]
+        if not parts:  # every validation photo was unreadable
+            return torch.zeros(0, self.model.head.out_features), torch.zeros(0, dtype=torch.long)
+        return torch.cat([x for x, _ in parts]), torch.cat([y for _, y in parts])
+
+    def _pass(self, loader, epoch: int, opt: Optional[torch.optim.Optimizer], dataset,
+              keep: Optional[list] = None) -> tuple[float, float]:
+        """One pass over ``loader``: training when ``opt`` is given, else evaluation, whose
+        (logits, labels) batches go into ``keep`` when given."""
         phase = Phase.TRAIN if opt is not None else Phase.VALIDATE
         model, dev = self.net, self.device
         model.train(opt is not None)
@@ -358,6 +425,8 @@ class _Run:
                     self.scaler.scale(loss).backward()
                     self.scaler.step(opt)
                     self.scaler.update()
+                elif keep is not None:
+                    keep.append((logits.detach().float().cpu(), y.cpu()))
                 k = y.shape[0]
                 tot_loss += loss.item() * k
                 tot_ok += (logits.argmax(1) == y).sum().item()
@@ -379,14 +448,42 @@ class _Run:
         if self.dist.any(self.cancel.cancelled):
             raise Cancelled()
 
+    # -- calibration -------------------------------------------------------------
+    def _calibrate(self) -> Optional[TemperatureFit]:
+        """Fit the temperature of the best model on the validation split; store it in its file."""
+        best = self.writer.best_path
+        val = self.best_val
+        if val is None:
+            # The best epoch ran before this process: in an earlier stage (already fitted), or
+            # before a resume. Every rank decides alike, as the validation pass below is collective.
+            need = self.dist.broadcast(best.is_file() and not read_model_info(best).calibrated)
+            if not need:
+                return None
+            if self.validation_logits is None:  # stopped before the validation photos were ready
+                self.say("Calibration skipped: stopped before the validation photos were ready; T = 1",
+                         LogLevel.WARNING)
+                return None
+            self.model.load_state_dict(load_model(best)[0].state_dict())
+            try:
+                val = self.validation_logits()
+            except Cancelled:
+                self.say("Calibration skipped: stopped before the validation pass; T = 1", LogLevel.WARNING)
+                return None
+        fit = fit_temperature(*val)
+        self.say(fit.message, LogLevel.INFO if fit.calibrated else LogLevel.WARNING)
+        self.writer.calibrated(fit.temperature, fit.calibrated, fit.message)
+        return fit
+
     # -- bookkeeping -------------------------------------------------------------
-    def _end_epoch(self, m: EpochMetrics, opt, sched) -> None:
+    def _end_epoch(self, m: EpochMetrics, opt, sched, val: tuple[torch.Tensor, torch.Tensor]) -> None:
         resume_state = {
             "epoch": m.epoch, "stage_first_epoch": self.stage_first_epoch,
             "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
             "torch_rng": torch.get_rng_state(),
         }
         m = self.writer.epoch_ended(m, self.model, self._info(m), resume_state)
+        if m.is_best:
+            self.best_val = val
         self.emit(EpochEnd(m))
         self.say(f"epoch {m.epoch}: train loss {m.train_loss:.3f} acc {m.train_acc:.1%}, "
                  f"val loss {m.val_loss:.3f} acc {m.val_acc:.1%}{'  (best)' if m.is_best else ''}")
@@ -396,5 +493,5 @@ class _Run:
         return ModelInfo(
             backbone=cfg.backbone, classes=list(self.scan.classes), display_names=list(self.scan.display_names),
             input_size=cfg.input_size, mean=list(spec.mean), std=list(spec.std),
-            best_val_acc=m.val_acc, epoch=m.epoch, stage=m.stage, config=cfg.to_dict(),
+            best_val_acc=m.val_acc, epoch=m.epoch, stage=m.stage, config=cfg.to_dict(), calibration=NOT_FITTED,
         )

@@ -37,6 +37,24 @@ class Phase(Word):
     VALIDATE = "validate"
     PREDICT = "predict"
     LR_FIND = "lr_find"
+    CROSS_VALIDATE = "cross_validate"  # the doctor's out-of-sample class probabilities
+    NEIGHBOURS = "neighbours"  # the doctor's nearest-neighbour search (duplicates, outliers)
+    COMPARE = "compare"  # the doctor's pixel check of candidate copies
+
+
+class DuplicateKind(Word):
+    """How alike two photos of a duplicate pair are."""
+
+    EXACT = "exact"  # the same picture: equal pixels once shrunk (a copy, resized or re-encoded)
+    NEAR = "near"  # other pixels, nearly the same features (another shot, a crop, an edit)
+
+
+class Finding(Word):
+    """The kinds of problem the doctor reports; a "keep" decision names one."""
+
+    LABEL = "label"  # likely in the wrong class folder
+    DUPLICATE = "duplicate"
+    OUTLIER = "outlier"  # far from every class
 
 
 class LogLevel(Word):

@@ -59,6 +59,12 @@ def create_app(argv: Sequence[str] = ()) -> QApplication:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Show the window; an optional argument is a dataset folder (or .safetensors model) to open."""
     argv = list(sys.argv if argv is None else argv)
+    from flowerstudio.gui.preflight import check_display_libraries
+
+    problem = check_display_libraries()
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
     app = create_app(argv)
     from flowerstudio.gui.main_window import MainWindow
 

@@ -78,19 +78,20 @@ def augment_views(path: str, augment, input_size: int, backbone: str, n: int):
     return core_views(path, augment, input_size, backbone, n)
 
 
-def write_server_files(config, out_dir: str, nproc: int) -> tuple[str, str]:
+def write_server_files(config, out_dir: str, nproc: int, fine_tune=None) -> tuple[str, str]:
     from flowerstudio.core.server_run import export_for_server
 
-    path, command = export_for_server(config, out_dir, nproc)
+    path, command = export_for_server(config, out_dir, nproc, fine_tune)
     return str(path), command
 
 
 # -- prediction ------------------------------------------------------------------------------
 def load_predictor(path: str, device: str = "auto"):
+    """A frozen-stage model predicts from cached features when it can (a retrain's refresh takes seconds)."""
     import_heavy()
-    from flowerstudio.core.predict import Predictor
+    from flowerstudio.core.cachedpredict import fast_predictor
 
-    return Predictor(path, device)
+    return fast_predictor(path, device)
 
 
 def list_images(paths: list[str]) -> list[str]:
@@ -111,10 +112,38 @@ def write_csv(predictions, path: str) -> str:
     return path
 
 
-def sort_into(predictions, dest: str, min_confidence: float, move: bool, names: list[str]):
+def sort_into(predictions, dest: str, min_confidence: float, move: bool, names: list[str], log_path: str):
+    """Sort, then log what was written (for "Undo last sort")."""
+    from flowerstudio.core.sort_undo import write_log
     from flowerstudio.core.sorting import sort_into as core_sort_into
 
-    return core_sort_into(predictions, dest, min_confidence=min_confidence, move=move, names=names)
+    summary = core_sort_into(predictions, dest, min_confidence=min_confidence, move=move, names=names)
+    write_log(summary, log_path)
+    return summary
+
+
+def undo_sort(log_path: str):
+    from flowerstudio.core.sort_undo import undo_sort as core_undo
+
+    return core_undo(log_path)
+
+
+def add_reviewed(labels: dict[str, str], folders: dict[str, str], log_path: str):
+    """Copy reviewed photos into the training folders, then log what was written (for undo)."""
+    from flowerstudio.core.review import add_to_dataset
+    from flowerstudio.core.sort_undo import write_log
+
+    summary = add_to_dataset(labels, folders)
+    write_log(summary, log_path)
+    return summary
+
+
+def retrain(model_path: str, data_dir: str, callback=None, cancel=None):
+    """The frozen stage again on the grown dataset (only new photos are extracted)."""
+    import_heavy()
+    from flowerstudio.core.retrain import retrain_head
+
+    return retrain_head(model_path, callback=callback, cancel=cancel, data_dir=data_dir)
 
 
 def heatmap(model_path: str, image_path: str, target: Optional[int] = None):
@@ -144,6 +173,37 @@ def clear_cache() -> int:
     from flowerstudio.core.cachedisk import clear_cache as core_clear
 
     return core_clear()
+
+
+# -- the dataset's problems (the Review page) -----------------------------------------------
+def diagnose(data_dir: str, config, callback=None, cancel=None):
+    import_heavy()
+    from flowerstudio.core.doctor import diagnose as core_diagnose
+    from flowerstudio.core.events import ignore
+
+    return core_diagnose(data_dir, config, callback=callback or ignore, cancel=cancel)
+
+
+def fix(action: str, data_dir: str, paths: list[str], to_class: str = "", finding: str = ""):
+    """One review decision on the dataset folder; returns what undo needs (or None)."""
+    from flowerstudio.core import dataset_edits, dataset_lists
+
+    if action == "move":
+        return dataset_edits.move_photo(data_dir, paths[0], to_class)
+    if action == "exclude":
+        dataset_lists.add_exclusions(data_dir, paths)
+        return paths
+    dataset_lists.add_keep(data_dir, finding, *paths)
+    return None
+
+
+def undo_fix(action: str, data_dir: str, record) -> None:
+    from flowerstudio.core import dataset_edits, dataset_lists
+
+    if action == "move":
+        dataset_edits.undo(record)
+    elif action == "exclude":
+        dataset_lists.remove_exclusions(data_dir, record)
 
 
 # -- checking a model ----------------------------------------------------------------------------

@@ -67,6 +67,7 @@ class Job:
         self.owner = owner
         self.token = CancelToken()
         self.outcome: Optional[Outcome] = None
+        self.exception: Optional[BaseException] = None  # what the call raised, when it failed
         self.handlers: dict[str, Callable] = {}
         self._call: Optional[tuple[Callable, tuple, dict]] = (fn, args, kwargs)
         self._last_progress: dict[str, float] = {}
@@ -107,6 +108,7 @@ class Job:
         except Cancelled:
             _post(self, Outcome.CANCELLED, None)
         except BaseException as exc:  # noqa: BLE001 - any error must reach the user, not kill the thread
+            self.exception = exc
             _post(self, Outcome.FAILED, (_message(exc), traceback.format_exc()))
         else:
             _post(self, Outcome.FINISHED, result)

@@ -14,6 +14,7 @@ from flowerstudio.gui.drops import local_paths, route_drop
 from flowerstudio.gui.pages.check import CheckPage
 from flowerstudio.gui.pages.dataset import DatasetPage
 from flowerstudio.gui.pages.predict import PredictPage
+from flowerstudio.gui.pages.review import ReviewPage
 from flowerstudio.gui.pages.train import TrainPage
 from flowerstudio.gui.state import AppState, Page
 from flowerstudio.gui.widgets.thumbnails import ThumbnailCache
@@ -27,7 +28,7 @@ SIDEBAR_STYLE = ("QListWidget { font-size: 15px; border: none; background: palet
 
 
 class MainWindow(QMainWindow):
-    """Dataset → Train → Predict → Check, in work order, in a sidebar."""
+    """Dataset → Review → Train → Predict → Check, in work order, in a sidebar."""
 
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
@@ -35,6 +36,7 @@ class MainWindow(QMainWindow):
         self.state = AppState(self)
         self.thumbs = ThumbnailCache(size=120, parent=self)
         self.pages = {Page.DATASET: DatasetPage(self.state, self.thumbs),
+                      Page.REVIEW: ReviewPage(self.state, self.thumbs),
                       Page.TRAIN: TrainPage(self.state, self.thumbs),
                       Page.PREDICT: PredictPage(self.state, self.thumbs),
                       Page.CHECK: CheckPage(self.state, self.thumbs)}
@@ -62,6 +64,7 @@ class MainWindow(QMainWindow):
         self.state.model_changed.connect(lambda p: self.run_label.setText(f"Model: {p}"))
         self.state.devices_changed.connect(self._on_devices)
         self.train_page.preview_requested.connect(self.show_augment_preview)
+        self.dataset_page.label_folder_requested.connect(lambda folder: self.route_to_predict([folder]))
         jobs.set_error_handler(lambda title, message, details: messages.show_error(
             self, f"{title} failed", message, details))
 
@@ -159,6 +162,10 @@ class MainWindow(QMainWindow):
         self.go_to(Page.DATASET)
         self.dataset_page.show_preview()
 
+    def route_to_predict(self, paths: list[str]) -> None:
+        self.go_to(Page.PREDICT)
+        self.predict_page.add_paths(paths)
+
     def current_page(self) -> Page:
         return list(self.pages)[self.stack.currentIndex()]
 
@@ -200,8 +207,11 @@ class MainWindow(QMainWindow):
         geometry = settings.settings().value("window/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
-        else:
-            self.resize(1280, 820)
+        # Never larger than the screen (a 1366x768 laptop hides the status bar otherwise), title bar included.
+        avail = self.screen().availableGeometry()
+        width = min(self.width() if geometry is not None else 1280, avail.width() - 20)
+        height = min(self.height() if geometry is not None else 820, avail.height() - 60)
+        self.resize(width, height)
         name = settings.get("window/page", Page.DATASET.name, str)
         self.go_to(Page[name] if name in Page.__members__ else Page.DATASET)
 

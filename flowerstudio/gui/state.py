@@ -16,6 +16,7 @@ class Page(Enum):
     """The main window's pages, in work order; the value is the title in the sidebar."""
 
     DATASET = "Dataset"
+    REVIEW = "Review"
     TRAIN = "Train"
     PREDICT = "Predict"
     CHECK = "Check"

@@ -1,6 +1,7 @@
 """What the pages share in look and small habits: colours, rich-text snippets, form rows, file actions."""
 from __future__ import annotations
 
+import html
 import os
 from typing import Optional
 
@@ -20,6 +21,12 @@ VALIDATION = "#ff7f0e"
 LEARNING_RATE = "#2ca02c"
 BEST = "#d62728"
 STAGE = "#7f7f7f"
+
+
+def esc(text: str) -> str:
+    """Plain text (a file name, a class name, an engine message) made safe for a rich-text label:
+    "root/<class>/photo.jpg" must not lose "<class>" as an unknown tag."""
+    return html.escape(str(text), quote=False)
 
 
 def error_html(text: str) -> str:

@@ -34,7 +34,7 @@ def test_recent_folders_and_geometry_persist(qtbot, window, tiny_dataset, monkey
     monkeypatch.setattr(MainWindow, "restoreGeometry", lambda self, g: restored.append(g) or True)
     again = MainWindow()
     qtbot.addWidget(again)
-    assert again.stack.currentIndex() == 1
+    assert again.current_page() is Page.TRAIN  # the page is remembered by name
     assert restored == [saved]
 
 

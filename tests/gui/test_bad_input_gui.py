@@ -51,7 +51,7 @@ def test_clear_cache_button_empties_the_feature_cache(qtbot, window, tmp_path, m
     (entry / "features.safetensors").write_bytes(b"x" * 2_000_000)
     (root / "notes.txt").write_text("not the cache's")
     assert cache_size_bytes() >= 2_000_000
-    opts = window.train_page.options
-    opts.clear_cache_btn.click()
-    qtbot.waitUntil(lambda: "cleared 2 MB" in opts.cache_label.text(), timeout=10000)
+    row = window.train_page.options.cache
+    row.clear_btn.click()
+    qtbot.waitUntil(lambda: "cleared 2 MB" in row.label.text(), timeout=10000)
     assert cache_size_bytes() == 0 and (root / "notes.txt").exists()  # only the cache's own folders go

@@ -34,7 +34,7 @@ def test_check_page_shows_table_matrix_cells_and_mistakes(qtbot, trained_run, ti
 
     assert page.classes.proxy.rowCount() == 3
     assert f"{100 * report.accuracy:.1f}%" in page.headline.text()
-    cm = page.confusion.model
+    cm = page.confusion.matrix_model
     total = sum(cm.index(r, c).data(Qt.ItemDataRole.UserRole) for r in range(3) for c in range(3))
     photos = [p for p in (tiny_data / "test").rglob("*") if p.is_file()]
     assert total == report.total == len(photos)
@@ -71,6 +71,8 @@ def test_check_page_shows_table_matrix_cells_and_mistakes(qtbot, trained_run, ti
         detail = page.mistakes.detail
         assert detail.photo.path == report.mistakes[0].path
         assert report.mistakes[0].true_name in detail.text.text()
+    assert page.reliability.points and all(0 <= x <= 100 and 0 <= y <= 100 for x, y in page.reliability.points)
+    assert f"{100 * report.ece:.1f} points" in page.reliability.caption.text()
     confidences = [m.confidence for m in page.mistakes.mistakes()]
     assert confidences == sorted(confidences, reverse=True)  # "most confident first", as the tab says
 

@@ -89,3 +89,18 @@ def test_augmentation_preview_follows_switches(qtbot, window, tiny_dataset):
     assert preview.task is not first and preview.views_shown() == 0  # old views are cleared at once
     qtbot.waitUntil(lambda: not preview.task.running, timeout=30000)
     assert preview.views_shown() == 8
+
+
+def test_a_folder_of_unlabelled_photos_points_to_predict(qtbot, window, tmp_path):
+    from imagefactory import make_dataset
+
+    flat = make_dataset(tmp_path / "new", classes=("x",), per_class=5, layout="flat")
+    for p in (flat / "x").iterdir():
+        p.rename(flat / p.name)
+    (flat / "x").rmdir()
+    page = scan(qtbot, window, flat)
+    assert "These look like unlabelled photos" in page.summary.text()
+    assert "root/&lt;class&gt;/photo.jpg" in page.summary.text()  # the placeholder survives rich text
+    page.summary.linkActivated.emit("predict")
+    assert window.current_page() is Page.PREDICT
+    qtbot.waitUntil(lambda: len(window.predict_page.pending) == 5, timeout=30000)

@@ -115,3 +115,16 @@ def test_server_export_dialog_writes_config_and_command(qtbot, tiny_data, tmp_pa
     assert dlg.command.isReadOnly()
     dlg.copy_btn.click()
     assert QGuiApplication.clipboard().text() == command
+
+
+def test_export_defaults_to_a_visible_folder_named_after_the_run(qtbot, trained_run, monkeypatch, tmp_path):
+    from PySide6.QtCore import QStandardPaths
+
+    from flowerstudio.gui.dialogs.export_model import ExportDialog
+
+    monkeypatch.setattr(QStandardPaths, "writableLocation", lambda _loc: str(tmp_path / "Documents"))
+    dlg = ExportDialog(str(trained_run.best_path))
+    qtbot.addWidget(dlg)
+    run_name = Path(trained_run.best_path).parent.name
+    assert dlg.out_edit.text() == str(tmp_path / "Documents" / "Flower Studio exports" / f"{run_name}.onnx")
+    assert not (tmp_path / "Documents").exists()  # nothing is written before Export is pressed

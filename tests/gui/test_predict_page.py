@@ -84,6 +84,11 @@ def test_predict_folder_filter_export_sort(qtbot, window, trained, tmp_path, mes
     with qtbot.waitSignal(page.output.sorted, timeout=10000) as blocker:
         page.output.sort_into(str(dest))
     assert blocker.args[0].renamed == 6  # never overwrites
+    # Undo takes back the second sort's six copies, and only those.
+    page.output.undo_last_sort()
+    qtbot.waitUntil(lambda: any(b.title == "Sort undone" for b in messages.shown), timeout=10000)
+    assert sum(len(files) for _, _, files in os.walk(dest)) == 6
+    assert len(list((data / "valid").rglob("*.jpg"))) == 6 and not page.output.undo_btn.isEnabled()
     assert "Photos sorted" in [b.title for b in messages.shown]
 
 
@@ -96,7 +101,7 @@ def test_stop_prediction_and_resume(qtbot, window, trained, tmp_path):
     load(qtbot, page, model)
     beat = Heartbeat().start()
     page.add_paths([str(many)])
-    qtbot.waitUntil(lambda: page.gallery_model.rowCount() > 0, timeout=60000)
+    qtbot.waitUntil(lambda: page.stop_btn.isEnabled(), timeout=60000)  # the prediction job is under way
     page.stop_btn.click()
     qtbot.waitUntil(lambda: not page.is_busy(), timeout=30000)
     beat.stop()
@@ -140,3 +145,57 @@ def test_a_photo_opened_as_a_model_says_so_and_keeps_the_model(qtbot, window, tr
     page.load_model(photo)
     assert "This is a photo, not a model" in messages.shown[-1].text
     assert page.model_path == model and model in page.model_bar.label.text()
+
+
+def test_review_loop_label_add_to_dataset_and_retrain(qtbot, window, trained, tmp_path, messages, monkeypatch):
+    """A newcomer reviews photos with the keyboard, adds them to the dataset, retrains, and the rest are
+    predicted again by the new model — without leaving the page."""
+    import shutil
+
+    from PySide6.QtCore import Qt
+
+    from flowerstudio.core.review import ReviewStore
+    from flowerstudio.gui.pages import predict_review
+
+    data, model = trained
+    monkeypatch.setattr(predict_review, "store_path", lambda: str(tmp_path / "labels.jsonl"))
+    work = tmp_path / "dataset"
+    shutil.copytree(data, work)
+    with qtbot.waitSignal(window.state.scan_changed, timeout=60000):
+        window.dataset_page.open_folder(str(work))
+    page = window.predict_page
+    page.review.store = ReviewStore.open(tmp_path / "labels.jsonl")
+    load(qtbot, page, model)
+    new = tmp_path / "new"
+    shutil.copytree(data / "valid", new)  # photos in class folders: the truth is known
+    predict(qtbot, page, [str(new)], 6)
+    view = page.gallery
+    view.setFocus()
+    view.setCurrentIndex(page.proxy.index(0, 0))
+    first = page.proxy.index(0, 0).data(ItemRole)
+    qtbot.keyClick(view, Qt.Key.Key_Return)  # the prediction is right
+    assert first.reviewed == first.title and page.review.store.labels[first.path] == page.classes()[0][first.label]
+    second = page.gallery_model.item(page.proxy.mapToSource(view.currentIndex()).row())
+    assert second is not first  # on to the next photo
+    qtbot.keyClicks(view, "tu")  # type-ahead: "tulip"
+    assert second.reviewed == "tulip" and "Reviewed <b>2</b> of 6" in page.review.counts.text()
+    qtbot.keyClick(view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo
+    assert second.reviewed is None and second.path not in page.review.store.labels
+    qtbot.keyClick(view, Qt.Key.Key_3)
+    assert second.reviewed == page.classes()[1][2]
+    page.review.show_box.setCurrentIndex(1)  # only the photos still to review
+    assert page.proxy.rowCount() == 4
+
+    before = len(list((work / "train").rglob("*.jpg")))
+    page.review.add_to_dataset(page.review.reviewed_labels())
+    qtbot.waitUntil(lambda: not page.review.busy(), timeout=30000)
+    assert len(list((work / "train").rglob("*.jpg"))) == before + 2
+    with qtbot.waitSignal(page.review.retrained, timeout=120000) as done:
+        page.review.retrain()
+    new_model = done.args[0]
+    assert new_model != model
+    qtbot.waitUntil(lambda: page.model_path == new_model and not page.is_busy() and
+                    page.gallery_model.rowCount() == 6, timeout=120000)
+    reviewed = [it for it in page.gallery_model.items() if it.reviewed]
+    assert len(reviewed) == 2  # kept; the 4 others were predicted again by the new model
+    assert [it.payload.path for it in page.gallery_model.items() if not it.reviewed] != []

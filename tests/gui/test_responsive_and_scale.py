@@ -1,6 +1,7 @@
 """The GUI thread stays responsive while work runs, and lists/charts scale to 102 classes."""
 from helpers import Heartbeat, tiny_setup
 from PySide6.QtCore import QPoint
+from PySide6.QtWidgets import QListView
 
 from flowerstudio.gui.jobs import collect_garbage
 from flowerstudio.gui.state import Page
@@ -62,17 +63,15 @@ def test_gallery_filter_scales_to_thousands(qtbot, window):
     model.set_items(items)
     proxy = GalleryFilter()
     proxy.setSourceModel(model)
-    proxy.set_sort("confidence_asc")
+    proxy.configure(sort="confidence_asc")
     assert proxy.rowCount() == 5000
-    proxy.set_label(101)
+    proxy.configure(label=101)
     assert proxy.rowCount() == sum(1 for it in items if it.label == 101)
-    proxy.set_label(-1)
-    proxy.set_min_confidence(0.5)
+    proxy.configure(min_confidence=0.5)
     assert proxy.rowCount() == sum(1 for it in items if it.confidence >= 0.5)
-    proxy.set_min_confidence(0.0)
-    proxy.set_only_wrong(True)
+    proxy.configure(only_wrong=True)
     assert proxy.rowCount() == sum(1 for it in items if it.correct is False)
-    proxy.set_sort("confidence_desc")
+    proxy.configure(only_wrong=True, sort="confidence_desc")
     first = proxy.index(0, 0).data(ItemRole)
     assert first.confidence == max(it.confidence for it in items if it.correct is False)
     # The real gallery view paints it: only the visible rows ask for thumbnails.
@@ -82,3 +81,32 @@ def test_gallery_filter_scales_to_thousands(qtbot, window):
     corner = QPoint(10, 10)  # viewport coordinates: the first tile
     qtbot.waitUntil(lambda: view.isVisible() and view.indexAt(corner).isValid(), timeout=5000)
     assert view.indexAt(corner).data(ItemRole) is first
+
+
+def test_sorting_rearranges_the_photos_and_the_selection_follows(qtbot, window):
+    model = GalleryModel(window.thumbs)
+    items = [GalleryItem(f"/nowhere/{i}.jpg", f"class {i}", label=0, confidence=c)
+             for i, c in enumerate([0.9, 0.1, 0.5, 0.7])]
+    model.set_items(items)
+    proxy = GalleryFilter()
+    proxy.setSourceModel(model)
+    view = QListView()
+    qtbot.addWidget(view)
+    view.setModel(proxy)
+
+    def shown():
+        return [proxy.index(r, 0).data(ItemRole).confidence for r in range(proxy.rowCount())]
+
+    proxy.configure(sort="confidence_desc")
+    assert shown() == [0.9, 0.7, 0.5, 0.1]
+    view.setCurrentIndex(proxy.index(2, 0))
+    assert view.currentIndex().data(ItemRole) is items[2]
+    proxy.configure(sort="confidence_asc", min_confidence=0.3)  # filter and order in one pass
+    assert shown() == [0.5, 0.7, 0.9]
+    assert view.currentIndex().data(ItemRole) is items[2]  # still the same photo, now first
+    # A thumbnail arriving later repaints the photo's new row, not its old one.
+    with qtbot.waitSignal(model.dataChanged) as changed:
+        model.changed(items[0].path)
+    assert model.item(changed.args[0].row()) is items[0]
+    proxy.configure(sort="name", min_confidence=0.3)
+    assert [proxy.index(r, 0).data(ItemRole) for r in range(3)] == [items[0], items[2], items[3]]

@@ -26,7 +26,11 @@ def test_train_then_fine_tune(qtbot, window, tiny_dataset):
     assert len(curves.points("val_acc")) == 1 and curves.best_epoch == 1
     assert "Best validation accuracy" in page.progress.best_label.text()
     assert window.state.model_path == result.best_path
-    assert page.finetune_btn.isEnabled() and page.finetune_btn.text() == "Fine-tune all layers (unfreeze)"
+    # One epoch: the loss is still falling, so the advice (on Automatic) is to train the head more.
+    assert "guessing would get 33%" in page.run_label.text() and "Next:</b> Train 10 more epochs" in page.run_label.text()
+    assert page.finetune_btn.isEnabled() and page.finetune_btn.text() == "Continue training the head"
+    page.options.depth.setCurrentIndex(page.options.depth.findData("all"))  # the user decides otherwise
+    assert page.finetune_btn.text() == "Fine-tune all layers (unfreeze)"
 
     with qtbot.waitSignal(page.training_done, timeout=120000) as blocker:
         page.finetune_btn.click()

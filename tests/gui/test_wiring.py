@@ -11,8 +11,8 @@ from flowerstudio.gui.state import Page
 
 
 def test_check_page_evaluates_the_freshly_trained_model(qtbot, window, tiny_dataset, messages):
-    assert window.sidebar.count() == len(Page) == 4 and "Check" in window.sidebar.item(3).text()
-    assert window.stack.widget(3) is window.check_page
+    assert window.sidebar.count() == len(Page) == 5 and "Check" in window.sidebar.item(4).text()
+    assert window.stack.widget(4) is window.check_page
     scan(qtbot, window, tiny_dataset)
     page = window.train_page
     tiny_setup(window)
@@ -38,6 +38,7 @@ def test_check_page_evaluates_the_freshly_trained_model(qtbot, window, tiny_data
     qtbot.waitUntil(lambda: not check.is_busy(), timeout=10000)
 
     # The fine-tune finder tests the next step: from the run's best model, with layers unfrozen.
+    page.options.depth.setCurrentIndex(page.options.depth.findData("all"))
     page.options.ft_lr_find_btn.click()
     dlg = page.lr_dialog
     assert dlg is not None and dlg.config.resume_from == result.best_path and dlg.config.train_mode == "all"
@@ -75,7 +76,10 @@ def test_server_export_button_writes_the_config(qtbot, window, tiny_dataset, tmp
     dlg.write_btn.click()
     qtbot.waitUntil(lambda: dlg.config_path is not None, timeout=30000)
     written = json.loads((tmp_path / "server" / "server-config.json").read_text())
-    assert written["input_size"] == 64 and written["data_dir"] == ""
+    assert written["input_size"] == 64 and written["data_dir"] == "" and written["train_mode"] == "frozen"
+    tune = json.loads((tmp_path / "server" / "server-finetune-config.json").read_text())
+    assert tune["train_mode"] in ("last_stages", "all") and tune["resume_from"] is None  # "best" is on the command
+    assert "--config server-finetune-config.json --resume-from best" in dlg.command.toPlainText()
     dlg.reject()
 
 

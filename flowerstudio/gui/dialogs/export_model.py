@@ -19,10 +19,14 @@ from flowerstudio.gui.style import BAD, GOOD, model_details, with_button
 
 
 def default_out(model_path: str) -> str:
-    """ONNX, beside the model, named as the core names exports."""
-    from flowerstudio.core.export import default_out_path  # torch is loaded: the model is open
+    """Somewhere the user looks (Documents/Flower Studio exports), named after the run — not inside the
+    hidden runs folder. The dialog shows it and the user can change it before anything is written."""
+    from PySide6.QtCore import QStandardPaths
 
-    return str(default_out_path(model_path, "onnx"))
+    docs = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation) or os.path.expanduser("~")
+    model = Path(model_path)
+    name = model.parent.name if model.stem in ("best", "last") else model.stem  # a run's "best" says little
+    return os.path.join(docs, "Flower Studio exports", f"{name}{ExportFormat.ONNX.suffix}")
 
 
 def verdict(result) -> str:

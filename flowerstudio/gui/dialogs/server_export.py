@@ -28,11 +28,13 @@ def default_dir(config: TrainConfig) -> str:
 class ServerExportDialog(QDialog):
     """GPUs per machine and a folder in; the files written and the command to copy out."""
 
-    def __init__(self, config: TrainConfig, parent: Optional[QWidget] = None) -> None:
+    def __init__(self, config: TrainConfig, parent: Optional[QWidget] = None,
+                 fine_tune: Optional[TrainConfig] = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Train on a GPU server")
         self.resize(680, 380)
         self.config = config
+        self.fine_tune = fine_tune  # the second step, continuing from the first one's best model
         self.task: Optional[Job] = None
         self.config_path: Optional[str] = None
         about = QLabel(ABOUT)
@@ -100,7 +102,7 @@ class ServerExportDialog(QDialog):
             return
         self.write_btn.setEnabled(False)
         self.status.setText("Writing…")
-        self.task = run_job(engine.write_server_files, self.config, folder, self.gpus.value(),
+        self.task = run_job(engine.write_server_files, self.config, folder, self.gpus.value(), self.fine_tune,
                             title="Writing the server files", owner=self, on_result=self._on_written,
                             on_error=self._on_failed, on_done=self._on_done)
 

@@ -1,7 +1,6 @@
 """The augmentation switches of the Train page: the tutorial's recipe, step by step."""
 from __future__ import annotations
 
-import json
 from typing import Optional
 
 from PySide6.QtCore import Signal
@@ -13,11 +12,7 @@ from flowerstudio.gui import settings
 
 def _saved_augment() -> AugmentConfig:
     """The last augmentation switches; stored as JSON so types survive ini files."""
-    try:
-        data = json.loads(settings.get("train/augment", "{}", str))
-        return AugmentConfig(**{k: v for k, v in data.items() if k in vars(AugmentConfig())})
-    except (ValueError, TypeError):
-        return AugmentConfig()
+    return AugmentConfig.from_json(settings.get("train/augment", "{}", str))
 
 
 class AugmentOptions(QGroupBox):
@@ -51,10 +46,9 @@ class AugmentOptions(QGroupBox):
         self.preview_btn = QPushButton("Preview augmentation")
         lay = QVBoxLayout(self)
         lay.addLayout(rot_row)
-        switches = (self.rotation, self.random_crop, self.hflip, self.vflip, self.color, self.gray)
-        for w in switches + (self.preview_btn,):
-            lay.addWidget(w)
-        for w in switches:
+        for w in (self.random_crop, self.hflip, self.vflip, self.color, self.gray, self.preview_btn):
+            lay.addWidget(w)  # the rotation switch sits in its row, beside its angle
+        for w in (self.rotation, self.random_crop, self.hflip, self.vflip, self.color, self.gray):
             w.toggled.connect(self.changed)
         self.rot_deg.valueChanged.connect(self.changed)
 
@@ -66,4 +60,4 @@ class AugmentOptions(QGroupBox):
         return a
 
     def save(self) -> None:
-        settings.put("train/augment", json.dumps(vars(self.augment())))
+        settings.put("train/augment", self.augment().to_json())

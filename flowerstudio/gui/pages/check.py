@@ -14,6 +14,7 @@ from flowerstudio.gui.state import AppState
 from flowerstudio.gui.widgets.class_table import ClassTable
 from flowerstudio.gui.widgets.confusion_view import CellPhotos, ConfusionView
 from flowerstudio.gui.widgets.mistakes_view import MistakesView
+from flowerstudio.gui.widgets.reliability import ReliabilityDiagram
 from flowerstudio.gui.widgets.thumbnails import ThumbnailCache
 from flowerstudio.gui.style import error_html, model_details
 
@@ -101,6 +102,8 @@ class CheckPage(QWidget):
         self.tabs.addTab(self.classes, "Classes")
         self.tabs.addTab(conf_split, "Confusion matrix")
         self.tabs.addTab(self.mistakes, "Mistakes")
+        self.reliability = ReliabilityDiagram()
+        self.tabs.addTab(self.reliability, "Confidence")
         self.tabs.setVisible(False)
 
         lay = QVBoxLayout(self)
@@ -248,6 +251,7 @@ class CheckPage(QWidget):
         self.cell_photos.clear()
         self.mistakes.set_mistakes(r.mistakes, model_path)
         self.tabs.setTabText(2, f"Mistakes ({len(r.mistakes)})")
+        self.reliability.set_bins(r.reliability, r.ece, r.ece_uncalibrated)
         self.tabs.setVisible(True)
         self.save_btn.setVisible(True)
         self.evaluated.emit(report)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from typing import Optional
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
                                QLineEdit, QProgressBar, QPushButton, QSplitter, QTableWidget,
                                QTableWidgetItem, QTabWidget, QTreeWidget, QTreeWidgetItem,
@@ -14,31 +14,23 @@ from flowerstudio.gui import settings
 from flowerstudio.gui.widgets.augment_preview import AugmentPreview
 from flowerstudio.gui.widgets.class_chart import ClassChart
 from flowerstudio.gui.widgets.gallery_model import GalleryItem, GalleryModel
+from flowerstudio.gui.widgets.number_item import NumberItem
 from flowerstudio.gui.widgets.gallery_view import GalleryView
 from flowerstudio.gui.state import AppState
 from flowerstudio.gui.widgets.thumbnails import ThumbnailCache
 from flowerstudio.gui import engine
 from flowerstudio.gui.jobs import Job, run_job
 from flowerstudio.core.fsnames import display_path
-from flowerstudio.gui.style import error_html, warning_html
+from flowerstudio.core.dataset import UnlabelledFolderError
+from flowerstudio.gui.style import error_html, esc, warning_html
 
 SPLIT_TITLES = {"train": "train", "val": "validation", "test": "test"}
 
 
-class NumberItem(QTableWidgetItem):
-    """Table cell that sorts by number, not by text."""
-
-    def __init__(self, value: int) -> None:
-        super().__init__(str(value))
-        self.setData(Qt.ItemDataRole.UserRole, value)
-        self.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-
-    def __lt__(self, other: QTableWidgetItem) -> bool:
-        return (self.data(Qt.ItemDataRole.UserRole) or 0) < (other.data(Qt.ItemDataRole.UserRole) or 0)
-
-
 class DatasetPage(QWidget):
     """Folder picker, scan report, class table and chart, photo grid, problems, augmentation preview."""
+
+    label_folder_requested = Signal(str)  # a folder of unlabelled photos, for the Predict page
 
     def __init__(self, state: AppState, thumbs: ThumbnailCache, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
@@ -69,7 +61,8 @@ class DatasetPage(QWidget):
         self.summary = QLabel("No dataset yet. Choose a folder with one sub-folder of photos per class, "
                               "or a folder with train/ and valid/ sub-folders.")
         self.summary.setWordWrap(True)
-        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
+        self.summary.linkActivated.connect(lambda _link: self.label_folder_requested.emit(self.path_edit.text()))
 
         self.table = QTableWidget(0, 5)
         self.table.setHorizontalHeaderLabels(["Class", "Folder", "Train", "Validation", "Test"])
@@ -173,7 +166,11 @@ class DatasetPage(QWidget):
 
     def _on_failed(self, message: str, details: str) -> None:
         self._end("")
-        self.summary.setText(error_html(f"<b>This folder cannot be used:</b> {message}"))
+        text = error_html(f"<b>This folder cannot be used:</b> {esc(message)}")
+        if isinstance(self.task.exception, UnlabelledFolderError):
+            text += ("<br>These look like unlabelled photos: <a href='predict'>label them on the Predict page</a> "
+                     "with a model you trained.")
+        self.summary.setText(text)
         # Nothing of the previous dataset may stay on screen as if it belonged to this folder.
         self.table.setRowCount(0)
         self.gallery_model.clear()
@@ -209,7 +206,7 @@ class DatasetPage(QWidget):
                                                   (len(scan.skipped), "files skipped")) if n]
             text += "<br>" + warning_html(f"{' and '.join(bits)} — see Problems.")
         for w in scan.warnings[:3]:
-            text += "<br>" + warning_html(f"⚠ {w}")
+            text += "<br>" + warning_html(f"⚠ {esc(w)}")
         self.summary.setText(text)
 
         self.table.setSortingEnabled(False)
@@ -278,7 +275,7 @@ class DatasetPage(QWidget):
                                              label=label))
         self.gallery_model.set_items(items)
         name = self.scan.display_names[label]
-        self.gallery_label.setText(f"<b>{name}</b> — {len(items)} photos (double-click one to preview its augmentation)")
+        self.gallery_label.setText(f"<b>{esc(name)}</b> — {len(items)} photos (double-click one to preview its augmentation)")
         if items:
             self.preview.set_sample(items[0].path)
 

@@ -5,7 +5,7 @@ import os
 from typing import Optional
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QHBoxLayout, QLabel,
+from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel,
                                QProgressBar, QPushButton, QSplitter, QVBoxLayout, QWidget)
 
 from flowerstudio.core.events import BadImage, PhaseStarted, PredictionBatch, Progress
@@ -13,17 +13,16 @@ from flowerstudio.core.fsnames import display_path
 from flowerstudio.gui import engine, settings
 from flowerstudio.gui.jobs import Job, Outcome, run_job
 from flowerstudio.gui.pages.predict_detail import PredictDetail
+from flowerstudio.gui.pages.predict_filters import FilterBar
 from flowerstudio.gui.pages.predict_model import ModelBar
 from flowerstudio.gui.pages.predict_output import PredictOutput
+from flowerstudio.gui.pages.predict_review import ReviewBar
 from flowerstudio.gui.state import AppState
 from flowerstudio.gui.widgets.gallery_model import GalleryFilter, GalleryItem, GalleryModel, ItemRole
 from flowerstudio.gui.widgets.gallery_view import GalleryView
 from flowerstudio.gui.widgets.thumbnails import ThumbnailCache
 
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.gif *.webp *.tif *.tiff);;All files (*)"
-SORTS = [("confidence_asc", "Least confident first"), ("confidence_desc", "Most confident first"),
-         ("wrong_first", "Wrong first"), ("name", "File name")]
-
 
 class PredictPage(QWidget):
     """Runs a core Predictor over the photos the user adds; shows a filterable gallery."""
@@ -36,6 +35,7 @@ class PredictPage(QWidget):
         self.unreadable: list[tuple[str, str]] = []
         self.task: Optional[Job] = None
         self._announcing: Optional[str] = None
+        self._classes_seen: list[str] = []
 
         self.model_bar = ModelBar(state)
         self.model_bar.loaded.connect(self._on_loaded)
@@ -62,30 +62,18 @@ class PredictPage(QWidget):
         self.hint.setWordWrap(True)
         adds.addWidget(self.hint, 1)
 
-        self.class_filter = QComboBox()
-        self.class_filter.addItem("All classes", -1)
-        self.class_filter.setMinimumContentsLength(14)
-        self.min_conf = QDoubleSpinBox()
-        self.min_conf.setRange(0, 100)
-        self.min_conf.setSuffix(" %")
-        self.min_conf.setDecimals(0)
-        self.sort = QComboBox()
-        for key, title in SORTS:
-            self.sort.addItem(title, key)
-        self.only_wrong = QCheckBox("Only wrong")
         self.counts = QLabel()
-        filters = QHBoxLayout()
-        for w in (QLabel("Predicted class:"), self.class_filter, QLabel("Min. confidence:"), self.min_conf,
-                  QLabel("Sort:"), self.sort, self.only_wrong):
-            filters.addWidget(w)
-        filters.addStretch(1)
-
         self.gallery_model = GalleryModel(thumbs, self)
         self.proxy = GalleryFilter(self)
         self.proxy.setSourceModel(self.gallery_model)
         self.gallery = GalleryView(thumb=thumbs.size, lines=2)
         self.gallery.setModel(self.proxy)
         self.gallery.selectionModel().currentChanged.connect(self._on_current)
+        self.filters = FilterBar(self.proxy)
+        self.filters.changed.connect(self._on_filtered)
+        # The filter controls, by the names the rest of the page and its tests use.
+        self.class_filter, self.min_conf = self.filters.class_filter, self.filters.min_conf
+        self.sort, self.only_wrong = self.filters.sort, self.filters.only_wrong
         self.detail = PredictDetail()
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.gallery)
@@ -96,18 +84,19 @@ class PredictPage(QWidget):
 
         self.output = PredictOutput(self.predictions)
         self.output.sorted.connect(self._on_sorted)
+        self.review = ReviewBar(state, self.gallery, self.proxy, self.gallery_model, self.classes,
+                                lambda: self.model_bar.model_path)
+        self.review.retrained.connect(state.set_model)  # the page reloads it and predicts the rest again
 
         lay = QVBoxLayout(self)
         lay.addWidget(self.model_bar)
         lay.addLayout(adds)
-        lay.addLayout(filters)
+        lay.addWidget(self.filters)
         lay.addWidget(self.counts)
+        lay.addWidget(self.review)
         lay.addWidget(split, 1)
         lay.addWidget(self.output)
 
-        for signal in (self.class_filter.currentIndexChanged, self.min_conf.valueChanged,
-                       self.only_wrong.toggled, self.sort.currentIndexChanged):
-            signal.connect(self._filter)
         state.model_changed.connect(self._on_new_model)
         self._update()
 
@@ -142,15 +131,14 @@ class PredictPage(QWidget):
         info = predictor.info
         self.output.names = list(info.display_names)
         self.detail.set_model_path(path)
-        self.class_filter.blockSignals(True)
-        self.class_filter.clear()
-        self.class_filter.addItem("All classes", -1)
-        for i, name in enumerate(info.display_names):
-            self.class_filter.addItem(name, i)
-        self.class_filter.blockSignals(False)
-        # A new model makes old predictions stale: predict everything again.
-        self.pending = [it.path for it in self.gallery_model.items()] + self.pending
-        self.gallery_model.clear()
+        self.filters.set_classes(info.display_names)
+        # A new model makes old predictions stale: predict again every photo not reviewed yet (the
+        # reviewed ones keep their label, when the new model has the same classes).
+        same = self._classes_seen == list(info.classes)
+        self._classes_seen = list(info.classes)
+        keep = [it for it in self.gallery_model.items() if it.reviewed and same]
+        self.pending = [it.path for it in self.gallery_model.items() if it not in keep] + self.pending
+        self.gallery_model.set_items(keep)
         self.detail.clear()
         self._run()
         self._announcing = path
@@ -214,7 +202,10 @@ class PredictPage(QWidget):
 
     def _on_event(self, ev) -> None:
         if isinstance(ev, PredictionBatch):  # the only way predictions arrive: each exactly once
-            self.gallery_model.append_items([_item(p) for p in ev.predictions])
+            items = [_item(p) for p in ev.predictions]
+            for it in items:
+                it.reviewed = self.review.reviewed_name(it.path)
+            self.gallery_model.append_items(items)
             self._update()
         elif isinstance(ev, Progress) and ev.phase == "predict":
             self.progress.setValue(ev.done)
@@ -231,17 +222,12 @@ class PredictPage(QWidget):
         self.progress.setVisible(False)
         self.stop_btn.setEnabled(False)
         self.state.set_status("")
-        self._filter()
+        self.filters.apply()
         if self.task is not None and self.task.outcome is Outcome.FINISHED and not self.task.token.cancelled:
             self._run()  # photos added while this run was busy
 
     # -- review ---------------------------------------------------------------------------------------
-    def _filter(self) -> None:
-        label = self.class_filter.currentData()
-        self.proxy.set_label(label if label is not None else -1)
-        self.proxy.set_min_confidence(self.min_conf.value() / 100.0)
-        self.proxy.set_only_wrong(self.only_wrong.isChecked())
-        self.proxy.set_sort(self.sort.currentData())
+    def _on_filtered(self) -> None:
         current = self.gallery.currentIndex()
         if not current.isValid():
             self.detail.clear()  # the photo shown was filtered out
@@ -261,6 +247,12 @@ class PredictPage(QWidget):
             text += f" · {len(self.unreadable)} unreadable"
         self.counts.setText(text)
         self.output.set_enabled(bool(items), not self.is_busy())
+        self.review.update_counts()
+
+    def classes(self) -> tuple[list, list]:
+        """The model's (class folder names, display names); empty before a model is loaded."""
+        info = self.model_bar.info
+        return (list(info.classes), list(info.display_names)) if info is not None else ([], [])
 
     def predictions(self) -> list:
         """The predictions currently shown (after filters), in view order."""

@@ -103,7 +103,9 @@ class ModelBar(QWidget):
             (note + "<br>Still using: " if note else "") +
             f"<b>Model:</b> {path}<br>{info.backbone} · {len(info.classes)} classes ({names}) · "
             f"validation accuracy <b>{100 * info.best_val_acc:.1f}%</b> · epoch {info.epoch} · "
-            f"{info.input_size}px" + (" · <i>loading…</i>" if loading else ""))
+            f"{info.input_size}px · " + (f"confidences calibrated (T = {info.temperature:.2f})" if info.calibrated
+                                        else "confidences not calibrated (an older model file)")
+            + (" · <i>loading…</i>" if loading else ""))
 
     def _on_loaded(self, path: str, predictor) -> None:
         self.model_path, self.info = path, predictor.info

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import time
 import weakref
 from typing import Callable, Optional
 
@@ -10,6 +11,18 @@ from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QFileDialog, QHBoxLayou
 
 from flowerstudio.gui import engine, messages, settings
 from flowerstudio.gui.jobs import Job, run_job
+
+
+UNDO_KEY = "predict/last_sort_log"
+
+
+def sort_logs_dir() -> str:
+    """Where sort logs are kept: the user's data folder, not the sorted folder (it stays as the user made it)."""
+    from platformdirs import user_data_dir
+
+    path = os.path.join(user_data_dir("FlowerStudio", appauthor=False), "sort-logs")
+    os.makedirs(path, exist_ok=True)
+    return path
 
 
 class PredictOutput(QWidget):
@@ -36,6 +49,10 @@ class PredictOutput(QWidget):
         self.threshold.setValue(settings.get("predict/threshold", 60.0, float))
         self.threshold.setToolTip("Photos predicted with less confidence than this go to the _uncertain folder")
         self.move_box = QCheckBox("Move instead of copy")
+        self.undo_btn = QPushButton("Undo last sort")
+        self.undo_btn.setToolTip("Take back the files the last sort wrote (or move the photos back)")
+        self.undo_btn.setEnabled(os.path.isfile(settings.get(UNDO_KEY, "", str)))
+        self.undo_btn.clicked.connect(self.undo_last_sort)
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.export_btn)
@@ -44,6 +61,7 @@ class PredictOutput(QWidget):
         lay.addWidget(self.threshold)
         lay.addWidget(self.move_box)
         lay.addWidget(self.sort_btn)
+        lay.addWidget(self.undo_btn)
         self._busy = False
 
     def source(self) -> list:
@@ -95,15 +113,28 @@ class PredictOutput(QWidget):
         settings.put("predict/threshold", self.threshold.value())
         self._busy = True
         self.sort_btn.setEnabled(False)
-        return run_job(engine.sort_into, preds, dest, self.threshold.value() / 100.0, move, list(self.names),
+        log = os.path.join(sort_logs_dir(), time.strftime("sort-%Y%m%d-%H%M%S.json"))
+        return run_job(engine.sort_into, preds, dest, self.threshold.value() / 100.0, move, list(self.names), log,
                        title="Sorting photos", owner=self,
-                       on_result=self._on_sorted, on_done=self._on_done)
+                       on_result=lambda summary: self._on_sorted(summary, log), on_done=self._on_done)
 
     def _on_done(self) -> None:
         self._busy = False
         self.sort_btn.setEnabled(True)
 
-    def _on_sorted(self, summary) -> None:
+    def undo_last_sort(self) -> Job:
+        log = settings.get(UNDO_KEY, "", str)
+        self.undo_btn.setEnabled(False)
+        return run_job(engine.undo_sort, log, title="Undoing the last sort", owner=self,
+                       on_result=self._on_undone)
+
+    def _on_undone(self, result) -> None:
+        settings.put(UNDO_KEY, "")
+        messages.show_info(self, "Sort undone", result.summary().splitlines()[0], details=result.summary())
+
+    def _on_sorted(self, summary, log: str) -> None:
+        settings.put(UNDO_KEY, log)
+        self.undo_btn.setEnabled(True)
         text = summary.summary()
         messages.show_info(self, "Photos sorted", text.splitlines()[0], details=text)
         self.sorted.emit(summary)

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (QDialog, QHBoxLayout, QLabel, QPushButton, QScrol
                                QWidget)
 
 from flowerstudio.core.events import CheckpointSaved, RunStarted
+from flowerstudio.core.vocab import TrainMode
 from flowerstudio.gui import engine
 from flowerstudio.gui.dialogs.lr_finder import LrFinderDialog
 from flowerstudio.gui.dialogs.server_export import ServerExportDialog
@@ -20,7 +21,7 @@ from flowerstudio.gui.state import AppState
 from flowerstudio.gui.style import error_html
 from flowerstudio.gui.widgets.thumbnails import ThumbnailCache
 
-DEPTH_WORDS = {"frozen": "head only", "last_stages": "last stages", "all": "all layers"}
+DEPTH_WORDS = {TrainMode.FROZEN: "head only", TrainMode.LAST_STAGES: "last stages", TrainMode.ALL: "all layers"}
 NO_DATA = "Choose a dataset on the Dataset page, then press Train."
 
 
@@ -39,6 +40,8 @@ class TrainPage(QWidget):
         self.run_dir: Optional[str] = None
         self.best_path: Optional[str] = None
         self._started = 0.0
+        self._finished_text = ""
+        self.advice = None  # core Advice after the last finished stage
         self.lr_dialog: Optional[LrFinderDialog] = None
         self.server_dialog: Optional[ServerExportDialog] = None
 
@@ -107,6 +110,8 @@ class TrainPage(QWidget):
 
     # -- a run from before ---------------------------------------------------------------------
     def _on_scan(self, scan) -> None:
+        self.options.advised = None  # advice belongs to the dataset it was given for
+        self.options.update_depth()
         if scan is not None and not self.is_busy() and not self.best_path:
             self._offer_previous_run(scan.root)
         self._update_buttons()
@@ -139,7 +144,10 @@ class TrainPage(QWidget):
         if not self.state.has_dataset() or self.is_busy() or not self.best_path:
             return
         mode = self.options.fine_tune_mode()
-        self._start(self.options.config(self.state.scan.root, mode, resume_from=self.best_path),
+        # On Automatic the advice decides how long too ("Train 10 more epochs").
+        follow = self.advice is not None and self.options.follows_data() and self.options.advised is not None
+        epochs = self.advice.epochs if follow else None
+        self._start(self.options.config(self.state.scan.root, mode, resume_from=self.best_path, epochs=epochs),
                     f"Fine-tuning ({DEPTH_WORDS.get(mode, mode)}) from {os.path.basename(self.best_path)}")
 
     def _start(self, config, title: str) -> None:
@@ -189,10 +197,14 @@ class TrainPage(QWidget):
         self._update_buttons()
 
     def export_for_server(self) -> Optional[ServerExportDialog]:
-        """The current settings (frozen step) as files and a command for a GPU server."""
+        """The current settings as files and commands for a GPU server: the first step, and the fine-tune
+        step when the settings call for one."""
         if self.is_busy():
             return None
-        dlg = ServerExportDialog(self.options.config(self.state.dataset_root(), "frozen"), self)
+        root = self.state.dataset_root()
+        mode = self.options.fine_tune_mode()
+        tune = self.options.config(root, mode, resume_from="best") if mode != "frozen" else None
+        dlg = ServerExportDialog(self.options.config(root, "frozen"), self, fine_tune=tune)
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dlg.destroyed.connect(lambda _=None: setattr(self, "server_dialog", None))
         self.server_dialog = dlg
@@ -210,9 +222,8 @@ class TrainPage(QWidget):
         self.options.lr_find_btn.setEnabled(idle)
         self.options.ft_lr_find_btn.setEnabled(idle and bool(self.best_path))
         self.server_btn.setEnabled(not busy)
-        mode = self.options.fine_tune_mode()
-        text = {"all": "Fine-tune all layers (unfreeze)",
-                "last_stages": f"Fine-tune last {self.options.stages.value()} stages (unfreeze)",
+        mode, stages = self.options.fine_tune_setup()
+        text = {"all": "Fine-tune all layers (unfreeze)", "last_stages": f"Fine-tune last {stages} stages (unfreeze)",
                 "frozen": "Continue training the head"}.get(mode, "Fine-tune")
         self.finetune_btn.setText(text)
         if not has_data and not busy:
@@ -238,17 +249,35 @@ class TrainPage(QWidget):
             self.progress.curves.set_history(result.history)
         minutes = (time.monotonic() - self._started) / 60
         word = "finished" if result.status == "completed" else "stopped"
-        text = (f"Run {word} after {minutes:.1f} min. Best validation accuracy "
-                f"<b>{100 * result.best_val_acc:.1f}%</b> at epoch {result.best_epoch}.")
+        self._finished_text = (f"Run {word} after {minutes:.1f} min. Best validation accuracy "
+                               f"<b>{100 * result.best_val_acc:.1f}%</b> at epoch {result.best_epoch}.")
+        self._advise(result.history)
         if result.best_path:
-            text += f"<br>Model: {result.best_path}<br>Next: fine-tune for more accuracy, or go to Predict."
-        self.run_label.setText(text)
+            # Which classes get mixed up sharpens the advice: a quick check on the validation photos.
+            run_job(engine.evaluate, result.best_path, self.state.scan.root, "val", title="Checking mix-ups",
+                    owner=self, on_result=lambda report: self._advise(result.history, report),
+                    on_error=lambda _m, _d: None)
         self.progress.end(word)
         self.progress.append(f"== Run {word}. Best val acc {100 * result.best_val_acc:.1f}% "
                              f"(epoch {result.best_epoch}).")
         if result.best_path:
             self.state.set_model(result.best_path)
         self.training_done.emit(result)
+
+    def _advise(self, history, report=None) -> None:
+        """The result against guessing and the stage before, and the next step the data calls for."""
+        from flowerstudio.core.advice import NextStep, advise, most_confused
+
+        if not history or self.state.scan is None:
+            self.run_label.setText(self._finished_text)
+            return
+        confused = most_confused(report.confusion, report.display_names) if report is not None else None
+        advice = advise(history, len(self.state.scan.classes), self.options.photos_per_class(), confused)
+        self.advice = advice
+        if advice.step in (NextStep.TRAIN_MORE, NextStep.FINE_TUNE):
+            self.options.advised = (str(advice.mode), advice.stages)
+        self.options.update_depth()  # the second button and its hint follow the advice (on Automatic)
+        self.run_label.setText(f"{self._finished_text}<br>{advice.result}<br><b>Next:</b> {advice.next_step}")
 
     def _on_failed(self, message: str, details: str) -> None:
         from flowerstudio.gui import messages

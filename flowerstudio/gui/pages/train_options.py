@@ -4,27 +4,29 @@ from __future__ import annotations
 from typing import Optional
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout,
-                               QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox,
+                               QLabel, QLineEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from flowerstudio.core.backbones import DEFAULT_BACKBONE
 from flowerstudio.core.config import TrainConfig
+from flowerstudio.core.vocab import TrainMode
 from flowerstudio.gui import engine, settings
 from flowerstudio.gui.jobs import Job, run_job
 from flowerstudio.gui.pages.augment_options import AugmentOptions
 from flowerstudio.gui.state import AppState
 from flowerstudio.gui.style import with_button
+from flowerstudio.gui.widgets.cache_row import CacheRow
+from flowerstudio.gui.widgets.collapsible import Collapsible
 
-DEPTHS = [("frozen", "Head only (backbone frozen)"), ("last_stages", "Last stages of the backbone"),
-          ("all", "All layers")]
+AUTO = "auto"  # the depth the data calls for (core.advice), not a TrainMode of its own
+DEPTHS = [(AUTO, "Automatic (follows your data)"), (TrainMode.FROZEN.value, "No: train the head more"),
+          (TrainMode.LAST_STAGES.value, "Last stages of the backbone"), (TrainMode.ALL.value, "All layers")]
 _DEFAULTS = TrainConfig()
 
 
 def backbone_catalog() -> list[tuple[str, str, bool, int]]:
     """(name, title, weights offline, stages) per backbone; plain data, no torch: fine on the GUI thread."""
     from flowerstudio.core.backbones import BACKBONES, weights_available_offline
-
     return [(s.name, s.title, weights_available_offline(s.name), s.num_stages) for s in BACKBONES.values()]
 
 
@@ -34,7 +36,6 @@ def _spin(lo: int, hi: int, value: int, step: int = 1) -> QSpinBox:
     box.setSingleStep(step)
     box.setValue(value)
     return box
-
 
 
 def _lr_box(value: float) -> QDoubleSpinBox:
@@ -47,7 +48,8 @@ def _lr_box(value: float) -> QDoubleSpinBox:
 
 
 class TrainOptions(QWidget):
-    """Backbone, device, schedule, fine-tune depth and augmentation switches.
+    """What a newcomer decides — which backbone, how long, how deep to fine-tune — and, under
+    "Advanced", everything else: device, batch, learning rates, input size, folders, augmentation.
 
     Every choice is remembered in QSettings; augmentation changes are pushed
     to AppState so the Dataset page's preview follows them.
@@ -60,14 +62,30 @@ class TrainOptions(QWidget):
         self.state = state
         self.num_stages: dict[str, int] = {}
         self.overrides: dict = {}  # extra TrainConfig fields the form does not show (tests, experts)
+        self.advised: Optional[tuple[str, int]] = None  # (mode, stages) the last result's advice asks for
         self._count_task: Optional[Job] = None
 
         self.backbone = QComboBox()
         self._fill_backbones()
+        self.epochs = _spin(1, 500, settings.get("train/epochs", 10, int))
+        self.epochs.setSuffix(" epochs")
+        self.depth = QComboBox()
+        for key, title in DEPTHS:
+            self.depth.addItem(title, key)
+        self.depth.setCurrentIndex(max(0, self.depth.findData(settings.get("train/depth", AUTO, str))))
+        self.hint = QLabel()
+        self.hint.setWordWrap(True)
+        self.hint.setStyleSheet("color: #555;")
+        basic = QGroupBox("Training")
+        form = QFormLayout(basic)
+        form.addRow("Model:", self.backbone)
+        form.addRow("How long:", self.epochs)
+        form.addRow("Fine-tune:", self.depth)
+        form.addRow(self.hint)
+
         self.device = QComboBox()
         self.device.addItem("Automatic (GPU if present)", "auto")
         self.device.addItem("CPU", "cpu")
-        self.epochs = _spin(1, 500, settings.get("train/epochs", 10, int))
         self.batch = _spin(1, 1024, settings.get("train/batch_size", _DEFAULTS.batch_size, int))
         self.lr = _lr_box(settings.get("train/lr", _DEFAULTS.lr, float))
         self.lr_find_btn = QPushButton("Find…")
@@ -76,71 +94,51 @@ class TrainOptions(QWidget):
         self.input_size.setSuffix(" px")
         self.output_dir = QLineEdit(settings.get("train/output_dir", "", str))
         self.output_dir.setPlaceholderText("default: your user data folder")
+        self.output_dir.setMinimumWidth(80)
         browse = QPushButton("…")
         browse.setFixedWidth(30)
         browse.clicked.connect(self._choose_output)
-        out_row = QHBoxLayout()
-        out_row.addWidget(self.output_dir, 1)
-        out_row.addWidget(browse)
-
-        basic = QGroupBox("Model and schedule")
-        form = QFormLayout(basic)
-        form.addRow("Backbone:", self.backbone)
-        form.addRow("Device:", self.device)
-        form.addRow("Epochs:", self.epochs)
-        form.addRow("Batch size:", self.batch)
-        form.addRow("Learning rate:", with_button(self.lr, self.lr_find_btn))
-        form.addRow("Input size:", self.input_size)
-        form.addRow("Save runs in:", out_row)
-        self.cache_label = QLabel("Feature cache: …")
-        self.cache_label.setToolTip("Backbone features of your photos, kept so that retraining takes seconds.\n"
-                                    "Clearing it loses nothing: they are computed again when needed.")
-        self.clear_cache_btn = QPushButton("Clear")
-        self.clear_cache_btn.clicked.connect(self.clear_cache)
-        form.addRow(with_button(self.cache_label, self.clear_cache_btn))
-
-        self.depth = QComboBox()
-        for key, title in DEPTHS:
-            self.depth.addItem(title, key)
-        self.depth.setCurrentIndex(max(0, self.depth.findData(settings.get("train/depth", "all", str))))
+        self.cache = CacheRow()
         self.stages = _spin(1, 9, settings.get("train/unfreeze_stages", _DEFAULTS.unfreeze_stages, int))
         self.ft_lr = _lr_box(settings.get("train/ft_lr", _DEFAULTS.lr * 0.1, float))
         self.ft_lr_find_btn = QPushButton("Find…")
         self.ft_lr_find_btn.setToolTip("Find learning rate for fine-tuning: a short test run from the best model "
                                        "of the latest run")
+        self.ft_epochs = _spin(1, 500, settings.get("train/ft_epochs", 5, int))
         self.keep_bn = QCheckBox("Keep BatchNorm statistics (recommended)")
         self.keep_bn.setChecked(settings.get("train/freeze_bn_stats", _DEFAULTS.freeze_bn_stats, bool))
         self.keep_bn.setToolTip("Keeps the backbone's pretrained BatchNorm statistics while fine-tuning;\n"
                                 "switching this off often costs accuracy on small datasets.")
-        self.ft_epochs = _spin(1, 500, settings.get("train/ft_epochs", 5, int))
-        self.hint = QLabel()
-        self.hint.setWordWrap(True)
-        self.hint.setStyleSheet("color: #555;")
         self.params = QLabel("Trainable parameters: …")
-        tune = QGroupBox("Fine-tuning (second step)")
-        tform = QFormLayout(tune)
-        tform.addRow("Train:", self.depth)
-        tform.addRow("Stages to unfreeze:", self.stages)
-        tform.addRow("Learning rate:", with_button(self.ft_lr, self.ft_lr_find_btn))
-        tform.addRow("Epochs:", self.ft_epochs)
-        tform.addRow(self.keep_bn)
-        tform.addRow(self.params)
-        tform.addRow(self.hint)
-
+        self.params.setWordWrap(True)
+        self.advanced = Collapsible("Advanced", "train/advanced_open")
+        adv = QFormLayout()
+        adv.addRow("Device:", self.device)
+        adv.addRow("Batch size:", self.batch)
+        adv.addRow("Learning rate:", with_button(self.lr, self.lr_find_btn))
+        adv.addRow("Input size:", self.input_size)
+        adv.addRow("Save runs in:", with_button(self.output_dir, browse))
+        adv.addRow(self.cache)
+        adv.addRow(QLabel("<b>Fine-tuning (second step)</b>"))
+        adv.addRow("Stages to unfreeze:", self.stages)
+        adv.addRow("Learning rate:", with_button(self.ft_lr, self.ft_lr_find_btn))
+        adv.addRow("Epochs:", self.ft_epochs)
+        adv.addRow(self.keep_bn)
+        adv.addRow(self.params)
+        self.advanced.body_layout.addLayout(adv)
         self.aug = AugmentOptions()
         self.preview_btn = self.aug.preview_btn
+        self.advanced.body_layout.addWidget(self.aug)
 
         # Long backbone and GPU names must not widen the form past its scroll area.
         for combo in (self.backbone, self.device, self.depth):
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             combo.setMinimumContentsLength(14)
-        self.output_dir.setMinimumWidth(80)
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(basic)
-        lay.addWidget(tune)
-        lay.addWidget(self.aug)
+        lay.addWidget(self.advanced)
         lay.addStretch(1)
 
         self.aug.changed.connect(self._on_augment)
@@ -149,15 +147,14 @@ class TrainOptions(QWidget):
         self._count_timer = QTimer(self, singleShot=True, interval=300)
         self._count_timer.timeout.connect(self._count)
         for sig in (self.depth.currentIndexChanged, self.stages.valueChanged, self.backbone.currentIndexChanged):
-            sig.connect(self._depth_changed)
-        state.scan_changed.connect(lambda _s: self._depth_changed())
+            sig.connect(self.update_depth)
+        state.scan_changed.connect(lambda _s: self.update_depth())
         # The runs folder is app state: Predict's "Use latest run" and the Check page look there too.
         self.output_dir.textChanged.connect(lambda text: state.set_runs_dir(text.strip()))
         state.set_runs_dir(self.output_dir.text().strip())
         self._on_augment()  # the pages share the chosen backbone and size from the start
         QTimer.singleShot(0, self.load_devices)
-        QTimer.singleShot(0, self.show_cache_size)
-        self._depth_changed()
+        self.update_depth()
 
     # -- catalog ----------------------------------------------------------------------------
     def _fill_backbones(self) -> None:
@@ -183,17 +180,6 @@ class TrainOptions(QWidget):
         run_job(engine.devices, title="Looking for GPUs", owner=self, on_result=self._on_devices,
                 on_error=lambda _m, _d: self.state.set_devices(self.state.devices))
 
-    def show_cache_size(self) -> None:
-        run_job(engine.cache_size, title="Measuring the feature cache", owner=self,
-                on_result=lambda size: self.cache_label.setText(f"Feature cache: {size / 1e6:.0f} MB"),
-                on_error=lambda _m, _d: self.cache_label.setText("Feature cache: size unknown"))
-
-    def clear_cache(self) -> None:
-        self.clear_cache_btn.setEnabled(False)
-        run_job(engine.clear_cache, title="Clearing the feature cache", owner=self,
-                on_result=lambda freed: self.cache_label.setText(f"Feature cache: cleared {freed / 1e6:.0f} MB"),
-                on_done=lambda: self.clear_cache_btn.setEnabled(True))
-
     def _on_devices(self, devices) -> None:
         want_dev = settings.get("train/device", "auto", str)
         for dev, name in devices:
@@ -203,13 +189,16 @@ class TrainOptions(QWidget):
         self.state.set_devices(devices)
 
     # -- reading the form ---------------------------------------------------------------
-    def config(self, data_dir: str, stage: str = "frozen", resume_from: Optional[str] = None) -> TrainConfig:
-        """A TrainConfig for the first step (stage='frozen') or the fine-tune step."""
+    def config(self, data_dir: str, stage: str = "frozen", resume_from: Optional[str] = None,
+               epochs: Optional[int] = None) -> TrainConfig:
+        """A TrainConfig for the first step (stage='frozen') or the second step (``resume_from`` set)."""
         fine = stage != "frozen" or resume_from is not None
+        stages = self.fine_tune_setup()[1] if fine else self.stages.value()
         cfg = TrainConfig(
             data_dir=data_dir, backbone=self.backbone.currentData() or _DEFAULTS.backbone,
-            input_size=self.input_size.value(), train_mode=stage, unfreeze_stages=self.stages.value(),
-            resume_from=resume_from, epochs=self.ft_epochs.value() if fine else self.epochs.value(),
+            input_size=self.input_size.value(), train_mode=stage, unfreeze_stages=stages,
+            resume_from=resume_from,
+            epochs=epochs or (self.ft_epochs.value() if fine else self.epochs.value()),
             batch_size=self.batch.value(), lr=self.ft_lr.value() if fine else self.lr.value(),
             device=self.device.currentData() or "auto", output_dir=self.output_dir.text().strip(),
             augment=self.aug.augment(), freeze_bn_stats=self.keep_bn.isChecked(),
@@ -220,7 +209,26 @@ class TrainOptions(QWidget):
         return cfg.validate()
 
     def fine_tune_mode(self) -> str:
-        return self.depth.currentData()
+        return self.fine_tune_setup()[0]
+
+    def fine_tune_setup(self) -> tuple[str, int]:
+        """(mode, stages) of the second step: the user's choice, or on Automatic what the data calls for —
+        the last result's advice, else the depth for this many photos per class."""
+        if not self.follows_data():
+            return self.depth.currentData(), self.stages.value()
+        if self.advised is not None:
+            return self.advised
+        from flowerstudio.core.advice import fine_tune_depth
+
+        mode, stages = fine_tune_depth(self.photos_per_class() or 0)
+        return str(mode), stages
+
+    def follows_data(self) -> bool:
+        return self.depth.currentData() == AUTO
+
+    def photos_per_class(self) -> float:
+        scan = self.state.scan
+        return len(scan.train) / len(scan.classes) if scan is not None and scan.classes else 0.0
 
     def save(self) -> None:
         for key, value in [("epochs", self.epochs.value()), ("batch_size", self.batch.value()),
@@ -244,25 +252,22 @@ class TrainOptions(QWidget):
                                self.backbone.currentData() or _DEFAULTS.backbone)
         self.changed.emit()
 
-    def _depth_changed(self) -> None:
-        mode = self.depth.currentData()
+    def update_depth(self) -> None:
+        mode, stages = self.fine_tune_setup()
         name = self.backbone.currentData() or _DEFAULTS.backbone
         if name in self.num_stages:
             self.stages.setMaximum(self.num_stages[name])
-        self.stages.setEnabled(mode == "last_stages")
-        scan = self.state.scan
-        per_class = 0
-        if scan is not None and scan.classes:
-            per_class = round(len(scan.train) / len(scan.classes))
-        size = (f"You have about {per_class} training photos per class. " if per_class else "")
-        if per_class and per_class < 40:
-            advice = "That is a small dataset: freeze more (head only or the last stages) to avoid over-fitting."
-        elif per_class >= 150:
-            advice = "That is a large dataset: unfreezing more layers (all layers) usually pays off."
+        self.stages.setEnabled(self.depth.currentData() == "last_stages")
+        per_class = round(self.photos_per_class())
+        words = {"frozen": "train the head more (no fine-tuning)", "all": "fine-tune all layers",
+                 "last_stages": f"fine-tune the last {stages} stages"}[mode]
+        if self.follows_data() and self.advised is not None:
+            self.hint.setText(f"As the last result advises, the next step will {words}.")
+        elif self.follows_data():
+            why = (f"You have about {per_class} training photos per class: " if per_class else "")
+            self.hint.setText(f"{why}the second step will {words}.")
         else:
-            advice = ("Small datasets: freeze more (head only / last stages). "
-                      "Large datasets: unfreeze more (all layers).")
-        self.hint.setText(size + advice)
+            self.hint.setText(f"The second step will {words}.")
         self.params.setText("Trainable parameters: counting…")
         self._count_timer.start()
         self.changed.emit()
@@ -274,7 +279,8 @@ class TrainOptions(QWidget):
         scan = self.state.scan
         n = len(scan.classes) if scan is not None and scan.classes else 10
         name = self.backbone.currentData() or _DEFAULTS.backbone
-        self._count_task = run_job(engine.count_params, name, n, self.depth.currentData(), self.stages.value(),
+        mode, stages = self.fine_tune_setup()
+        self._count_task = run_job(engine.count_params, name, n, mode, stages,
                                    title="Counting parameters", owner=self, on_result=self._on_counted,
                                    on_error=lambda _m, _d: self.params.setText("Trainable parameters: unknown"))
 

@@ -8,13 +8,14 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QGridLayout, QLabel, QPlainTextEdit, QProgressBar, QSplitter, QVBoxLayout, QWidget
 
 from flowerstudio.core.events import BadImage, CheckpointSaved, EpochEnd, Log, PhaseStarted, Progress
+from flowerstudio.core.vocab import Phase
 from flowerstudio.gui.style import fmt_eta
 from flowerstudio.gui.widgets.curves import STAGE_NAMES, TrainingCurves
 
-PHASE_TITLES = {"download": "Downloading pretrained weights", "extract": "Extracting features",
-                "scan": "Checking photos", "train": "Training", "validate": "Validating",
-                "predict": "Predicting", "lr_find": "Trying learning rates"}
-BATCH_PHASES = ("train", "validate")  # the main bar; everything else uses the second one
+PHASE_TITLES = {Phase.DOWNLOAD: "Downloading pretrained weights", Phase.EXTRACT: "Extracting features",
+                Phase.SCAN: "Checking photos", Phase.TRAIN: "Training", Phase.VALIDATE: "Validating",
+                Phase.PREDICT: "Predicting", Phase.LR_FIND: "Trying learning rates"}
+BATCH_PHASES = (Phase.TRAIN, Phase.VALIDATE)  # the main bar; everything else uses the second one
 
 
 class TrainProgress(QWidget):
@@ -122,7 +123,7 @@ class TrainProgress(QWidget):
             bar.setFormat(f"{title}: %v / %m batches")
             self.aux_bar.setVisible(False)
         else:
-            unit = "MB" if ev.phase == "download" else "photos"
+            unit = "MB" if ev.phase == Phase.DOWNLOAD else "photos"
             bar.setFormat(f"{title}: %v / %m {unit}" if ev.total else f"{title}…")
         self.phase_label.setText(title + "…")
         if not ev.epoch:
@@ -136,7 +137,7 @@ class TrainProgress(QWidget):
 
     def _on_progress(self, ev: Progress) -> None:
         bar = self.batch_bar if ev.phase in BATCH_PHASES else self.aux_bar
-        if ev.phase == "download" and ev.total > 10_000_000:
+        if ev.phase == Phase.DOWNLOAD and ev.total > 10_000_000:
             bar.setRange(0, ev.total // 1_000_000)
             bar.setValue(ev.done // 1_000_000)
         else:

@@ -14,7 +14,8 @@ from flowerstudio.gui.state import AppState
 from flowerstudio.gui.widgets.thumbnails import pil_to_qimage
 
 N_VIEWS = 8
-TILE = 140
+TILE = 140  # largest tile; smaller when the page is narrow (a 1366-pixel laptop screen)
+MIN_TILE = 80
 
 
 class AugmentPreview(QWidget):
@@ -30,6 +31,7 @@ class AugmentPreview(QWidget):
         self.task: Optional[Job] = None
         self._again = False
         self._stale = True
+        self._images: list = []  # the rendered views as QImages, rescaled when the page resizes
         self.info = QLabel("Select a photo in the Photos tab (double-click) to preview it here.")
         self.info.setWordWrap(True)
         self.regen_btn = QPushButton("New random versions")
@@ -93,6 +95,7 @@ class AugmentPreview(QWidget):
             return
         s = self.state
         self.info.setText(f"{self.path}<br>input size {s.input_size}px · backbone {s.backbone} · rendering…")
+        self._images = []
         for tile in [self.plain] + self.tiles:  # views of the old settings must not pass for the new ones
             tile.clear()
         self.task = run_job(engine.augment_views, self.path, copy.deepcopy(s.augment), s.input_size, s.backbone,
@@ -109,14 +112,24 @@ class AugmentPreview(QWidget):
         plain, views = result
         s = self.state
         self.info.setText(f"{self.path}<br>input size {s.input_size}px · backbone {s.backbone}")
-        self.plain.setPixmap(_fit(plain))
-        for tile, img in zip(self.tiles, views):
-            tile.setPixmap(_fit(img))
+        self._images = [pil_to_qimage(img) for img in [plain] + list(views)]
+        self._show_images()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        # Five tiles across (the plain view and four training views) in whatever width the page gives.
+        size = max(MIN_TILE, min(TILE, (self.width() - 60) // 5 - 8))
+        if size != self.plain.width():
+            for tile in [self.plain] + self.tiles:
+                tile.setFixedSize(size, size)
+            self._show_images()
+
+    def _show_images(self) -> None:
+        for tile, img in zip([self.plain] + self.tiles, self._images):
+            tile.setPixmap(QPixmap.fromImage(img).scaled(tile.width(), tile.height(), Qt.AspectRatioMode.KeepAspectRatio,
+                                                         Qt.TransformationMode.SmoothTransformation))
 
     def views_shown(self) -> int:
         return sum(1 for t in self.tiles if t.pixmap() is not None and not t.pixmap().isNull())
 
 
-def _fit(img) -> QPixmap:
-    return QPixmap.fromImage(pil_to_qimage(img)).scaled(TILE, TILE, Qt.AspectRatioMode.KeepAspectRatio,
-                                         Qt.TransformationMode.SmoothTransformation)

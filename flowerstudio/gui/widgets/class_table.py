@@ -76,9 +76,9 @@ class ClassTable(QWidget):
 
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
-        self.model = ClassTableModel(self)
+        self.table_model = ClassTableModel(self)
         self.proxy = QSortFilterProxyModel(self)
-        self.proxy.setSourceModel(self.model)
+        self.proxy.setSourceModel(self.table_model)
         self.proxy.setSortRole(SortRole)
         self.proxy.setFilterKeyColumn(0)
         self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
@@ -105,7 +105,7 @@ class ClassTable(QWidget):
         lay.addWidget(self.view, 1)
 
     def set_rows(self, rows: Sequence[dict]) -> None:
-        self.model.set_rows(rows)
+        self.table_model.set_rows(rows)
         # Worst classes first: that is where to look.
         self.view.sortByColumn(3, Qt.SortOrder.AscendingOrder)
         self.view.resizeColumnsToContents()

@@ -138,10 +138,10 @@ class ConfusionView(QWidget):
 
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
-        self.model = ConfusionModel(self)
+        self.matrix_model = ConfusionModel(self)
         self.table = QTableView()
         self.table.setHorizontalHeader(RotatedHeader(self.table))
-        self.table.setModel(self.model)
+        self.table.setModel(self.matrix_model)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setShowGrid(True)
@@ -176,14 +176,14 @@ class ConfusionView(QWidget):
         lay.addWidget(self.table, 1)
 
     def set_matrix(self, names: Sequence[str], counts: Sequence[Sequence[int]]) -> None:
-        self.model.set_matrix(names, counts)
+        self.matrix_model.set_matrix(names, counts)
         n = len(names)
         # Big squares with counts for a few classes; small ones (and scrolling) for a hundred.
         self.zoom.setValue(44 if n <= 8 else 32 if n <= 20 else 16)
         self.set_cell_size(self.zoom.value())
 
     def set_cell_size(self, px: int) -> None:
-        self.model.show_counts = px >= 20  # no room for digits below that
+        self.matrix_model.show_counts = px >= 20  # no room for digits below that
         self.table.horizontalHeader().setDefaultSectionSize(px)
         self.table.verticalHeader().setDefaultSectionSize(px)
         self.table.horizontalHeader().setMinimumSectionSize(min(px, 8))
@@ -196,7 +196,7 @@ class ConfusionView(QWidget):
             self.cell_clicked.emit(index.row(), index.column())
 
     def select(self, row: int, col: int) -> None:
-        self.table.setCurrentIndex(self.model.index(row, col))
+        self.table.setCurrentIndex(self.matrix_model.index(row, col))
 
 
 class CellPhotos(QWidget):
@@ -208,9 +208,9 @@ class CellPhotos(QWidget):
         super().__init__(parent)
         self.caption = QLabel(self.HINT)
         self.caption.setWordWrap(True)
-        self.model = GalleryModel(thumbs, self)
+        self.gallery_model = GalleryModel(thumbs, self)
         self.view = GalleryView(thumb=thumbs.size, lines=1)
-        self.view.setModel(self.model)
+        self.view.setModel(self.gallery_model)
         self.view.setToolTip("Double-click a photo to open it")
         self.view.doubleClicked.connect(lambda idx: open_file(idx.data(ItemRole).path))
         lay = QVBoxLayout(self)
@@ -220,11 +220,11 @@ class CellPhotos(QWidget):
 
     def set_photos(self, caption: str, paths: Sequence[str], correct: bool) -> None:
         self.caption.setText(caption)
-        self.model.set_items([GalleryItem(p, display_path(os.path.basename(p)), correct=correct) for p in paths])
+        self.gallery_model.set_items([GalleryItem(p, display_path(os.path.basename(p)), correct=correct) for p in paths])
 
     def clear(self) -> None:
         self.caption.setText(self.HINT)
-        self.model.clear()
+        self.gallery_model.clear()
 
     def paths(self) -> list[str]:
-        return [it.path for it in self.model.items()]
+        return [it.path for it in self.gallery_model.items()]

@@ -6,6 +6,7 @@ from typing import Optional, Sequence
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QVBoxLayout, QWidget
+from flowerstudio.core.vocab import TrainMode
 from flowerstudio.gui import style
 from flowerstudio.gui.widgets.plot_items import remove_item
 
@@ -15,7 +16,8 @@ LR_PEN = pg.mkPen(style.LEARNING_RATE, width=2)
 STAGE_PEN = pg.mkPen(style.STAGE, width=1.5, style=Qt.PenStyle.DashLine)
 BEST_PEN = pg.mkPen(style.BEST, width=1.5, style=Qt.PenStyle.DotLine)
 
-STAGE_NAMES = {"frozen": "head only", "last_stages": "fine-tune (last stages)", "all": "fine-tune (all)"}
+STAGE_NAMES = {TrainMode.FROZEN: "head only", TrainMode.LAST_STAGES: "fine-tune (last stages)",
+               TrainMode.ALL: "fine-tune (all)"}
 
 
 class TrainingCurves(QWidget):

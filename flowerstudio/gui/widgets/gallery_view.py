@@ -50,6 +50,8 @@ class ThumbnailDelegate(QStyledItemDelegate):
             painter.setPen(QPen(GOOD if item.correct else BAD, 4))
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRoundedRect(box.adjusted(-1, -1, 1, 1), 4, 4)
+        if item is not None and item.reviewed:  # a reviewed photo: dimmed, so the ones to do stand out
+            painter.fillRect(box, QColor(255, 255, 255, 110))
         fm = option.fontMetrics
         text_rect = QRect(r.left() + 2, box.bottom() + 4, r.width() - 4, fm.height())
         color = pal.color(QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text)

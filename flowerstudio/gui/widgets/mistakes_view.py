@@ -1,7 +1,6 @@
 """The wrong photos, most confident mistake first, and the selected one shown large."""
 from __future__ import annotations
 
-import os
 from typing import Optional, Sequence
 
 from PySide6.QtCore import QModelIndex, Qt

@@ -1,0 +1,56 @@
+"""The Predict gallery's filter row: predicted class, minimum confidence, sort order, only wrong."""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QWidget
+
+from flowerstudio.gui.widgets.gallery_model import GalleryFilter
+
+SORTS = [("confidence_asc", "Least confident first"), ("confidence_desc", "Most confident first"),
+         ("wrong_first", "Wrong first"), ("name", "File name")]
+
+
+class FilterBar(QWidget):
+    """Applies its choices to a GalleryFilter; ``changed`` after each."""
+
+    changed = Signal()
+
+    def __init__(self, proxy: GalleryFilter, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.proxy = proxy
+        self.class_filter = QComboBox()
+        self.class_filter.setMinimumContentsLength(14)
+        self.set_classes([])
+        self.min_conf = QDoubleSpinBox()
+        self.min_conf.setRange(0, 100)
+        self.min_conf.setSuffix(" %")
+        self.min_conf.setDecimals(0)
+        self.sort = QComboBox()
+        for key, title in SORTS:
+            self.sort.addItem(title, key)
+        self.only_wrong = QCheckBox("Only wrong")
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        for w in (QLabel("Predicted class:"), self.class_filter, QLabel("Min. confidence:"), self.min_conf,
+                  QLabel("Sort:"), self.sort, self.only_wrong):
+            lay.addWidget(w)
+        lay.addStretch(1)
+        for signal in (self.class_filter.currentIndexChanged, self.min_conf.valueChanged,
+                       self.only_wrong.toggled, self.sort.currentIndexChanged):
+            signal.connect(self.apply)
+
+    def set_classes(self, names: Sequence[str]) -> None:
+        self.class_filter.blockSignals(True)
+        self.class_filter.clear()
+        self.class_filter.addItem("All classes", -1)
+        for i, name in enumerate(names):
+            self.class_filter.addItem(name, i)
+        self.class_filter.blockSignals(False)
+
+    def apply(self) -> None:
+        label = self.class_filter.currentData()
+        self.proxy.configure(label=label if label is not None else -1, min_confidence=self.min_conf.value() / 100.0,
+                             only_wrong=self.only_wrong.isChecked(), sort=self.sort.currentData())
+        self.changed.emit()

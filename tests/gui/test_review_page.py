@@ -1,0 +1,49 @@
+"""The Review page finds planted problems in a dataset and fixes them with one key each, undoably."""
+import os
+import shutil
+
+from PySide6.QtCore import Qt
+
+from flowerstudio.gui.state import Page
+
+
+def test_review_finds_a_planted_copy_and_a_mislabelled_photo_and_fixes_them(qtbot, window, tmp_path, messages):
+    from imagefactory import make_dataset
+
+    from flowerstudio.core.dataset_lists import read_exclusions
+
+    data = make_dataset(tmp_path / "data", classes=("daisy", "rose", "tulip"), per_class=12, layout="split")
+    rose = sorted((data / "train" / "rose").glob("*.jpg"))
+    shutil.copy(rose[0], data / "valid" / "rose" / "copy_of_rose.jpg")  # a leak: train photo in validation
+    wrong = data / "train" / "daisy" / "really_a_tulip.jpg"
+    shutil.copy(sorted((data / "train" / "tulip").glob("*.jpg"))[1], wrong)
+    with qtbot.waitSignal(window.state.scan_changed, timeout=60000):
+        window.dataset_page.open_folder(str(data))
+    opts = window.train_page.options
+    opts.input_size.setValue(64)  # the shared state carries the backbone and size to the doctor
+    page = window.pages[Page.REVIEW]
+    window.go_to(Page.REVIEW)
+    assert window.sidebar.item(1).text().endswith("Review")
+    page.find_btn.click()
+    qtbot.waitUntil(lambda: page.report is not None and not page.is_busy(), timeout=180000)
+    leaks = [d for d in page.report.duplicates if d.leak]
+    assert leaks and {os.path.basename(leaks[0].path_a), os.path.basename(leaks[0].path_b)} >= {"copy_of_rose.jpg"}
+    issues = [i.path for i in page.report.label_issues]
+    assert str(wrong) in issues[:3]
+
+    # Move the mislabelled photo with one key, then undo it.
+    page.tabs.setCurrentWidget(page.labels)
+    page.labels.view.setCurrentIndex(page.labels.gallery_model.index(issues.index(str(wrong))))
+    qtbot.keyClick(page.labels.view, Qt.Key.Key_M)
+    qtbot.waitUntil(page.undo_btn.isEnabled, timeout=10000)  # the move is done and can be undone
+    assert not wrong.exists()
+    assert (data / "train" / "tulip" / "really_a_tulip.jpg").exists()
+    qtbot.keyClick(page.labels.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: wrong.exists(), timeout=10000)
+
+    # Exclude the leaked copy: listed in .flowerstudio/exclude.txt, nothing deleted.
+    page.tabs.setCurrentWidget(page.duplicates)
+    item = page.duplicates.current()
+    page.duplicates.buttons["exclude"].click()
+    qtbot.waitUntil(lambda: bool(read_exclusions(str(data))), timeout=10000)
+    assert os.path.exists(item.path) and not messages.shown
