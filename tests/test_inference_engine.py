@@ -167,3 +167,52 @@ def test_feature_cache_rows_agree_between_engines(tmp_path, tiny_data):
         assert ok.all()
     # Stored as float16: the engines' ~1e-5 differences round to the same row or one step apart.
     assert torch.allclose(feats["onnxruntime"].float(), feats["pytorch"].float(), rtol=2e-3, atol=2e-3)
+
+
+def test_a_model_file_that_ran_before_is_not_rebuilt(tmp_path, tiny_data, monkeypatch):
+    """The graph is cached under the model file's content: the second Predictor never builds the
+    PyTorch network (the slow part of a CLI run's start), and gives the same probabilities."""
+    from flowerstudio.core import checkpoints
+
+    path = tmp_path / "model.safetensors"
+    classes = ["1", "2", "10"]
+    save_model(path, _calibrated("efficientnet_lite0", len(classes)),
+               ModelInfo("efficientnet_lite0", classes, classes, SIZE, [0.5] * 3, [0.5] * 3))
+    photos = list_images([tiny_data / "valid"])
+    first = Predictor(path, "cpu").predict(photos, batch_size=4)
+    builds = []
+    real = checkpoints.load_model
+    monkeypatch.setattr(checkpoints, "load_model", lambda *a, **k: builds.append(a) or real(*a, **k))
+    again = Predictor(path, "cpu")
+    second = again.predict(photos, batch_size=4)
+    assert builds == [] and again.model.engine == InferenceEngine.ONNXRUNTIME
+    assert [p.probs.tolist() for p in second.predictions] == [p.probs.tolist() for p in first.predictions]
+    # Another file (other weights, same layout) is another graph: never the cached one.
+    save_model(path, _calibrated("efficientnet_lite0", len(classes)).apply(_nudge),
+               ModelInfo("efficientnet_lite0", classes, classes, SIZE, [0.5] * 3, [0.5] * 3))
+    third = Predictor(path, "cpu").predict(photos, batch_size=4)
+    assert len(builds) == 1
+    assert max(np.abs(a.probs - b.probs).max() for a, b in zip(third.predictions, first.predictions)) > 1e-3
+
+
+def _nudge(m: nn.Module) -> None:
+    if isinstance(m, nn.Linear):
+        with torch.no_grad():
+            m.bias.add_(1.0 * torch.arange(m.bias.numel()))
+
+
+def test_a_cached_graph_that_fails_builds_the_network_and_falls_back(tmp_path, tiny_data, monkeypatch, caplog):
+    import onnxruntime
+
+    path = tmp_path / "model.safetensors"
+    classes = ["1", "2", "10"]
+    save_model(path, _calibrated("efficientnet_lite0", len(classes)),
+               ModelInfo("efficientnet_lite0", classes, classes, SIZE, [0.5] * 3, [0.5] * 3))
+    photos = list_images([tiny_data / "valid"])
+    first = Predictor(path, "cpu").predict(photos, batch_size=4)
+    monkeypatch.setattr(onnxruntime, "InferenceSession", _fails)
+    with caplog.at_level(logging.WARNING, logger=inference.__name__):
+        later = Predictor(path, "cpu")
+        result = later.predict(photos, batch_size=4)
+    assert later.model.engine == InferenceEngine.PYTORCH and len(caplog.records) == 1
+    assert max(np.abs(a.probs - b.probs).max() for a, b in zip(result.predictions, first.predictions)) <= 1e-4

@@ -83,11 +83,19 @@ class Predictor:
 
     def __init__(self, model_path: str | os.PathLike, device: str = "auto",
                  engine: InferenceEngine | str = InferenceEngine.AUTO) -> None:
-        from flowerstudio.core.checkpoints import load_model
+        from flowerstudio.core.checkpoints import load_model, read_model_info
+        from flowerstudio.core.inference import choose_engine, graph_is_cached, model_file_key
 
         self.device = resolve_device(device)
-        model, self.info = load_model(model_path)
-        self.model = InferenceNet(model, self.device, engine)
+        self.info = read_model_info(model_path)
+        key = model_file_key(model_path)
+        shape = (3, self.info.input_size, self.info.input_size)
+        if choose_engine(engine, self.device) == InferenceEngine.ONNXRUNTIME and graph_is_cached(key, shape):
+            # This very file ran before: its graph is all it takes (the network is built only if needed).
+            self.model = InferenceNet(lambda: load_model(model_path)[0], self.device, engine, key=key)
+        else:  # built now, so a file that cannot be a network says so here
+            model, self.info = load_model(model_path)
+            self.model = InferenceNet(model, self.device, engine, key=key)
         self.transform = build_eval_transform(self.info.input_size, self.info.mean, self.info.std)
         self.min_side = resize_size(self.info.input_size)
 
