@@ -45,6 +45,7 @@ def main() -> None:
         model = random_weights_model(name, size=args.input_size)
         eager = InferenceNet(model, cpu, InferenceEngine.PYTORCH)
         ort = InferenceNet(model, cpu, InferenceEngine.ONNXRUNTIME)
+        torch._dynamo.reset()  # each backbone compiles afresh: past 8 recompilations dynamo runs eager
         compiled = None if args.no_compile else torch.compile(eager.net)
         for bs in (int(b) for b in args.batch_sizes.split(",")):
             x = torch.randn(bs, 3, args.input_size, args.input_size)
