@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from flowerstudio.core.dataset import scan_dataset
 
@@ -65,3 +66,31 @@ class Timer:
 
     def __exit__(self, *exc):
         self.seconds = time.perf_counter() - self.start
+
+
+def random_weights_model(name: str, classes: int = 10, size: int = 224) -> nn.Module:
+    """A classifier with random weights (no download) and BatchNorm statistics measured on random
+    input, in eval mode. Speed does not depend on the values, but uncalibrated random torchvision
+    networks shrink activations to ~1e-10, where denormal floats would make any CPU engine crawl."""
+    from flowerstudio.core.models import build_classifier
+
+    torch.manual_seed(0)
+    model = build_classifier(name, classes, pretrained=False)
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.momentum = None  # running statistics = the calibration batch's
+    with torch.no_grad():
+        model.train()(torch.randn(4, 3, size, size))
+    return model.eval()
+
+
+def best_of(repeats: int, sides: dict) -> dict:
+    """Seconds of each side's best run: the sides take turns, ``repeats`` times, so a change in the
+    machine's load hits all of them alike; the best run is what the code can do."""
+    best = {k: float("inf") for k in sides}
+    for _ in range(repeats):
+        for k, fn in sides.items():
+            with Timer() as t:
+                fn()
+            best[k] = min(best[k], t.seconds)
+    return best

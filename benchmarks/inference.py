@@ -11,10 +11,10 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import SHARED, Timer, machine  # noqa: E402
+from common import SHARED, Timer, machine, random_weights_model  # noqa: E402
 
 from flowerstudio.core.checkpoints import ModelInfo, save_model  # noqa: E402
-from flowerstudio.core.models import build_classifier, get_spec  # noqa: E402
+from flowerstudio.core.models import get_spec  # noqa: E402
 from flowerstudio.core.predict import Predictor, list_images  # noqa: E402
 
 
@@ -58,7 +58,7 @@ def main() -> None:
     for name in args.backbones.split(","):
         # Random weights run exactly as fast as pretrained ones, and need no download.
         spec = get_spec(name)
-        model = build_classifier(name, 10, pretrained=False).eval()
+        model = random_weights_model(name, 10, args.input_size)
         path = Path(args.work) / f"{name}.safetensors"
         save_model(path, model, ModelInfo(name, [str(i) for i in range(10)], [str(i) for i in range(10)],
                                           args.input_size, list(spec.mean), list(spec.std)))
@@ -67,7 +67,7 @@ def main() -> None:
 
         from PIL import Image
 
-        naive_model = build_classifier(name, 10, pretrained=False).eval()
+        naive_model = random_weights_model(name, 10, args.input_size)
         tf = predictor.transform
 
         def naive() -> None:

@@ -10,7 +10,7 @@ from typing import Optional, Sequence
 
 from flowerstudio.core.config import TrainConfig
 from flowerstudio.core.events import BadImage, CancelToken, Log, PhaseStarted, Progress
-from flowerstudio.core.vocab import ExportFormat, LogLevel, Phase, Split, TrainMode
+from flowerstudio.core.vocab import ExportFormat, InferenceEngine, LogLevel, Phase, Split, TrainMode
 
 # Each maps a flag to a TrainConfig field; a flag left out keeps the config file's (or default) value.
 _TRAIN_FLAGS = [
@@ -30,6 +30,7 @@ _TRAIN_FLAGS = [
     ("--seed", "seed", int, "random seed (default 0)"),
     ("--device", "device", str, "auto (default), cpu, cuda or cuda:N"),
     ("--workers", "workers", int, "data-loading worker processes (default 0)"),
+    ("--inference-engine", "inference_engine", str, "frozen stage: what runs the backbone over the photos: auto (default: onnxruntime on CPU, pytorch on CUDA), pytorch or onnxruntime"),
     ("--cache-views", "cache_views", int, "frozen stage: views per photo in the feature cache (1 = clean photo, default; more = + augmented copies)"),
     ("--resume-from", "resume_from", str, "start from a model file, a run folder, or 'best'/'last' of the latest run"),
     ("--output", "output_dir", str, "folder for run folders (default: your user data folder)"),
@@ -95,6 +96,13 @@ def _add_predict(sub) -> None:
     p.add_argument("--move", action="store_true", help="move instead of copy with --sort-into")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--device", default="auto")
+    _add_engine_flag(p)
+
+
+def _add_engine_flag(p) -> None:
+    p.add_argument("--engine", type=InferenceEngine, choices=list(InferenceEngine), default=InferenceEngine.AUTO,
+                   help="what runs the network: auto (default: onnxruntime on CPU, pytorch on CUDA), pytorch or "
+                        "onnxruntime")
 
 
 def _add_evaluate(sub) -> None:
@@ -106,6 +114,7 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--out", help="write report.json, per_class.csv, confusion.csv, mistakes.csv here")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--device", default="auto")
+    _add_engine_flag(p)
 
 
 def _add_find_lr(sub) -> None:
@@ -250,44 +259,65 @@ def _calibration_line(info) -> str:
 
 
 def cmd_predict(args) -> int:
-    from flowerstudio.core.predict import Predictor, list_images, write_csv
-    from flowerstudio.core.sorting import sort_into
-    from flowerstudio.core.runs import resolve_model_path
+    from flowerstudio.core.distributed import Distributed
+    from flowerstudio.core.predict import list_images
 
     paths = list_images(args.inputs)
     if not paths:
         print(f"error: no images found in {', '.join(args.inputs)}", file=sys.stderr)
         return 1
-    predictor = Predictor(resolve_model_path(args.model), args.device)
-    print(_calibration_line(predictor.info), file=sys.stderr)
-    reporter = TqdmReporter()
+    dist = Distributed.from_env(args.device)  # under torchrun: this process's share, rank 0 merges
     try:
-        result = predictor.predict(paths, args.batch_size, args.top_k, reporter, _cancel_on_ctrl_c())
+        return _predict(args, paths, dist)
+    finally:
+        dist.close()
+
+
+def _predict(args, paths, dist) -> int:
+    from flowerstudio.core import shards
+    from flowerstudio.core.predict import Predictor, write_csv
+    from flowerstudio.core.runs import resolve_model_path
+    from flowerstudio.core.sorting import sort_into
+
+    device = dist.device(args.device) or args.device
+    predictor = Predictor(resolve_model_path(args.model), str(device), args.engine)
+    if dist.is_main:
+        print(_calibration_line(predictor.info), file=sys.stderr)
+    reporter = TqdmReporter(quiet=not dist.is_main)
+    try:
+        result = predictor.predict(shards.share(paths, dist), args.batch_size, args.top_k, reporter,
+                                   _cancel_on_ctrl_c())
     finally:
         reporter.close()
     if args.csv:
-        write_csv(result.predictions, args.csv, args.top_k)
+        write_csv(result.predictions, shards.part_path(args.csv, dist), args.top_k)
+    job = shards.gather(result, dist, with_predictions=bool(args.sort_into or not args.csv))
+    if not dist.is_main:
+        return 130 if job.cancelled else 0
+    if args.csv and dist.enabled:
+        shards.merge_csv(args.csv, dist)
     elif not args.sort_into:
-        for p in result.predictions:
+        for p in job.predictions:
             print(f"{p.path}\t{p.name}\t{p.confidence:.3f}")
     if args.sort_into:
-        print(sort_into(result.predictions, args.sort_into, args.min_confidence, args.move,
+        print(sort_into(job.predictions, args.sort_into, args.min_confidence, args.move,
                         names=predictor.info.display_names).summary())
-    mean_conf = sum(p.confidence for p in result.predictions) / max(len(result.predictions), 1)
-    print(f"{'cancelled' if result.cancelled else 'done'}: {len(result.predictions)} photos labelled "
-          f"(mean confidence {mean_conf:.1%}), {len(result.unreadable)} unreadable"
+    print(f"{'cancelled' if job.cancelled else 'done'}: {job.labelled} photos labelled "
+          f"(mean confidence {job.mean_confidence:.1%}), {len(job.unreadable)} unreadable"
           + (f"; CSV {args.csv}" if args.csv else ""))
-    return 130 if result.cancelled else 0
+    return 130 if job.cancelled else 0
 
 
 def cmd_evaluate(args) -> int:
     from flowerstudio.core.evaluate import evaluate
+    from flowerstudio.core.predict import Predictor
     from flowerstudio.core.runs import resolve_model_path
 
     reporter = TqdmReporter()
     try:
-        report = evaluate(resolve_model_path(args.model), args.data, args.split, args.batch_size, args.device,
-                          reporter, _cancel_on_ctrl_c())
+        model = resolve_model_path(args.model)
+        report = evaluate(model, args.data, args.split, args.batch_size, args.device, reporter, _cancel_on_ctrl_c(),
+                          predictor=Predictor(model, args.device, args.engine))
     finally:
         reporter.close()
     width = max(len(r["name"]) for r in report.per_class())

@@ -14,9 +14,11 @@ ThumbnailDelegate.paint, RotatedHeader.paintSection  # painting overrides
 ModelInfo.app_version, ModelInfo.torch_version, ModelInfo.format_version  # written into every model file
 _.forward  # nn.Module.forward, called through __call__
 _.source_parent  # Qt override signature
-_isolated_user_dirs, _gui_thread_collector, qapp  # pytest fixtures, requested by name
+_isolated_user_dirs, _gui_thread_collector, qapp, _own_cache  # pytest fixtures, requested by name
 from flowerstudio.core.vocab import Device, ExportFormat, LogLevel
 
 LogLevel.ERROR, Device.CPU, ExportFormat.TORCHSCRIPT  # enum members: parsed from words, not named in code
 _.me  # tests: a Python reference cycle made on purpose
 pytestmark  # pytest reads a module's marks by this name
+_.intra_op_num_threads, _.inter_op_num_threads  # onnxruntime.SessionOptions fields, read by onnxruntime
+_.momentum  # BatchNorm's field, read by torch (None: running statistics are a plain average)

@@ -9,10 +9,10 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Optional
 
-from flowerstudio.core.vocab import Optimizer, TrainMode, is_device
+from flowerstudio.core.vocab import InferenceEngine, Optimizer, TrainMode, is_device
 
 # Fields that hold a vocabulary word: a config file holds the plain word, the object the enum.
-_WORDS = {"train_mode": TrainMode, "optimizer": Optimizer}
+_WORDS = {"train_mode": TrainMode, "optimizer": Optimizer, "inference_engine": InferenceEngine}
 
 
 class ConfigError(ValueError):
@@ -96,6 +96,9 @@ class TrainConfig:
     # Views per training photo in the feature cache: 1 = the clean photo only; more adds augmented
     # copies. 1 measured best in accuracy per minute (benchmarks/README.md).
     cache_views: int = 1
+    # What runs the frozen backbone over the photos (inference.py): auto = ONNX Runtime on CPU
+    # (measured fastest there), PyTorch on CUDA. Training itself always runs in PyTorch.
+    inference_engine: InferenceEngine = InferenceEngine.AUTO
 
     output_dir: str = ""  # where run folders go; default: the user's data folder
     augment: AugmentConfig = field(default_factory=AugmentConfig)

@@ -2,7 +2,10 @@
 dropped from its batch and reported; it never stops the run."""
 from __future__ import annotations
 
-from typing import Callable, Optional, Sequence
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from itertools import islice
+from typing import Callable, Iterator, Optional, Sequence
 
 import torch
 from torch.utils.data import DataLoader, Dataset
@@ -88,3 +91,27 @@ def make_loader(
         generator=generator,
         **extra,
     )
+
+
+def decoded_batches(dataset: ImageDataset, batch_size: int, threads: int) -> Iterator[Batch]:
+    """The batches of make_loader(dataset, batch_size, shuffle=False), decoded by ``threads`` threads
+    ahead of the caller. Pillow and torch release the GIL while they work, so decoding overlaps the
+    network's forward pass with none of the start-up and pickling of worker processes."""
+    pool = ThreadPoolExecutor(max_workers=threads)
+    try:
+        items = bounded_map(pool, dataset.__getitem__, len(dataset), ahead=2 * batch_size)
+        while chunk := list(islice(items, batch_size)):
+            yield collate(chunk)
+    finally:
+        pool.shutdown(cancel_futures=True)  # a cancelled extraction does not decode what is queued
+
+
+def bounded_map(pool: ThreadPoolExecutor, fn, n: int, ahead: int) -> Iterator:
+    """pool.map(fn, range(n)), but with at most ``ahead`` results decoded and waiting: memory stays flat."""
+    futures: deque = deque()
+    for i in range(n):
+        futures.append(pool.submit(fn, i))
+        if len(futures) >= ahead:
+            yield futures.popleft().result()
+    while futures:
+        yield futures.popleft().result()

@@ -13,11 +13,12 @@ from flowerstudio.core.calibration import calibrated_probs
 from flowerstudio.core.events import (
     BadImage, Callback, Cancelled, CancelToken, Meter, PhaseStarted, PredictionBatch, Progress, ignore,
 )
-from flowerstudio.core.fusion import fuse_for_inference
 from flowerstudio.core.imageio import ImageLoadError, is_hidden_or_system, is_image_file, load_image
-from flowerstudio.core.models import batch_to_device, resolve_device, to_device
+from flowerstudio.core.inference import InferenceNet
+from flowerstudio.core.loader import bounded_map
+from flowerstudio.core.models import resolve_device
 from flowerstudio.core.transforms import build_eval_transform, resize_size
-from flowerstudio.core.vocab import Phase
+from flowerstudio.core.vocab import InferenceEngine, Phase
 
 
 @dataclass(frozen=True)
@@ -75,14 +76,26 @@ def list_images(inputs: Sequence[str | os.PathLike], recursive: bool = True) -> 
 
 
 class Predictor:
-    """Loads a model file once; labels any number of photos in batches."""
+    """Loads a model file once; labels any number of photos in batches.
 
-    def __init__(self, model_path: str | os.PathLike, device: str = "auto") -> None:
-        from flowerstudio.core.checkpoints import load_model
+    ``engine`` runs the network (inference.py): ``auto`` is ONNX Runtime on CPU, PyTorch on CUDA.
+    """
+
+    def __init__(self, model_path: str | os.PathLike, device: str = "auto",
+                 engine: InferenceEngine | str = InferenceEngine.AUTO) -> None:
+        from flowerstudio.core.checkpoints import load_model, read_model_info
+        from flowerstudio.core.inference import choose_engine, graph_is_cached, model_file_key
 
         self.device = resolve_device(device)
-        model, self.info = load_model(model_path)
-        self.model = to_device(fuse_for_inference(model), self.device)
+        self.info = read_model_info(model_path)
+        key = model_file_key(model_path)
+        shape = (3, self.info.input_size, self.info.input_size)
+        if choose_engine(engine, self.device) == InferenceEngine.ONNXRUNTIME and graph_is_cached(key, shape):
+            # This very file ran before: its graph is all it takes (the network is built only if needed).
+            self.model = InferenceNet(lambda: load_model(model_path)[0], self.device, engine, key=key)
+        else:  # built now, so a file that cannot be a network says so here
+            model, self.info = load_model(model_path)
+            self.model = InferenceNet(model, self.device, engine, key=key)
         self.transform = build_eval_transform(self.info.input_size, self.info.mean, self.info.std)
         self.min_side = resize_size(self.info.input_size)
 
@@ -98,7 +111,7 @@ class Predictor:
                 return i, None, f"cannot transform image: {exc}"
 
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            yield from _bounded_map(pool, load, len(paths), ahead=workers * 16)
+            yield from bounded_map(pool, load, len(paths), ahead=workers * 16)
 
     def predict(
         self,
@@ -122,7 +135,7 @@ class Predictor:
         def flush() -> None:
             if not pending:
                 return
-            x = batch_to_device(torch.stack([t for _, t in pending]), self.device)
+            x = torch.stack([t for _, t in pending])
             with torch.inference_mode():
                 logits = self.model(x).float().cpu()
             batch = make_predictions([paths[i] for i, _ in pending], logits, self.info, k)
@@ -165,19 +178,6 @@ def make_predictions(paths: Sequence[str], logits: torch.Tensor, info, top_k: in
                    true_label(path, info.classes), z.numpy())
         for path, tp, ti, pr, z in zip(paths, top_p, top_i, probs, logits)
     )
-
-
-def _bounded_map(pool: ThreadPoolExecutor, fn, n: int, ahead: int) -> Iterator:
-    """Like pool.map, but with at most ``ahead`` photos decoded and waiting: memory stays flat."""
-    from collections import deque
-
-    futures: deque = deque()
-    for i in range(n):
-        futures.append(pool.submit(fn, i))
-        if len(futures) >= ahead:
-            yield futures.popleft().result()
-    while futures:
-        yield futures.popleft().result()
 
 
 def true_label(path: str, classes: Sequence[str]) -> Optional[int]:

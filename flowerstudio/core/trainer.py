@@ -267,7 +267,8 @@ class _Run:
         va_paths, va_labels = [s.path for s in scan.val], [s.label for s in scan.val]
         extract = dict(backbone=self.model.backbone, device=self.device, batch_size=cfg.batch_size,
                        workers=cfg.workers, callback=self.emit, cancel=self.cancel,
-                       min_side=resize_size(cfg.input_size, cfg.augment), dist=self.dist)
+                       min_side=resize_size(cfg.input_size, cfg.augment), dist=self.dist,
+                       engine=cfg.inference_engine)
         views, masks = [], []
         for v in range(cfg.cache_views):
             # View 0 is the clean photo; the others are augmented copies.

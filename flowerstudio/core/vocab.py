@@ -114,3 +114,11 @@ class ExportFormat(Word):
     def title(self) -> str:
         return {"onnx": "ONNX (.onnx) — for most apps and languages",
                 "torchscript": "TorchScript (.torchscript.pt) — for PyTorch and C++"}[self.value]
+
+
+class InferenceEngine(Word):
+    """What runs a frozen network's forward pass: feature extraction and prediction (never training)."""
+
+    AUTO = "auto"  # ONNX Runtime on CPU, PyTorch on CUDA (measured: benchmarks/README.md, engines)
+    PYTORCH = "pytorch"  # the fused, channels-last PyTorch forward
+    ONNXRUNTIME = "onnxruntime"  # ONNX Runtime (CPU) on the network exported once into the cache folder

@@ -1,0 +1,218 @@
+"""The inference engine (core/inference.py): ONNX Runtime gives PyTorch's outputs for every registry
+backbone, its graph is exported once and then read from the cache, and any failure falls back to
+PyTorch with one log line."""
+import logging
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from flowerstudio.core import inference
+from flowerstudio.core.backbones import BACKBONES
+from flowerstudio.core.checkpoints import ModelInfo, save_model
+from flowerstudio.core.featurecache import FeatureCache
+from flowerstudio.core.inference import InferenceNet, choose_engine
+from flowerstudio.core.models import build_classifier
+from flowerstudio.core.predict import Predictor, list_images
+from flowerstudio.core.transforms import build_eval_transform
+from flowerstudio.core.vocab import InferenceEngine
+
+CPU = torch.device("cpu")
+SIZE = 64  # small: every backbone in the registry takes it, and exports in seconds
+
+
+@pytest.fixture(autouse=True)
+def _own_cache(tmp_path, monkeypatch):
+    """Each test starts with an empty graph cache."""
+    monkeypatch.setenv("FLOWERSTUDIO_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def _calibrated(name: str, classes: int = 4) -> nn.Module:
+    """Random weights with BatchNorm statistics measured on random photos: random-init torchvision
+    networks otherwise shrink every activation to ~1e-10 (MobileNetV3, EfficientNet-B0), where
+    any two engines agree. No download: only speed and equivalence are tested."""
+    torch.manual_seed(0)
+    model = build_classifier(name, classes, pretrained=False)
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.momentum = None  # running statistics = the average over the calibration batch
+    with torch.no_grad():
+        model.train()(torch.randn(8, 3, SIZE, SIZE))
+    return model.eval()
+
+
+def _photos(n: int = 3) -> torch.Tensor:
+    return torch.randn(n, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(1))
+
+
+class _Counting:
+    """Wraps export_graph, counting the exports."""
+
+    def __init__(self, monkeypatch):
+        self.calls = 0
+        real = inference.export_graph
+
+        def counted(*args, **kw):
+            self.calls += 1
+            return real(*args, **kw)
+
+        monkeypatch.setattr(inference, "export_graph", counted)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(BACKBONES))
+def test_onnxruntime_matches_pytorch_for_every_backbone(name):
+    model = _calibrated(name)
+    x = _photos()
+    with torch.inference_mode():
+        ref = model.backbone(x)
+        ref_probs = torch.softmax(model(x), dim=1)
+    net = InferenceNet(model.backbone, CPU, InferenceEngine.ONNXRUNTIME)
+    feats = net(x)
+    assert net.engine == InferenceEngine.ONNXRUNTIME  # no silent fallback: ONNX Runtime computed these
+    assert ref.std() > 0.05  # features that differ between photos, so agreeing means something
+    # Within 1e-4 of the features' scale: float32 PyTorch itself is ~5e-5 of it from float64 on the
+    # deepest networks here (ResNet-50), so an absolute 1e-4 would measure rounding, not the export.
+    assert (feats - ref).abs().max() <= 1e-4 * max(1.0, ref.abs().max().item())
+    with torch.inference_mode():
+        probs = torch.softmax(model.head(feats), dim=1)
+    assert (probs - ref_probs).abs().max() <= 1e-4  # what a user sees, as the export check measures it
+
+
+def test_auto_is_onnxruntime_on_cpu_and_pytorch_on_cuda():
+    assert choose_engine("auto", CPU) == InferenceEngine.ONNXRUNTIME
+    assert choose_engine(InferenceEngine.AUTO, torch.device("cuda", 0)) == InferenceEngine.PYTORCH
+    assert choose_engine("pytorch", CPU) == InferenceEngine.PYTORCH
+
+
+def test_the_graph_is_exported_once_then_read_from_the_cache(monkeypatch, tmp_path):
+    exports = _Counting(monkeypatch)
+    model = _calibrated("efficientnet_lite0")
+    x = _photos()
+    first = InferenceNet(model, CPU)(x)
+    assert exports.calls == 1
+    again = InferenceNet(model, CPU)  # another run with the same weights: a new process would do the same
+    assert torch.equal(again(x), first) and again.engine == InferenceEngine.ONNXRUNTIME
+    assert exports.calls == 1
+    (entry,) = [p for p in (tmp_path / "cache").iterdir() if p.is_dir()]
+    assert (entry / inference.GRAPH_FILE).is_file() and (entry / "key.json").is_file()
+    InferenceNet(model, CPU)(torch.randn(2, 3, SIZE + 32, SIZE + 32))  # another input size: another graph
+    with torch.no_grad():
+        model.head.weight.add_(1.0)
+    InferenceNet(model, CPU)(x)  # changed weights: never the stale graph
+    assert exports.calls == 3
+
+
+def test_a_damaged_cached_graph_is_exported_again(monkeypatch, tmp_path):
+    model = _calibrated("efficientnet_lite0")
+    x = _photos()
+    ref = InferenceNet(model, CPU)(x)
+    (graph,) = (tmp_path / "cache").glob(f"*/{inference.GRAPH_FILE}")
+    graph.write_bytes(b"not an onnx file")
+    exports = _Counting(monkeypatch)
+    net = InferenceNet(model, CPU)
+    assert torch.equal(net(x), ref) and net.engine == InferenceEngine.ONNXRUNTIME
+    assert exports.calls == 1
+
+
+def _fails(*_args, **_kw):
+    raise RuntimeError("simulated failure")
+
+
+@pytest.mark.parametrize("broken", ["export", "session"])
+def test_a_failure_falls_back_to_pytorch_with_one_log_line(broken, monkeypatch, caplog):
+    import onnxruntime
+
+    if broken == "export":
+        monkeypatch.setattr(torch.onnx, "export", _fails)
+    else:
+        monkeypatch.setattr(onnxruntime, "InferenceSession", _fails)
+    model = _calibrated("efficientnet_lite0")
+    x = _photos()
+    with torch.inference_mode():
+        ref = model(x)
+    net = InferenceNet(model, CPU)
+    with caplog.at_level(logging.WARNING, logger=inference.__name__):
+        out = [net(x), net(x)]
+    assert net.engine == InferenceEngine.PYTORCH
+    for o in out:
+        assert torch.allclose(o, ref, atol=1e-4)
+    assert len(caplog.records) == 1
+    assert "simulated failure" in caplog.records[0].getMessage() and "PyTorch" in caplog.records[0].getMessage()
+
+
+def test_predictor_probabilities_agree_between_engines(tmp_path, tiny_data):
+    path = tmp_path / "model.safetensors"
+    classes = ["1", "2", "10"]
+    save_model(path, _calibrated("efficientnet_lite0", len(classes)),
+               ModelInfo("efficientnet_lite0", classes, classes, SIZE, [0.5] * 3, [0.5] * 3))
+    photos = list_images([tiny_data / "valid"])
+    results = {e: Predictor(path, "cpu", e).predict(photos, batch_size=4) for e in ("pytorch", "onnxruntime")}
+    ort, pt = results["onnxruntime"].predictions, results["pytorch"].predictions
+    assert len(ort) == len(pt) == len(photos)
+    assert max(np.abs(a.probs - b.probs).max() for a, b in zip(ort, pt)) <= 1e-4
+    assert [a.label for a in ort] == [b.label for b in pt]
+
+
+def test_feature_cache_rows_agree_between_engines(tmp_path, tiny_data):
+    model = _calibrated("efficientnet_lite0")
+    photos = list_images([tiny_data / "valid"])
+    tf = build_eval_transform(SIZE, [0.5] * 3, [0.5] * 3)
+    feats = {}
+    for engine in ("pytorch", "onnxruntime"):
+        cache = FeatureCache(tmp_path / engine, {"engine": engine})
+        feats[engine], ok = cache.features("val", photos, [0] * len(photos), tf, model.backbone, CPU, batch_size=4,
+                                           engine=engine)
+        assert ok.all()
+    # Stored as float16: the engines' ~1e-5 differences round to the same row or one step apart.
+    assert torch.allclose(feats["onnxruntime"].float(), feats["pytorch"].float(), rtol=2e-3, atol=2e-3)
+
+
+def test_a_model_file_that_ran_before_is_not_rebuilt(tmp_path, tiny_data, monkeypatch):
+    """The graph is cached under the model file's content: the second Predictor never builds the
+    PyTorch network (the slow part of a CLI run's start), and gives the same probabilities."""
+    from flowerstudio.core import checkpoints
+
+    path = tmp_path / "model.safetensors"
+    classes = ["1", "2", "10"]
+    save_model(path, _calibrated("efficientnet_lite0", len(classes)),
+               ModelInfo("efficientnet_lite0", classes, classes, SIZE, [0.5] * 3, [0.5] * 3))
+    photos = list_images([tiny_data / "valid"])
+    first = Predictor(path, "cpu").predict(photos, batch_size=4)
+    builds = []
+    real = checkpoints.load_model
+    monkeypatch.setattr(checkpoints, "load_model", lambda *a, **k: builds.append(a) or real(*a, **k))
+    again = Predictor(path, "cpu")
+    second = again.predict(photos, batch_size=4)
+    assert builds == [] and again.model.engine == InferenceEngine.ONNXRUNTIME
+    assert [p.probs.tolist() for p in second.predictions] == [p.probs.tolist() for p in first.predictions]
+    # Another file (other weights, same layout) is another graph: never the cached one.
+    save_model(path, _calibrated("efficientnet_lite0", len(classes)).apply(_nudge),
+               ModelInfo("efficientnet_lite0", classes, classes, SIZE, [0.5] * 3, [0.5] * 3))
+    third = Predictor(path, "cpu").predict(photos, batch_size=4)
+    assert len(builds) == 1
+    assert max(np.abs(a.probs - b.probs).max() for a, b in zip(third.predictions, first.predictions)) > 1e-3
+
+
+def _nudge(m: nn.Module) -> None:
+    if isinstance(m, nn.Linear):
+        with torch.no_grad():
+            m.bias.add_(1.0 * torch.arange(m.bias.numel()))
+
+
+def test_a_cached_graph_that_fails_builds_the_network_and_falls_back(tmp_path, tiny_data, monkeypatch, caplog):
+    import onnxruntime
+
+    path = tmp_path / "model.safetensors"
+    classes = ["1", "2", "10"]
+    save_model(path, _calibrated("efficientnet_lite0", len(classes)),
+               ModelInfo("efficientnet_lite0", classes, classes, SIZE, [0.5] * 3, [0.5] * 3))
+    photos = list_images([tiny_data / "valid"])
+    first = Predictor(path, "cpu").predict(photos, batch_size=4)
+    monkeypatch.setattr(onnxruntime, "InferenceSession", _fails)
+    with caplog.at_level(logging.WARNING, logger=inference.__name__):
+        later = Predictor(path, "cpu")
+        result = later.predict(photos, batch_size=4)
+    assert later.model.engine == InferenceEngine.PYTORCH and len(caplog.records) == 1
+    assert max(np.abs(a.probs - b.probs).max() for a, b in zip(result.predictions, first.predictions)) <= 1e-4
