@@ -157,3 +157,15 @@ def test_a_move_out_of_a_read_only_folder_leaves_one_file(flat):
     finally:
         os.chmod(flat / "rose", 0o755)
     assert (flat / "rose" / "img_000.jpg").is_file() and not (flat / "daisy" / "img_000_2.jpg").exists()
+
+
+def test_an_excluded_photo_stays_excluded_when_moved_and_when_the_move_is_undone(flat):
+    add_exclusions(flat, ["rose/img_001.jpg", "daisy/img_000.jpg"])
+    record = move_photo(flat, flat / "rose" / "img_001.jpg", "daisy")
+    assert os.path.basename(record.dest) == "img_001_2.jpg"  # daisy has an img_001.jpg of its own
+    assert read_exclusions(flat) == {"daisy/img_001_2.jpg", "daisy/img_000.jpg"}
+    assert str(record.dest) not in [s.path for s in scan_dataset(flat).train + scan_dataset(flat).val]
+    move_photo(flat, flat / "rose" / "img_002.jpg", "daisy")  # a photo that was not excluded stays in
+    assert read_exclusions(flat) == {"daisy/img_001_2.jpg", "daisy/img_000.jpg"}
+    undo(record)
+    assert read_exclusions(flat) == {"rose/img_001.jpg", "daisy/img_000.jpg"}

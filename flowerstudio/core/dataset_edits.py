@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from flowerstudio.core.atomic import rename_no_replace
 from flowerstudio.core.dataset import detect_split_dirs
-from flowerstudio.core.dataset_lists import EditError, relative_path, state_file
+from flowerstudio.core.dataset_lists import EditError, follow_exclusion, relative_path, state_file
 from flowerstudio.core.fsnames import FS_ERRORS, display_path, json_bytes
 
 MOVES_FILE = "moves.jsonl"
@@ -46,6 +46,7 @@ def move_photo(data_dir: str | os.PathLike, path: str | os.PathLike, to_class: s
     dest = _rename_unique(source, folder)
     record = MoveRecord(root, source, dest, time.time())
     _log_or_take_back(root, "move", record.source, record.dest, record.when)
+    follow_exclusion(root, source, dest)  # an excluded photo stays excluded wherever it goes
     return record
 
 
@@ -58,6 +59,7 @@ def undo(record: MoveRecord) -> None:
                         "(nothing is overwritten)")
     _rename(record.dest, record.source, "move back")
     _log_or_take_back(record.data_dir, "undo", record.dest, record.source, time.time())
+    follow_exclusion(record.data_dir, record.dest, record.source)
 
 
 def read_moves(data_dir: str | os.PathLike) -> list[MoveRecord]:

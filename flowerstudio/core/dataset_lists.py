@@ -104,6 +104,12 @@ def remove_exclusions(data_dir: str | os.PathLike, paths: Iterable[str | os.Path
     return _update_exclusions(data_dir, lambda old: old - gone)
 
 
+def follow_exclusion(data_dir: str | os.PathLike, old: str | os.PathLike, new: str | os.PathLike) -> None:
+    """An excluded photo moved from ``old`` to ``new``: it stays excluded under its new name."""
+    before, after = relative_path(data_dir, old), relative_path(data_dir, new)
+    _update_exclusions(data_dir, lambda ex: (ex - {before}) | {_listable(after)} if before in ex else ex)
+
+
 def _update_exclusions(data_dir, change) -> set[str]:
     old = read_exclusions(data_dir)
     new = change(old)
