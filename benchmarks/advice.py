@@ -36,7 +36,8 @@ def second_step(run: Path, data: Path, out: Path, mode: str, stages: int, epochs
     """Continue a copy of ``run`` with one more stage; the best validation accuracy the run keeps."""
     branch = out / f"{run.name}-{mode}-{epochs}"
     shutil.copytree(run, branch)
-    cfg = TrainConfig(data_dir=str(data), train_mode=mode, unfreeze_stages=stages, epochs=epochs, lr=FT_LR,
+    lr = TrainConfig().lr if mode == "frozen" else FT_LR  # as the app: more head epochs at the head's rate
+    cfg = TrainConfig(data_dir=str(data), train_mode=mode, unfreeze_stages=stages, epochs=epochs, lr=lr,
                       resume_from=str(branch / "best.safetensors"), output_dir=str(out), device="cpu")
     return train(cfg).best_val_acc
 

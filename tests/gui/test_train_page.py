@@ -29,6 +29,8 @@ def test_train_then_fine_tune(qtbot, window, tiny_dataset):
     # One epoch: the loss is still falling, so the advice (on Automatic) is to train the head more.
     assert "guessing would get 33%" in page.run_label.text() and "Next:</b> Train 10 more epochs" in page.run_label.text()
     assert page.finetune_btn.isEnabled() and page.finetune_btn.text() == "Continue training the head"
+    more = page.options.config(window.state.scan.root, page.options.fine_tune_mode(), resume_from=result.best_path)
+    assert more.train_mode == "frozen" and more.lr == page.options.lr.value()  # the head's rate, not fine-tuning's
     page.options.depth.setCurrentIndex(page.options.depth.findData("all"))  # the user decides otherwise
     assert page.finetune_btn.text() == "Fine-tune all layers (unfreeze)"
 

@@ -199,7 +199,8 @@ class TrainOptions(QWidget):
             input_size=self.input_size.value(), train_mode=stage, unfreeze_stages=stages,
             resume_from=resume_from,
             epochs=epochs or (self.ft_epochs.value() if fine else self.epochs.value()),
-            batch_size=self.batch.value(), lr=self.ft_lr.value() if fine else self.lr.value(),
+            # More epochs of the head alone continue at the head's rate; fine-tuning's lower rate is for the backbone.
+            batch_size=self.batch.value(), lr=self.ft_lr.value() if stage != "frozen" else self.lr.value(),
             device=self.device.currentData() or "auto", output_dir=self.output_dir.text().strip(),
             augment=self.aug.augment(), freeze_bn_stats=self.keep_bn.isChecked(),
         )
