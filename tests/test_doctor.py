@@ -187,7 +187,7 @@ def test_cli_doctor_prints_a_summary_and_the_files(planted, tmp_path, capsys):
     out = tmp_path / "report"
     assert main(["doctor", str(root), "--out", str(out), "--input-size", "64", "--batch-size", "16"]) == 0
     text = capsys.readouterr().out
-    assert "likely in the wrong class folder" in text and str(out / "label_issues.csv") in text
+    assert "may be in the wrong class folder (the likeliest first)" in text and str(out / "label_issues.csv") in text
     assert (out / "summary.json").is_file()
 
 

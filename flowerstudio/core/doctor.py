@@ -62,7 +62,8 @@ class DoctorReport:
     def summary(self) -> str:
         acc = f" (the probe is {self.probe_accuracy:.1%} accurate)" if self.probe_accuracy is not None else ""
         lines = [f"Checked {self.photos} photos in {len(self.classes)} classes in {self.seconds:.1f}s{acc}:",
-                 f"  {len(self.label_issues)} likely in the wrong class folder",
+                 # "May be", not "likely": with a probe 70-80 % accurate most of a long list is fine.
+                 f"  {len(self.label_issues)} may be in the wrong class folder (the likeliest first)",
                  f"  {len(self.duplicates)} duplicate pairs ({sum(d.kind == 'exact' for d in self.duplicates)} "
                  f"exact), {len(self.leaks)} across train and validation/test",
                  f"  {len(self.outliers)} outliers"]
