@@ -142,12 +142,18 @@ def test_a_failure_falls_back_to_pytorch_with_one_log_line(broken, monkeypatch, 
     assert "simulated failure" in caplog.records[0].getMessage() and "PyTorch" in caplog.records[0].getMessage()
 
 
-def test_predictor_probabilities_agree_between_engines(tmp_path, tiny_data):
+def _model_file(tmp_path, tweak=lambda m: None):
+    """A 3-class model file (classes named like tiny_data's folders) with calibrated random weights."""
     path = tmp_path / "model.safetensors"
     classes = ["1", "2", "10"]
-    save_model(path, _calibrated("efficientnet_lite0", len(classes)),
-               ModelInfo("efficientnet_lite0", classes, classes, SIZE, [0.5] * 3, [0.5] * 3))
-    photos = list_images([tiny_data / "valid"])
+    model = _calibrated("efficientnet_lite0", len(classes))
+    model.apply(tweak)
+    save_model(path, model, ModelInfo("efficientnet_lite0", classes, classes, SIZE, [0.5] * 3, [0.5] * 3))
+    return path
+
+
+def test_predictor_probabilities_agree_between_engines(tmp_path, tiny_data):
+    path, photos = _model_file(tmp_path), list_images([tiny_data / "valid"])
     results = {e: Predictor(path, "cpu", e).predict(photos, batch_size=4) for e in ("pytorch", "onnxruntime")}
     ort, pt = results["onnxruntime"].predictions, results["pytorch"].predictions
     assert len(ort) == len(pt) == len(photos)
@@ -174,11 +180,7 @@ def test_a_model_file_that_ran_before_is_not_rebuilt(tmp_path, tiny_data, monkey
     PyTorch network (the slow part of a CLI run's start), and gives the same probabilities."""
     from flowerstudio.core import checkpoints
 
-    path = tmp_path / "model.safetensors"
-    classes = ["1", "2", "10"]
-    save_model(path, _calibrated("efficientnet_lite0", len(classes)),
-               ModelInfo("efficientnet_lite0", classes, classes, SIZE, [0.5] * 3, [0.5] * 3))
-    photos = list_images([tiny_data / "valid"])
+    path, photos = _model_file(tmp_path), list_images([tiny_data / "valid"])
     first = Predictor(path, "cpu").predict(photos, batch_size=4)
     builds = []
     real = checkpoints.load_model
@@ -188,8 +190,7 @@ def test_a_model_file_that_ran_before_is_not_rebuilt(tmp_path, tiny_data, monkey
     assert builds == [] and again.model.engine == InferenceEngine.ONNXRUNTIME
     assert [p.probs.tolist() for p in second.predictions] == [p.probs.tolist() for p in first.predictions]
     # Another file (other weights, same layout) is another graph: never the cached one.
-    save_model(path, _calibrated("efficientnet_lite0", len(classes)).apply(_nudge),
-               ModelInfo("efficientnet_lite0", classes, classes, SIZE, [0.5] * 3, [0.5] * 3))
+    _model_file(tmp_path, _nudge)
     third = Predictor(path, "cpu").predict(photos, batch_size=4)
     assert len(builds) == 1
     assert max(np.abs(a.probs - b.probs).max() for a, b in zip(third.predictions, first.predictions)) > 1e-3
@@ -204,11 +205,7 @@ def _nudge(m: nn.Module) -> None:
 def test_a_cached_graph_that_fails_builds_the_network_and_falls_back(tmp_path, tiny_data, monkeypatch, caplog):
     import onnxruntime
 
-    path = tmp_path / "model.safetensors"
-    classes = ["1", "2", "10"]
-    save_model(path, _calibrated("efficientnet_lite0", len(classes)),
-               ModelInfo("efficientnet_lite0", classes, classes, SIZE, [0.5] * 3, [0.5] * 3))
-    photos = list_images([tiny_data / "valid"])
+    path, photos = _model_file(tmp_path), list_images([tiny_data / "valid"])
     first = Predictor(path, "cpu").predict(photos, batch_size=4)
     monkeypatch.setattr(onnxruntime, "InferenceSession", _fails)
     with caplog.at_level(logging.WARNING, logger=inference.__name__):
