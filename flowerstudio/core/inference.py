@@ -30,9 +30,10 @@ from flowerstudio.core.filelock import locked
 from flowerstudio.core.fsnames import json_bytes
 from flowerstudio.core.fusion import fuse_for_inference
 from flowerstudio.core.models import batch_to_device, to_device
+from flowerstudio.core.static_padding import with_static_padding
 from flowerstudio.core.vocab import InferenceEngine
 
-GRAPH_VERSION = 1
+GRAPH_VERSION = 2  # 2: TF-style padding exported as constants (static_padding.py)
 OPSET = 17
 INPUT, OUTPUT = "images", "outputs"
 GRAPH_FILE = "graph.onnx"
@@ -188,6 +189,7 @@ def open_session(net: nn.Module | Callable[[], nn.Module], shape: tuple[int, ...
 def export_graph(net: nn.Module, shape: tuple[int, ...], path: Path, key: dict) -> None:
     """Write ``net`` as ONNX with a dynamic batch axis; the key goes beside it for people reading the cache."""
     buffer = io.BytesIO()
+    net = with_static_padding(net, shape)
     # Batch 2 while tracing, so nothing is specialised to a batch of one. Normal mode: the caller may
     # be inside torch.inference_mode(), which tracing cannot run in.
     with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
