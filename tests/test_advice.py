@@ -21,15 +21,27 @@ def test_still_falling_loss_means_train_more():
     assert a.step is NextStep.TRAIN_MORE and a.mode is TrainMode.FROZEN and "more epochs" in a.next_step
 
 
-@pytest.mark.parametrize("per_class, step, mode", [(10, NextStep.FINE_TUNE, TrainMode.LAST_STAGES),
-                                                   (40, NextStep.FINE_TUNE, TrainMode.LAST_STAGES),
-                                                   (200, NextStep.FINE_TUNE, TrainMode.ALL)])
-def test_fine_tune_depth_follows_photos_per_class(per_class, step, mode):
+@pytest.mark.parametrize("per_class, mode", [(5, TrainMode.LAST_STAGES), (9.5, TrainMode.LAST_STAGES),
+                                             (10, TrainMode.ALL), (40, TrainMode.ALL), (200, TrainMode.ALL)])
+def test_fine_tune_depth_follows_photos_per_class(per_class, mode):
     a = advise(epochs("frozen", [0.5, 0.7, 0.65, 0.66], [1.2, 0.9, 1.0, 1.1]), num_classes=5,
                per_class=per_class)
-    assert (a.step, a.mode) == (step, mode)
+    assert (a.step, a.mode) == (NextStep.FINE_TUNE, mode)
     assert fine_tune_depth(per_class)[0] is mode  # the default depth and the advice agree
+    assert ("all layers" in a.next_step) == (mode is TrainMode.ALL)
     assert ("More photos would help most" in a.next_step) == (per_class < 30)
+
+
+@pytest.mark.parametrize("per_class, step", [(40, NextStep.TRAIN_MORE), (99, NextStep.TRAIN_MORE),
+                                             (100, NextStep.FINE_TUNE), (143, NextStep.FINE_TUNE)])
+def test_a_head_still_learning_trains_more_unless_there_are_many_photos(per_class, step):
+    """With ~140 photos per class fine-tuning gained where more head epochs did not (benchmarks/advice.py)."""
+    a = advise(epochs("frozen", [0.5, 0.6, 0.7], [1.2, 1.0, 0.9]), num_classes=5, per_class=per_class)
+    assert a.step is step
+    if step is NextStep.FINE_TUNE:
+        assert a.mode is TrainMode.ALL and "still learning" in a.next_step and f"{per_class} photos" in a.next_step
+    else:
+        assert a.mode is TrainMode.FROZEN and "Train 10 more epochs" in a.next_step
 
 
 def test_fine_tuning_that_did_not_help_is_said_so():

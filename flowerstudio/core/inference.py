@@ -2,7 +2,7 @@
 that runs it fastest.
 
 On CPU that is ONNX Runtime: on this project's 2-core machine it runs every registry backbone as fast
-as or faster than PyTorch's fused, channels-last forward (EfficientNet-Lite0 ~2x at batch 32;
+as or faster than PyTorch's fused, channels-last forward (EfficientNet-Lite0 ~2.7x at batch 32;
 benchmarks/README.md, engines), with the same outputs within 1e-4. PyTorch stays for training, on
 CUDA, and as the fallback: an export or session that fails costs one log line, never a result.
 
