@@ -106,3 +106,16 @@ def test_previous_run_is_offered_for_fine_tuning(qtbot, window, tiny_dataset):
     assert page.best_path == result.best_path
     assert page.finetune_btn.isEnabled() and len(page.progress.curves.history) == 1
     assert "Latest run on this dataset" in page.run_label.text()
+
+
+def test_the_epoch_axis_labels_whole_epochs_only(qtbot):
+    from flowerstudio.core.events import EpochMetrics
+    from flowerstudio.gui.widgets.curves import TrainingCurves
+
+    curves = TrainingCurves()
+    qtbot.addWidget(curves)
+    curves.set_history([EpochMetrics(e, "frozen", 1.0 / e, 0.5, 1.0 / e, 0.5, 1e-3, 1.0) for e in (1, 2, 3)])
+    axis = curves.loss_plot.getAxis("bottom")
+    ticks = [v for _, values in axis.tickValues(0.5, 3.5, 400) for v in values]
+    assert sorted(set(ticks)) == [1.0, 2.0, 3.0]  # pyqtgraph alone also puts ticks at 1.5 and 2.5
+    assert axis.tickStrings([1.0, 2.0, 3.0], 1.0, 1.0) == ["1", "2", "3"]

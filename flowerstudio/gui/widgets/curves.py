@@ -20,6 +20,14 @@ STAGE_NAMES = {TrainMode.FROZEN: "head only", TrainMode.LAST_STAGES: "fine-tune 
                TrainMode.ALL: "fine-tune (all)"}
 
 
+class EpochAxis(pg.AxisItem):
+    """Epochs are whole numbers: pyqtgraph's automatic ticks would also label "1.5" and "2.5"."""
+
+    def tickValues(self, minVal, maxVal, size):  # noqa: N802, N803 (pyqtgraph's names)
+        return [(max(spacing, 1.0), [v for v in values if float(v).is_integer()])
+                for spacing, values in super().tickValues(minVal, maxVal, size)]
+
+
 class TrainingCurves(QWidget):
     """Three linked plots fed one EpochMetrics at a time.
 
@@ -54,7 +62,7 @@ class TrainingCurves(QWidget):
         self.clear()
 
     def _plot(self, title: str, col: int) -> pg.PlotItem:
-        plot = self.graphics.addPlot(row=0, col=col, title=title)
+        plot = self.graphics.addPlot(row=0, col=col, title=title, axisItems={"bottom": EpochAxis("bottom")})
         plot.showGrid(x=True, y=True, alpha=0.25)
         plot.setLabel("bottom", "epoch")
         plot.setMouseEnabled(x=False, y=False)
