@@ -57,16 +57,19 @@ def show_in_folder(path: str) -> bool:
     return QDesktopServices.openUrl(QUrl.fromLocalFile(folder))
 
 
-def fmt_eta(seconds: Optional[float]) -> str:
-    """'3 min 05 s left'."""
-    if seconds is None:
-        return ""
+def fmt_duration(seconds: float) -> str:
+    """'3 s', '3 min 05 s', '1 h 02 min': a run of seconds never shows as '0.0 min'."""
     seconds = int(round(seconds))
     if seconds >= 3600:
-        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min left"
+        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
     if seconds >= 60:
-        return f"{seconds // 60} min {seconds % 60:02d} s left"
-    return f"{seconds} s left"
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds} s"
+
+
+def fmt_eta(seconds: Optional[float]) -> str:
+    """'3 min 05 s left'."""
+    return "" if seconds is None else f"{fmt_duration(seconds)} left"
 
 
 def model_details(path: str) -> tuple[str, Optional[str]]:

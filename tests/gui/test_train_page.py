@@ -1,5 +1,6 @@
 """Train page: a real frozen run, fine-tuning from it, stopping, closing, errors."""
 import os
+import re
 import shutil
 
 from helpers import scan, tiny_setup
@@ -28,6 +29,7 @@ def test_train_then_fine_tune(qtbot, window, tiny_dataset):
     assert window.state.model_path == result.best_path
     # One epoch: the loss is still falling, so the advice (on Automatic) is to train the head more.
     assert "guessing would get 33%" in page.run_label.text() and "Next:</b> Train 10 more epochs" in page.run_label.text()
+    assert re.search(r"Run finished after (\d+ min )?\d+ s\.", page.run_label.text())  # seconds, not "0.0 min"
     assert page.finetune_btn.isEnabled() and page.finetune_btn.text() == "Continue training the head"
     more = page.options.config(window.state.scan.root, page.options.fine_tune_mode(), resume_from=result.best_path)
     assert more.train_mode == "frozen" and more.lr == page.options.lr.value()  # the head's rate, not fine-tuning's
@@ -119,3 +121,10 @@ def test_the_epoch_axis_labels_whole_epochs_only(qtbot):
     ticks = [v for _, values in axis.tickValues(0.5, 3.5, 400) for v in values]
     assert sorted(set(ticks)) == [1.0, 2.0, 3.0]  # pyqtgraph alone also puts ticks at 1.5 and 2.5
     assert axis.tickStrings([1.0, 2.0, 3.0], 1.0, 1.0) == ["1", "2", "3"]
+
+
+def test_durations_read_as_people_say_them():
+    from flowerstudio.gui.style import fmt_duration, fmt_eta
+
+    assert [fmt_duration(s) for s in (2.4, 59.6, 65, 3725)] == ["2 s", "1 min 00 s", "1 min 05 s", "1 h 02 min"]
+    assert fmt_eta(65) == "1 min 05 s left" and fmt_eta(None) == ""

@@ -18,7 +18,7 @@ from flowerstudio.gui.jobs import Job, Outcome, run_job
 from flowerstudio.gui.pages.train_options import TrainOptions
 from flowerstudio.gui.pages.train_progress import TrainProgress
 from flowerstudio.gui.state import AppState
-from flowerstudio.gui.style import error_html
+from flowerstudio.gui.style import error_html, fmt_duration
 from flowerstudio.gui.widgets.thumbnails import ThumbnailCache
 
 DEPTH_WORDS = {TrainMode.FROZEN: "head only", TrainMode.LAST_STAGES: "last stages", TrainMode.ALL: "all layers"}
@@ -247,9 +247,9 @@ class TrainPage(QWidget):
             self.best_path = result.best_path
         if result.history and len(result.history) != len(self.progress.curves.history):
             self.progress.curves.set_history(result.history)
-        minutes = (time.monotonic() - self._started) / 60
+        took = fmt_duration(time.monotonic() - self._started)
         word = "finished" if result.status == "completed" else "stopped"
-        self._finished_text = (f"Run {word} after {minutes:.1f} min. Best validation accuracy "
+        self._finished_text = (f"Run {word} after {took}. Best validation accuracy "
                                f"<b>{100 * result.best_val_acc:.1f}%</b> at epoch {result.best_epoch}.")
         self._advise(result.history)
         if result.best_path:
