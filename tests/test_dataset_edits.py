@@ -10,7 +10,7 @@ import pytest
 from flowerstudio.core.dataset import EXCLUDED, scan_dataset
 from flowerstudio.core.dataset_edits import MoveRecord, move_photo, read_moves, undo
 from flowerstudio.core.dataset_lists import (
-    EditError, add_exclusions, add_keep, read_exclusions, read_keeps, remove_exclusions, state_file,
+    EditError, add_exclusions, add_keep, read_exclusions, read_keeps, remove_exclusions, remove_keep, state_file,
 )
 from flowerstudio.core.vocab import Finding
 from imagefactory import make_dataset
@@ -65,6 +65,10 @@ def test_keeps_round_trip_and_pairs_are_unordered(flat):
                                 (Finding.DUPLICATE, "daisy/img_001.jpg", "rose/img_001.jpg")}
     with pytest.raises(ValueError, match="names 2"):
         add_keep(flat, Finding.DUPLICATE, "rose/img_001.jpg")
+    # Undo of a keep forgets exactly that finding, the pair in either order.
+    assert remove_keep(flat, Finding.DUPLICATE, "rose/img_001.jpg", "daisy/img_001.jpg") == {
+        (Finding.LABEL, "rose/img_000.jpg")}
+    assert read_keeps(flat) == {(Finding.LABEL, "rose/img_000.jpg")}
 
 
 def test_move_and_undo_in_a_split_layout_never_overwrite(tmp_path):

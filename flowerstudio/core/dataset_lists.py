@@ -146,6 +146,19 @@ def add_keep(data_dir: str | os.PathLike, finding: Finding | str, *paths: str | 
     keeps = read_keeps(data_dir)
     if key not in keeps:
         keeps.add(key)
-        _write_lines(state_file(data_dir, KEEP_FILE), _KEEP_HEADER,
-                     ("\t".join(map(str, k)) for k in keeps))
+        _write_keeps(data_dir, keeps)
     return keeps
+
+
+def remove_keep(data_dir: str | os.PathLike, finding: Finding | str, *paths: str | os.PathLike) -> set[Keep]:
+    """Forget a kept finding (undo of "keep"): the doctor lists it again; returns every keep left."""
+    key = keep_key(data_dir, finding, *paths)
+    keeps = read_keeps(data_dir)
+    if key in keeps:
+        keeps.discard(key)
+        _write_keeps(data_dir, keeps)
+    return keeps
+
+
+def _write_keeps(data_dir: str | os.PathLike, keeps: set[Keep]) -> None:
+    _write_lines(state_file(data_dir, KEEP_FILE), _KEEP_HEADER, ("\t".join(map(str, k)) for k in keeps))

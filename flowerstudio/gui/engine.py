@@ -185,7 +185,7 @@ def diagnose(data_dir: str, config, callback=None, cancel=None):
 
 
 def fix(action: str, data_dir: str, paths: list[str], to_class: str = "", finding: str = ""):
-    """One review decision on the dataset folder; returns what undo needs (or None)."""
+    """One review decision on the dataset folder; returns what undo_fix needs to take it back."""
     from flowerstudio.core import dataset_edits, dataset_lists
 
     if action == "move":
@@ -194,7 +194,7 @@ def fix(action: str, data_dir: str, paths: list[str], to_class: str = "", findin
         dataset_lists.add_exclusions(data_dir, paths)
         return paths
     dataset_lists.add_keep(data_dir, finding, *paths)
-    return None
+    return finding, paths
 
 
 def undo_fix(action: str, data_dir: str, record) -> None:
@@ -204,6 +204,9 @@ def undo_fix(action: str, data_dir: str, record) -> None:
         dataset_edits.undo(record)
     elif action == "exclude":
         dataset_lists.remove_exclusions(data_dir, record)
+    elif action == "keep":
+        finding, paths = record
+        dataset_lists.remove_keep(data_dir, finding, *paths)
 
 
 # -- checking a model ----------------------------------------------------------------------------

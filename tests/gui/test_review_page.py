@@ -10,7 +10,7 @@ from flowerstudio.gui.state import Page
 def test_review_finds_a_planted_copy_and_a_mislabelled_photo_and_fixes_them(qtbot, window, tmp_path, messages):
     from imagefactory import make_dataset
 
-    from flowerstudio.core.dataset_lists import read_exclusions
+    from flowerstudio.core.dataset_lists import read_exclusions, read_keeps
 
     data = make_dataset(tmp_path / "data", classes=("daisy", "rose", "tulip"), per_class=12, layout="split")
     rose = sorted((data / "train" / "rose").glob("*.jpg"))
@@ -47,3 +47,15 @@ def test_review_finds_a_planted_copy_and_a_mislabelled_photo_and_fixes_them(qtbo
     page.duplicates.buttons["exclude"].click()
     qtbot.waitUntil(lambda: bool(read_exclusions(str(data))), timeout=10000)
     assert os.path.exists(item.path) and not messages.shown
+
+    # Keep a finding by mistake (K), then take it back (Ctrl+Z): the doctor will list it again.
+    view = next(v for v in (page.labels, page.outliers, page.duplicates) if v.gallery_model.rowCount())
+    page.tabs.setCurrentWidget(view)
+    view.view.setCurrentIndex(view.gallery_model.index(0))
+    kept = view.current().path
+    qtbot.keyClick(view.view, Qt.Key.Key_K)
+    qtbot.waitUntil(lambda: bool(read_keeps(str(data))), timeout=10000)
+    assert os.path.relpath(kept, data) in {p for k in read_keeps(str(data)) for p in k[1:]}
+    qtbot.keyClick(view.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: not read_keeps(str(data)), timeout=10000)
+    assert read_exclusions(str(data)) and "Undone: keep" in page.summary.text()  # only the keep was undone

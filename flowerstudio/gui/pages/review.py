@@ -168,8 +168,7 @@ class ReviewPage(QWidget):
 
     def _fixed(self, view: FindingsView, item: GalleryItem, action: str, root: str, record) -> None:
         view.remove(item)
-        if action != "keep":
-            self.done.append((action, root, record))
+        self.done.append((action, root, record))
         self.undo_btn.setEnabled(bool(self.done))
         self.summary.setText(f"{action.capitalize()}: {esc(display_path(item.path))}. Retrain to use the change.")
 
