@@ -1,9 +1,10 @@
+import pytest
 import torch
 from imagefactory import draw_image
 from torchvision.transforms import v2
 
 from flowerstudio.core.config import AugmentConfig
-from flowerstudio.core.transforms import build_eval_transform, build_train_transform, denormalize
+from flowerstudio.core.transforms import ResizeCenterCrop, build_eval_transform, build_train_transform, denormalize
 
 MEAN, STD = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
 
@@ -26,7 +27,8 @@ def test_switches_turn_steps_off_and_validation_never_augments():
     img = draw_image(1, 3, (90, 70))
     train = build_train_transform(off, 64, MEAN, STD)
     evaluation = build_eval_transform(64, MEAN, STD)
-    assert torch.equal(train(img), evaluation(img))
+    # The same pixels, to within one step of 255 (validation resizes only what its crop keeps).
+    assert (train(img) - evaluation(img)).abs().max() <= (1 / 255) / STD[0] + 1e-6
     assert torch.equal(evaluation(img), evaluation(img))
     random_crop = build_train_transform(AugmentConfig(random_crop=True), 64, MEAN, STD)
     assert any(isinstance(t, v2.RandomCrop) for t in random_crop.transforms)
@@ -38,3 +40,19 @@ def test_normalisation_uses_the_backbones_statistics_and_round_trips():
     back = denormalize(x, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
     plain = build_eval_transform(64, (0.0,) * 3, (1.0,) * 3)(img)
     assert torch.allclose(back, plain, atol=1e-5)
+
+
+@pytest.mark.parametrize("size", [(533, 400), (400, 533), (300, 300), (641, 479), (97, 31), (31, 97), (4000, 3000)])
+def test_resize_center_crop_gives_the_two_steps_pixels(size):
+    """One resampling of the cropped part only, the same as Resize then CenterCrop to within 1/255 —
+    portrait, landscape, square, odd sizes, upscaled tiny photos and a camera-sized one."""
+    import numpy as np
+
+    img = draw_image(2, 5, size)
+    fast = np.asarray(ResizeCenterCrop(256, 224)(img), dtype=int)
+    steps = np.asarray(v2.CenterCrop(224)(v2.Resize(256, antialias=True)(img)), dtype=int)
+    assert fast.shape == steps.shape == (224, 224, 3)
+    assert np.abs(fast - steps).max() <= 1
+    assert (fast != steps).mean() < 0.05  # rounding, not a shifted or scaled picture
+    tensor = v2.PILToTensor()(img)  # tensors take the two steps
+    assert torch.equal(ResizeCenterCrop(256, 224)(tensor), v2.CenterCrop(224)(v2.Resize(256, antialias=True)(tensor)))

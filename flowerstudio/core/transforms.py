@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import torch
+from PIL import Image
 from torchvision.transforms import v2
 
 from flowerstudio.core.config import AugmentConfig
@@ -37,14 +38,38 @@ def build_train_transform(
     return v2.Compose(steps)
 
 
+class ResizeCenterCrop(torch.nn.Module):
+    """``Resize(size)`` then ``CenterCrop(crop)`` in one resampling of only the pixels the crop keeps.
+
+    Resizing the whole photo and then throwing its sides away was 40 % of the decoding cost of a
+    400x533 JPEG (benchmarks/README.md, extraction). Pillow's ``resize(box=...)`` places its filter
+    exactly as the full resize does, so the result is the same to within 1/255 (rounding), in
+    1.1 ms instead of 1.9 ms. Tensors (never the app's own input) take the two steps.
+    """
+
+    def __init__(self, size: int, crop: int) -> None:
+        super().__init__()
+        self.size, self.crop = size, crop
+
+    def forward(self, img):
+        if not isinstance(img, Image.Image):
+            return v2.CenterCrop(self.crop)(v2.Resize(self.size, antialias=True)(img))
+        w, h = img.size
+        # torchvision's sizes: the short side becomes ``size``, the long one is truncated; the crop is centred, rounded.
+        rw, rh = (self.size, int(self.size * h / w)) if w <= h else (int(self.size * w / h), self.size)
+        left, top = int(round((rw - self.crop) / 2.0)), int(round((rh - self.crop) / 2.0))
+        sx, sy = w / rw, h / rh
+        box = (left * sx, top * sy, (left + self.crop) * sx, (top + self.crop) * sy)
+        return img.resize((self.crop, self.crop), Image.Resampling.BILINEAR, box=box)
+
+
 def build_eval_transform(
     input_size: int, mean: Sequence[float], std: Sequence[float], aug: AugmentConfig | None = None
 ) -> v2.Compose:
     """Validation and prediction: resize, centre crop, normalise; no randomness."""
     return v2.Compose(
         [
-            v2.Resize(resize_size(input_size, aug), antialias=True),
-            v2.CenterCrop(input_size),
+            ResizeCenterCrop(resize_size(input_size, aug), input_size),
             v2.PILToTensor(),
             v2.ToDtype(torch.float32, scale=True),
             v2.Normalize(list(mean), list(std)),
@@ -61,4 +86,5 @@ def denormalize(x: torch.Tensor, mean: Sequence[float], std: Sequence[float]) ->
 
 def recipe(aug: AugmentConfig, input_size: int, mean: Sequence[float], std: Sequence[float]) -> dict:
     """A plain description of the pipeline, used to key the feature cache."""
-    return {"aug": vars(aug), "input_size": input_size, "mean": list(mean), "std": list(std), "v": 2}
+    # v3: ResizeCenterCrop (pixels within 1/255 of v2's), so features cached before are extracted again.
+    return {"aug": vars(aug), "input_size": input_size, "mean": list(mean), "std": list(std), "v": 3}
