@@ -6,8 +6,8 @@ as is, that is a Shape/Div/Ceil/Pad chain ONNX Runtime cannot fold, so every suc
 as a separate Pad, and the blocked-layout (NCHWc) convolutions around it convert their data out of
 and back into that layout: 30 % of Lite0's time at batch 32 on this project's 2-core CPU. A graph is
 exported for one input size anyway (its key holds it), so the padding is a constant there: written
-as a zero Pad of constant amounts, ONNX Runtime folds it into the convolution (121 -> 169 photos/s,
-benchmarks/README.md, engines).
+as a zero Pad of constant amounts, ONNX Runtime folds it into the convolution (125 -> 168 photos/s at
+batch 32, benchmarks/README.md, engines).
 """
 from __future__ import annotations
 
