@@ -23,11 +23,10 @@ import shutil
 import time
 from pathlib import Path
 
-from common import SHARED, machine, subset
+from common import SHARED, hold_out_fifth, machine, subset
 
 from flowerstudio.core.advice import NextStep, advise
 from flowerstudio.core.evaluate import evaluate
-from flowerstudio.core.predict import list_images
 from flowerstudio.core.config import TrainConfig
 from flowerstudio.core.dataset import scan_dataset
 from flowerstudio.core.trainer import train
@@ -41,16 +40,8 @@ def held_out(name: str, data: Path, work: Path) -> tuple[Path, Path]:
     """(the photos training draws from, the held-out test photos), as folders of links."""
     if name == "clothing":
         return data, data / "test"  # its ready-made split; subset() draws from train/ and validation/
-    rng = random.Random(0)
     pool, test = work / f"{name}-pool", work / f"{name}-test"
-    for cls in sorted(d for d in data.iterdir() if d.is_dir()):
-        paths = sorted(list_images([cls]))
-        rng.shuffle(paths)
-        k = len(paths) // 5
-        for folder, part in ((test, paths[:k]), (pool, paths[k:])):
-            (folder / cls.name).mkdir(parents=True, exist_ok=True)
-            for path in part:
-                (folder / cls.name / Path(path).name).symlink_to(path)
+    hold_out_fifth(data, test, pool, random.Random(0))
     return pool, test
 
 

@@ -21,21 +21,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import SHARED, Timer, machine  # noqa: E402
-
-
-def _link(paths, folder: Path) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    for path in paths:
-        link = folder / os.path.basename(path)
-        if not link.exists():
-            link.symlink_to(path)
-
-
-def _by_class(folder: Path) -> dict[str, list[str]]:
-    from flowerstudio.core.predict import list_images
-
-    return {d.name: list_images([d]) for d in sorted(folder.iterdir()) if d.is_dir()}
+from common import SHARED, Timer, hold_out_fifth, link_into, machine, photos_by_class  # noqa: E402
 
 
 def prepare(dataset: str, work: Path, per_class: int, seed: int = 0) -> dict[str, Path]:
@@ -45,30 +31,23 @@ def prepare(dataset: str, work: Path, per_class: int, seed: int = 0) -> dict[str
     out = {name: work / f"{dataset}-{name}" for name in ("small", "full", "test", "unused")}
     if dataset == "clothing":
         root = SHARED / "clothing-small"
-        pool = _by_class(root / "train")
+        pool = photos_by_class(root / "train")
         for split in ("train", "validation"):  # the ready-made split, as it is
-            for cls, paths in _by_class(root / split).items():
-                _link(paths, out["full"] / split / cls)
-        for cls, paths in _by_class(root / "test").items():
-            _link(paths, out["test"] / cls)
+            for cls, paths in photos_by_class(root / split).items():
+                link_into(out["full"] / split / cls, paths)
+        for cls, paths in photos_by_class(root / "test").items():
+            link_into(out["test"] / cls, paths)
     else:  # TrashNet has no split: a fifth of each class is held out for testing
-        pool = {}
-        for cls, paths in _by_class(SHARED / "trashnet").items():
-            paths = sorted(paths)
-            rng.shuffle(paths)
-            k = len(paths) // 5
-            _link(paths[:k], out["test"] / cls)
-            _link(paths[k:], out["full"] / cls)
-            pool[cls] = paths[k:]
+        pool = hold_out_fifth(SHARED / "trashnet", out["test"], out["full"], rng)
     seen = set()
     for cls, paths in pool.items():
         picked = sorted(rng.sample(sorted(paths), per_class))
-        _link(picked, out["small"] / cls)
+        link_into(out["small"] / cls, picked)
         seen.update(picked)
     source = SHARED / ("clothing-small" if dataset == "clothing" else "trashnet")
     for path in sorted(source.rglob("*.jpg")):
         if str(path) not in seen:
-            _link([path], out["unused"] / path.parent.name)
+            link_into(out["unused"] / path.parent.name, [path])
     return out
 
 

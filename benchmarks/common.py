@@ -45,6 +45,35 @@ def subset(data: str, out: Path, train_per_class: int, val_per_class: int, seed:
     return out
 
 
+def link_into(folder: Path, paths) -> None:
+    """Links to ``paths`` in ``folder`` (the shared photos are never copied or touched)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in paths:
+        link = folder / os.path.basename(path)
+        if not link.exists():
+            link.symlink_to(path)
+
+
+def photos_by_class(folder: Path) -> dict[str, list[str]]:
+    from flowerstudio.core.predict import list_images
+
+    return {d.name: list_images([d]) for d in sorted(folder.iterdir()) if d.is_dir()}
+
+
+def hold_out_fifth(source: Path, test: Path, rest: Path, rng: random.Random) -> dict[str, list[str]]:
+    """A set without a ready-made split (TrashNet): a fifth of each class folder of ``source``, drawn
+    with ``rng``, linked under ``test`` for testing only; the rest linked under ``rest`` and returned."""
+    kept = {}
+    for cls, paths in photos_by_class(source).items():
+        paths = sorted(paths)
+        rng.shuffle(paths)
+        k = len(paths) // 5
+        link_into(test / cls, paths[:k])
+        link_into(rest / cls, paths[k:])
+        kept[cls] = paths[k:]
+    return kept
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
