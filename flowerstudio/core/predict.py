@@ -88,9 +88,10 @@ class Predictor:
 
         self.device = resolve_device(device)
         self.info = read_model_info(model_path)
-        key = model_file_key(model_path)
+        # The file's content names its ONNX graph; hashing it is for ONNX Runtime only.
+        key = model_file_key(model_path) if choose_engine(engine, self.device) == InferenceEngine.ONNXRUNTIME else None
         shape = (3, self.info.input_size, self.info.input_size)
-        if choose_engine(engine, self.device) == InferenceEngine.ONNXRUNTIME and graph_is_cached(key, shape):
+        if key is not None and graph_is_cached(key, shape):
             # This very file ran before: its graph is all it takes (the network is built only if needed).
             self.model = InferenceNet(lambda: load_model(model_path)[0], self.device, engine, key=key)
         else:  # built now, so a file that cannot be a network says so here
