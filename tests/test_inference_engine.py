@@ -116,13 +116,17 @@ def test_auto_is_onnxruntime_on_cpu_and_pytorch_on_cuda():
 
 def test_the_graph_is_exported_once_then_read_from_the_cache(monkeypatch, tmp_path):
     exports = _Counting(monkeypatch)
+    fusions = []
+    real_fuse = inference.fuse_for_inference
+    monkeypatch.setattr(inference, "fuse_for_inference", lambda m: fusions.append(m) or real_fuse(m))
     model = _calibrated("efficientnet_lite0")
     x = _photos()
     first = InferenceNet(model, CPU)(x)
-    assert exports.calls == 1
+    assert exports.calls == 1 and len(fusions) == 1
     again = InferenceNet(model, CPU)  # another run with the same weights: a new process would do the same
     assert torch.equal(again(x), first) and again.engine == InferenceEngine.ONNXRUNTIME
     assert exports.calls == 1
+    assert len(fusions) == 1  # the cached graph needs no fused copy of the network
     (entry,) = [p for p in (tmp_path / "cache").iterdir() if p.is_dir()]
     assert (entry / inference.GRAPH_FILE).is_file() and (entry / "key.json").is_file()
     InferenceNet(model, CPU)(torch.randn(2, 3, SIZE + 32, SIZE + 32))  # another input size: another graph
@@ -241,3 +245,16 @@ def test_a_cached_graph_that_fails_builds_the_network_and_falls_back(tmp_path, t
         result = later.predict(photos, batch_size=4)
     assert later.model.engine == InferenceEngine.PYTORCH and len(caplog.records) == 1
     assert max(np.abs(a.probs - b.probs).max() for a, b in zip(result.predictions, first.predictions)) <= 1e-4
+
+
+def test_a_frozen_stage_opens_one_session_for_all_its_photos(tiny_data, tmp_path, monkeypatch):
+    """Training and validation photos go through one ONNX Runtime session, opened once."""
+    from flowerstudio.core.trainer import train
+    from tinyrun import tiny_config
+
+    opened = []
+    real = inference._session
+    monkeypatch.setattr(inference, "_session", lambda path: opened.append(path) or real(path))
+    result = train(tiny_config(tiny_data, tmp_path / "runs", epochs=1))
+    assert result.status == "completed"
+    assert len(opened) == 1

@@ -111,7 +111,7 @@ class FeatureCache:
         paths: Sequence[str],
         labels: Sequence[int],
         transform: Callable,
-        backbone: torch.nn.Module,
+        backbone: torch.nn.Module | InferenceNet,
         device: torch.device,
         batch_size: int,
         workers: int = 0,
@@ -124,13 +124,15 @@ class FeatureCache:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Features [N, D] (float16) for ``paths`` and a mask of the photos that decoded.
 
-        ``engine`` runs the backbone (inference.py); the engines agree within 1e-4, well
+        ``engine`` runs the backbone (inference.py), unless ``backbone`` is already an InferenceNet
+        (one for every view of a run: one session, opened once); the engines agree within 1e-4, well
         inside the float16 the features are kept in, so it is not part of the cache key.
 
         Under torchrun each rank extracts its share of the missing photos; all ranks
         then hold every row and rank 0 writes the file.
         """
         cancel, dist = cancel or CancelToken(), dist or Distributed()
+        net = backbone if isinstance(backbone, InferenceNet) else InferenceNet(backbone, device, engine)
         view = stored_view(view, device)
         rows = self._read(view)
         ids = [photo_identity(p) for p in paths]
@@ -142,7 +144,7 @@ class FeatureCache:
             try:
                 dataset = ImageDataset([paths[i] for i in mine], [labels[i] for i in mine], transform, min_side)
                 steps = math.ceil(math.ceil(len(missing) / dist.world) / batch_size)
-                self._extract(new, mine, ids, paths, dataset, InferenceNet(backbone, device, engine), device,
+                self._extract(new, mine, ids, paths, dataset, net, device,
                               batch_size, workers, callback, cancel, dist, steps)
             finally:
                 for part in dist.gather(new):
@@ -152,7 +154,7 @@ class FeatureCache:
         else:
             callback(Log(f"Features{label}: all {len(paths)} photos found in the cache"))
         ok = torch.tensor([key in rows for key in ids], dtype=torch.bool)
-        dim = next(iter(rows.values())).shape[0] if rows else backbone_dim(backbone)
+        dim = next(iter(rows.values())).shape[0] if rows else backbone_dim(net.net)
         out = torch.zeros(len(paths), dim, dtype=torch.float16)
         for i, key in enumerate(ids):
             if key in rows:

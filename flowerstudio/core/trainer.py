@@ -29,6 +29,7 @@ from flowerstudio.core.events import (
     RunStarted, ignore,
 )
 from flowerstudio.core.featurecache import cache_for
+from flowerstudio.core.inference import InferenceNet
 from flowerstudio.core.optim import make_optimizer, make_scheduler
 from flowerstudio.core.loader import ImageDataset, make_loader
 from flowerstudio.core.models import (
@@ -265,7 +266,7 @@ class _Run:
         eval_tf = build_eval_transform(cfg.input_size, spec.mean, spec.std, cfg.augment)
         tr_paths, tr_labels = [s.path for s in scan.train], [s.label for s in scan.train]
         va_paths, va_labels = [s.path for s in scan.val], [s.label for s in scan.val]
-        extract = dict(backbone=self.model.backbone, device=self.device, batch_size=cfg.batch_size,
+        extract = dict(backbone=InferenceNet(self.model.backbone, self.device, cfg.inference_engine), device=self.device, batch_size=cfg.batch_size,
                        workers=cfg.workers, callback=self.emit, cancel=self.cancel,
                        min_side=resize_size(cfg.input_size, cfg.augment), dist=self.dist,
                        engine=cfg.inference_engine)
