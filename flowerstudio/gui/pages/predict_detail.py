@@ -34,6 +34,7 @@ class TopKBars(pg.PlotWidget):
     def set_topk(self, topk: Sequence[tuple[str, float]], true_name: Optional[str] = None) -> None:
         clear_plot(self.plot)
         self.labels = [name for name, _ in topk]
+        self.setVisible(bool(topk))  # empty axes (0..1 upside down) with no photo selected only puzzle
         if not topk:
             return
         ys = list(range(len(topk)))
