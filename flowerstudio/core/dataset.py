@@ -18,7 +18,7 @@ from .atomic import atomic_write_bytes
 from .dataset_lists import STATE_DIR, read_exclusions
 from .fsnames import json_bytes
 from .events import Callback, CancelToken, PhaseStarted, Progress, ignore
-from .imageio import is_hidden_or_system, is_image_file, probe_image
+from .imageio import is_hidden_or_system, is_image_file, is_photo_file, probe_image
 
 # Folder names per role, in order of preference when several exist.
 _ROLE_NAMES = (("train", ("train",)), ("val", ("valid", "val", "validation")), ("test", ("test",)))
@@ -90,6 +90,9 @@ class DatasetScan:
         if len(self.skipped) > excluded or self.unreadable:
             lines.append(f"Left out: {len(self.skipped) - excluded} hidden or non-image entries, "
                          f"{len(self.unreadable)} unreadable images")
+            # The reasons many photos share (a folder of iPhone photos: "HEIC photo, ..."), most first.
+            lines.extend(f"  {n} unreadable: {why}" for why, n in Counter(r for _, r in self.unreadable).most_common(3)
+                         if n > 1)
         lines.extend(f"Warning: {w}" for w in self.warnings)
         return "\n".join(lines)
 
@@ -198,7 +201,7 @@ class _Walker:
                     yield from self.images(e.path)
                 elif not e.is_file():
                     self.skipped.append((e.path, "broken link or special file"))
-                elif not is_image_file(e.name):
+                elif not is_photo_file(e.name):
                     self.skipped.append((e.path, "not an image file"))
                 elif self.excluded and os.path.relpath(e.path, self.root).replace(os.sep, "/") in self.excluded:
                     self.skipped.append((e.path, EXCLUDED))
@@ -376,8 +379,8 @@ def scan_dataset(
     for cls in classes:
         if not any(files[r].get(cls) for r in files):
             where = os.path.join(root, split_dirs.get("train", ""), cls)
-            has_bad = any(p.startswith(where + os.sep) for p in bad)
-            why = "only unreadable images" if has_bad else "no images"
+            first_bad = next((p for p in bad if p.startswith(where + os.sep)), None)
+            why = f"only unreadable images (e.g. {first_bad}: {bad[first_bad]})" if first_bad else "no images"
             raise DatasetError(f"Class folder {where} has {why}. Remove it or add photos.")
     val_fraction, seed = float(val_fraction), int(seed)
     if layout == "flat" and split_path and os.path.isfile(split_path):

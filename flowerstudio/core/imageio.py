@@ -9,11 +9,39 @@ from __future__ import annotations
 import os
 from typing import Optional, Tuple
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError, features
 
+
+def _heif_reader() -> bool:
+    """Lets Pillow read HEIC/HEIF (iPhones' default) when pillow-heif is installed: optional, because
+    its binary wheels are GPLv2 (they bundle the x265 encoder), unlike everything else the app uses."""
+    try:
+        from pillow_heif import register_heif_opener
+    except ImportError:
+        return False
+    register_heif_opener()
+    return True
+
+
+_HEIF = frozenset({".heic", ".heif", ".hif"})
+_HEIF_READABLE = _heif_reader()
+# .jfif/.jpe: JPEGs as some browsers and old cameras name them. AVIF where this Pillow reads it (11.2+).
 IMAGE_EXTENSIONS = frozenset(
-    {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+    {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+    | ({".avif"} if features.check("avif") else set())
+    | (_HEIF if _HEIF_READABLE else set())
 )
+
+# Photos the app recognises but cannot read here, with what the user can do about it: a scan names
+# them instead of counting them among "non-image entries" (a folder of iPhone photos would otherwise
+# look empty for no reason).
+_CANNOT_READ = {
+    **{ext: "HEIC photo, which Flower Studio cannot read on this computer: export it as JPEG, "
+            "or install the pillow-heif package" for ext in _HEIF},
+    ".avif": "AVIF photo, which this computer's Pillow cannot read: export it as JPEG, or update Pillow",
+    **{ext: "camera RAW file: export it as JPEG from your camera's or photo software"
+       for ext in (".cr2", ".cr3", ".nef", ".nrw", ".arw", ".dng", ".orf", ".rw2", ".raf", ".srw", ".pef")},
+}
 
 _SYSTEM_NAMES = frozenset({"__macosx", "thumbs.db", "desktop.ini", "@eadir"})
 
@@ -51,6 +79,19 @@ def is_hidden_or_system(name: str) -> bool:
 def is_image_file(path: str | os.PathLike) -> bool:
     """True when the file name ends in one of IMAGE_EXTENSIONS (any case)."""
     return os.path.splitext(os.fspath(path))[1].lower() in IMAGE_EXTENSIONS
+
+
+def is_photo_file(path: str | os.PathLike) -> bool:
+    """True for every photo the user meant to give: readable ones, and those in formats the app
+    cannot read here (listed so they are reported as unreadable, with why, not silently left out)."""
+    return is_image_file(path) or unreadable_photo(path) is not None
+
+
+def unreadable_photo(path: str | os.PathLike) -> Optional[str]:
+    """Why a photo in a format the app knows but cannot read here is left out, with what to do about
+    it; None for readable formats and for files that are not photos."""
+    ext = os.path.splitext(os.fspath(path))[1].lower()
+    return None if ext in IMAGE_EXTENSIONS else _CANNOT_READ.get(ext)
 
 
 def too_many_pixels(width: int, height: int) -> Optional[str]:
@@ -122,6 +163,8 @@ def _to_rgb(img: Image.Image, background: Colour) -> Image.Image:
 
 def _open_rgb(path: str, background: Colour, draft_size: Optional[int]) -> Image.Image:
     """Decode fully, orient by EXIF, flatten to 8-bit RGB. Raises ImageLoadError."""
+    if (why := unreadable_photo(path)) is not None:
+        raise ImageLoadError(path, why)  # Pillow may open a RAW file's tiny preview: never train on that
     _check_not_empty(path)
     try:
         with Image.open(path) as im:
@@ -178,6 +221,8 @@ def probe_image(path: str | os.PathLike) -> Optional[str]:
     motion photos) are decoded to decide.
     """
     path = os.fspath(path)
+    if (why := unreadable_photo(path)) is not None:
+        return why
     try:
         _check_not_empty(path)
     except ImageLoadError as exc:

@@ -13,7 +13,7 @@ from flowerstudio.core.calibration import calibrated_probs
 from flowerstudio.core.events import (
     BadImage, Callback, Cancelled, CancelToken, Meter, PhaseStarted, PredictionBatch, Progress, ignore,
 )
-from flowerstudio.core.imageio import ImageLoadError, is_hidden_or_system, is_image_file, load_image
+from flowerstudio.core.imageio import ImageLoadError, is_hidden_or_system, is_photo_file, load_image
 from flowerstudio.core.inference import InferenceNet
 from flowerstudio.core.loader import bounded_map
 from flowerstudio.core.models import resolve_device
@@ -61,7 +61,8 @@ class PredictResult:
 
 
 def list_images(inputs: Sequence[str | os.PathLike], recursive: bool = True) -> list[str]:
-    """Image files among ``inputs`` (files or folders), skipping hidden and system entries, sorted."""
+    """Image files among ``inputs`` (files or folders), skipping hidden and system entries, sorted.
+    Photos in formats the app cannot read here are listed too: labelling reports them, with why."""
     found: list[str] = []
     for item in inputs:
         item = str(item)
@@ -69,7 +70,7 @@ def list_images(inputs: Sequence[str | os.PathLike], recursive: bool = True) -> 
             for dirpath, dirnames, filenames in os.walk(item):
                 dirnames[:] = sorted(d for d in dirnames if not is_hidden_or_system(d)) if recursive else []
                 found += [os.path.join(dirpath, f) for f in sorted(filenames)
-                          if is_image_file(f) and not is_hidden_or_system(f)]
+                          if is_photo_file(f) and not is_hidden_or_system(f)]
         elif os.path.isfile(item) and not is_hidden_or_system(os.path.basename(item)):
             found.append(item)
     return found

@@ -1,6 +1,9 @@
 """Dataset page: scanning a generated folder shows classes, counts, photos and problems."""
 import os
 
+import pytest
+
+from flowerstudio.core.imageio import IMAGE_EXTENSIONS
 from flowerstudio.gui.state import Page
 from flowerstudio.gui.widgets.gallery_model import PathRole
 
@@ -104,3 +107,16 @@ def test_a_folder_of_unlabelled_photos_points_to_predict(qtbot, window, tmp_path
     page.summary.linkActivated.emit("predict")
     assert window.current_page() is Page.PREDICT
     qtbot.waitUntil(lambda: len(window.predict_page.pending) == 5, timeout=30000)
+
+
+@pytest.mark.skipif(".heic" in IMAGE_EXTENSIONS, reason="pillow-heif is installed: HEIC is read")
+def test_photos_a_phone_saved_as_heic_are_explained_on_the_page(qtbot, window, tmp_path):
+    from imagefactory import make_dataset
+
+    root = make_dataset(tmp_path / "phone", classes=("a", "b"), per_class=6, layout="flat")
+    for i in range(3):
+        (root / "a" / f"IMG_{i}.HEIC").write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(200))
+    page = scan(qtbot, window, root)
+    assert "3 unreadable photos" in page.summary.text()
+    assert "3 of the unreadable photos: HEIC photo" in page.summary.text()
+    assert "export it as JPEG" in page.summary.text()

@@ -5,6 +5,7 @@ import os
 import pytest
 from helpers import Heartbeat
 
+from flowerstudio.core.imageio import IMAGE_EXTENSIONS
 from flowerstudio.gui.state import Page
 from flowerstudio.gui.widgets.gallery_model import ItemRole
 
@@ -63,8 +64,9 @@ def test_predict_folder_filter_export_sort(qtbot, window, trained, tmp_path, mes
     page.sort.setCurrentIndex(page.sort.findData("confidence_desc"))
     assert page.proxy.index(0, 0).data(ItemRole).confidence == max(it.confidence for it in items)
 
+    assert page.detail.bars.isHidden()  # nothing selected: no empty chart
     page.gallery.setCurrentIndex(page.proxy.index(0, 0))
-    assert page.detail.bars.labels and len(page.detail.bars.labels) == 3
+    assert page.detail.bars.labels and len(page.detail.bars.labels) == 3 and not page.detail.bars.isHidden()
     qtbot.waitUntil(lambda: page.detail.image.has_photo, timeout=10000)
 
     out = tmp_path / "pred.csv"
@@ -199,3 +201,22 @@ def test_review_loop_label_add_to_dataset_and_retrain(qtbot, window, trained, tm
     reviewed = [it for it in page.gallery_model.items() if it.reviewed]
     assert len(reviewed) == 2  # kept; the 4 others were predicted again by the new model
     assert [it.payload.path for it in page.gallery_model.items() if not it.reviewed] != []
+
+
+@pytest.mark.skipif(".heic" in IMAGE_EXTENSIONS, reason="pillow-heif is installed: HEIC is read")
+def test_photos_that_cannot_be_read_say_why(qtbot, window, trained, tmp_path):
+    """A phone's HEIC photo beside a JPEG: the JPEG is labelled, the HEIC counted and explained."""
+    import shutil
+
+    data, model = trained
+    page = window.predict_page
+    window.go_to(Page.PREDICT)
+    load(qtbot, page, model)
+    page.clear()
+    folder = tmp_path / "phone"
+    folder.mkdir()
+    shutil.copy(next((data / "valid" / "daisy").iterdir()), folder)
+    (folder / "IMG_1.HEIC").write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(200))
+    predict(qtbot, page, [str(folder)], 1)
+    assert "1 unreadable" in page.counts.text()
+    assert "1 photo could not be read: HEIC photo" in page.hint.text()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 from typing import Optional
 
 from PySide6.QtCore import Qt, Signal
@@ -205,6 +206,10 @@ class DatasetPage(QWidget):
             bits = [f"{n} {what}" for n, what in ((len(scan.unreadable), "unreadable photos"),
                                                   (len(scan.skipped), "files skipped")) if n]
             text += "<br>" + warning_html(f"{' and '.join(bits)} — see Problems.")
+        if scan.unreadable:  # the reason many share, e.g. a folder of iPhone photos: say it here
+            why, n = Counter(reason for _, reason in scan.unreadable).most_common(1)[0]
+            if n > 1:
+                text += "<br>" + warning_html(esc(f"{n} of the unreadable photos: {why}"))
         for w in scan.warnings[:3]:
             text += "<br>" + warning_html(f"⚠ {esc(w)}")
         self.summary.setText(text)

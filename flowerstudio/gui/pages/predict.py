@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 from typing import Optional
 
 from PySide6.QtCore import Qt
@@ -245,6 +246,9 @@ class PredictPage(QWidget):
             text += f" · {len(self.pending)} waiting" + ("" if self.predictor else " for a model")
         if self.unreadable:
             text += f" · {len(self.unreadable)} unreadable"
+            # Say why, not only how many: a folder of iPhone photos is all "HEIC photo, ...".
+            why, n = Counter(reason for _, reason in self.unreadable).most_common(1)[0]
+            self.hint.setText(f"{n} photo{'s' if n > 1 else ''} could not be read: {why}")
         self.counts.setText(text)
         self.output.set_enabled(bool(items), not self.is_busy())
         self.review.update_counts()
