@@ -320,3 +320,21 @@ def test_many_files_is_quick(tmp_path):
     scan = scan_dataset(root)
     assert len(scan.train) + len(scan.val) == 1500
     assert time.perf_counter() - start < 3.0
+
+
+def test_a_folder_that_only_wraps_the_dataset_names_the_inner_folder(tmp_path):
+    from flowerstudio.core.dataset import WrappedDatasetError, wrapped_dataset
+
+    flat = make_dataset(tmp_path / "a" / "b" / "photos", classes=("x", "y"), per_class=3, layout="flat")
+    split = make_dataset(tmp_path / "s" / "flowers", classes=("x", "y"), per_class=3, layout="split")
+    shutil.rmtree(split / "valid")  # train/ alone is a dataset too
+    (tmp_path / "a" / ".DS_Store").write_bytes(b"")  # clutter is no second folder
+    with pytest.raises(WrappedDatasetError, match=r"holds only the folder 'b'; the class folders seem to be in .*photos") as err:
+        scan_dataset(tmp_path / "a")
+    assert err.value.inner == str(flat)
+    assert wrapped_dataset(str(tmp_path / "s")) == str(split)
+    # A single class folder of photos, or a folder with photos beside its one sub-folder, wraps nothing.
+    assert wrapped_dataset(str(flat)) is None and wrapped_dataset(str(flat / "x")) is None
+    make_dataset(tmp_path / "c", classes=("only",), per_class=2, layout="flat")
+    (tmp_path / "c" / "loose.jpg").write_bytes((tmp_path / "c" / "only").iterdir().__next__().read_bytes())
+    assert wrapped_dataset(str(tmp_path / "c")) is None

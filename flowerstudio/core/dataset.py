@@ -46,6 +46,15 @@ class UnlabelledFolderError(DatasetError):
     """Photos with no class folders: nothing to train on, but photos a model could label."""
 
 
+class WrappedDatasetError(DatasetError):
+    """The chosen folder only wraps the dataset (a zip unpacked into a folder of its own name):
+    ``inner`` is the folder the class folders are in."""
+
+    def __init__(self, message: str, inner: str) -> None:
+        super().__init__(message)
+        self.inner = inner
+
+
 @dataclass
 class DatasetScan:
     """What a scan found: classes, the split, and everything left out (with reasons)."""
@@ -300,6 +309,26 @@ def _collect_split(walker, root, split_dirs, skip_files, warnings):
     return classes, files
 
 
+def wrapped_dataset(root: str, depth: int = 3) -> Optional[str]:
+    """The folder below ``root`` where a dataset starts when ``root`` only wraps it: a chain of single
+    sub-folders with no photos beside them, down to one holding two or more folders or a train/
+    folder. None when ``root`` is not such a wrapper (e.g. a single class folder of photos)."""
+    path = root
+    for _ in range(depth):
+        try:
+            with os.scandir(path) as it:
+                entries = [e for e in it if not is_hidden_or_system(e.name) and e.name != STATE_DIR]
+            dirs = [e.path for e in entries if e.is_dir()]
+            if path != root and (len(dirs) >= 2 or "train" in detect_split_dirs(path)):
+                return path
+            if len(dirs) != 1 or any(e.is_file() and is_photo_file(e.name) for e in entries):
+                return None
+        except OSError:
+            return None
+        path = dirs[0]
+    return None
+
+
 def _probe_all(paths, check_images, callback, cancel) -> dict[str, str]:
     """path -> reason for every unreadable image, reporting progress as it goes."""
     total, bad = len(paths), {}
@@ -368,6 +397,10 @@ def scan_dataset(
     if len(classes) < min_classes:
         found = f" (found only {classes[0]!r})" if classes else ""
         need = "at least two class folders" if min_classes > 1 else "a class folder"
+        if (inner := wrapped_dataset(root)) is not None:
+            only = os.path.relpath(inner, root).split(os.sep)[0]
+            raise WrappedDatasetError(f"{root} holds only the folder {only!r}; the class folders seem to be in "
+                                      f"{inner}: choose that folder.", inner)
         raise DatasetError(f"{root} needs {need}{found}. {LAYOUT_HELP}")
     if layout == "flat" and not 0.0 < float(val_fraction) < 1.0:
         raise DatasetError(f"Validation fraction must be between 0 and 1, not {val_fraction}.")

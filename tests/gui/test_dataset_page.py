@@ -57,15 +57,26 @@ def test_not_a_dataset_shows_message_not_crash(qtbot, window, tmp_path):
     assert not window.train_page.train_btn.isEnabled()
 
 
-def test_failed_scan_clears_the_previous_dataset_and_is_not_reopened(qtbot, window, tiny_dataset, tmp_path):
+def page_problems_title(window) -> str:
+    page = window.dataset_page
+    return page.tabs.tabText(page.tabs.indexOf(page.problems))
+
+
+def test_failed_scan_clears_the_previous_dataset_and_is_not_reopened(qtbot, window, tmp_path):
+    from imagefactory import make_dataset, write_broken_files
+
     from flowerstudio.gui import settings
 
-    scan(qtbot, window, tiny_dataset)
+    good = make_dataset(tmp_path / "good", classes=("a", "b"), per_class=4, layout="flat")
+    write_broken_files(good / "a")
+    scan(qtbot, window, good)
+    assert page_problems_title(window) != "Problems"  # the broken files are listed
     empty = tmp_path / "empty"
     empty.mkdir()
     page = scan(qtbot, window, empty)
     assert page.table.rowCount() == 0 and page.chart.names == [] and page.gallery_model.rowCount() == 0
-    assert settings.get("dataset/last_dir", "", str) == str(tiny_dataset)  # the good one is reopened
+    assert page_problems_title(window) == "Problems" and page.problems.topLevelItemCount() == 0
+    assert settings.get("dataset/last_dir", "", str) == str(good)  # the good one is reopened
     assert str(empty) not in settings.recent("datasets")
 
 
@@ -120,3 +131,15 @@ def test_photos_a_phone_saved_as_heic_are_explained_on_the_page(qtbot, window, t
     assert "3 unreadable photos" in page.summary.text()
     assert "3 of the unreadable photos: HEIC photo" in page.summary.text()
     assert "export it as JPEG" in page.summary.text()
+
+
+def test_a_folder_that_only_wraps_the_dataset_links_to_it(qtbot, window, tmp_path):
+    """A zip unpacked into a folder of its own name: the page names the inner folder and opens it."""
+    from imagefactory import make_dataset
+
+    inner = make_dataset(tmp_path / "download" / "flowers", classes=("a", "b"), per_class=4, layout="split")
+    page = scan(qtbot, window, tmp_path / "download")
+    assert "the class folders seem to be in" in page.summary.text() and window.state.scan is None
+    with qtbot.waitSignal(window.state.scan_changed, timeout=30000):
+        page.summary.linkActivated.emit("inner")
+    assert window.state.scan.root == str(inner) and page.path_edit.text() == str(inner)

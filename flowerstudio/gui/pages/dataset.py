@@ -8,7 +8,7 @@ from typing import Optional
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
                                QLineEdit, QProgressBar, QPushButton, QSplitter, QTableWidget,
-                               QTableWidgetItem, QTabWidget, QTreeWidget, QTreeWidgetItem,
+                               QTableWidgetItem, QTabWidget,
                                QVBoxLayout, QWidget)
 
 from flowerstudio.gui import settings
@@ -16,13 +16,14 @@ from flowerstudio.gui.widgets.augment_preview import AugmentPreview
 from flowerstudio.gui.widgets.class_chart import ClassChart
 from flowerstudio.gui.widgets.gallery_model import GalleryItem, GalleryModel
 from flowerstudio.gui.widgets.number_item import NumberItem
+from flowerstudio.gui.widgets.problems_tree import ProblemsTree
 from flowerstudio.gui.widgets.gallery_view import GalleryView
 from flowerstudio.gui.state import AppState
 from flowerstudio.gui.widgets.thumbnails import ThumbnailCache
 from flowerstudio.gui import engine
 from flowerstudio.gui.jobs import Job, run_job
 from flowerstudio.core.fsnames import display_path
-from flowerstudio.core.dataset import UnlabelledFolderError
+from flowerstudio.core.dataset import UnlabelledFolderError, WrappedDatasetError
 from flowerstudio.gui.style import error_html, esc, warning_html
 
 SPLIT_TITLES = {"train": "train", "val": "validation", "test": "test"}
@@ -63,7 +64,7 @@ class DatasetPage(QWidget):
                               "or a folder with train/ and valid/ sub-folders.")
         self.summary.setWordWrap(True)
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
-        self.summary.linkActivated.connect(lambda _link: self.label_folder_requested.emit(self.path_edit.text()))
+        self.summary.linkActivated.connect(self._on_link)
 
         self.table = QTableWidget(0, 5)
         self.table.setHorizontalHeaderLabels(["Class", "Folder", "Train", "Validation", "Test"])
@@ -91,11 +92,7 @@ class DatasetPage(QWidget):
 
         self.chart = ClassChart()
         self.chart.class_clicked.connect(self.select_class)
-        self.problems = QTreeWidget()
-        self.problems.setHeaderLabels(["File", "Reason"])
-        self.problems.setRootIsDecorated(True)
-        self.problems.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
-        self.problems.setColumnWidth(0, 520)
+        self.problems = ProblemsTree()
         self.preview = AugmentPreview(state)
 
         self.tabs = QTabWidget()
@@ -171,6 +168,8 @@ class DatasetPage(QWidget):
         if isinstance(self.task.exception, UnlabelledFolderError):
             text += ("<br>These look like unlabelled photos: <a href='predict'>label them on the Predict page</a> "
                      "with a model you trained.")
+        elif isinstance(self.task.exception, WrappedDatasetError):
+            text += f"<br><a href='inner'>Open {esc(display_path(self.task.exception.inner))}</a>"
         self.summary.setText(text)
         # Nothing of the previous dataset may stay on screen as if it belonged to this folder.
         self.table.setRowCount(0)
@@ -178,8 +177,15 @@ class DatasetPage(QWidget):
         self.gallery_label.setText("")
         self.chart.set_counts([], {})
         self.problems.clear()
+        self.tabs.setTabText(self.tabs.indexOf(self.problems), "Problems")
         self.scan = None
         self.state.set_scan(None)
+
+    def _on_link(self, link: str) -> None:
+        if link == "inner":  # the folder a wrapped dataset really starts in
+            self.open_folder(self.task.exception.inner)
+        else:
+            self.label_folder_requested.emit(self.path_edit.text())
 
     def _on_scanned(self, scan) -> None:
         self._end("")
@@ -230,30 +236,10 @@ class DatasetPage(QWidget):
         self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         self.table.setSortingEnabled(True)
         self.chart.set_counts(scan.display_names, counts)
-        self._fill_problems(scan)
+        n = self.problems.fill(scan)
+        self.tabs.setTabText(self.tabs.indexOf(self.problems), f"Problems ({n})" if n else "Problems")
         if scan.classes:
             self.select_class(0)
-
-    def _fill_problems(self, scan) -> None:
-        self.problems.clear()
-        groups = [("Unreadable photos", scan.unreadable), ("Skipped files", scan.skipped)]
-        for title, rows in groups:
-            top = QTreeWidgetItem([f"{title} ({len(rows)})", ""])
-            for path, reason in rows:
-                child = QTreeWidgetItem([display_path(path), str(reason)])
-                child.setToolTip(0, display_path(path))
-                top.addChild(child)
-            self.problems.addTopLevelItem(top)
-            top.setExpanded(len(rows) <= 200)
-        warn = QTreeWidgetItem([f"Warnings ({len(scan.warnings)})", ""])
-        for w in scan.warnings:
-            child = QTreeWidgetItem([w, ""])
-            child.setToolTip(0, w)
-            warn.addChild(child)
-        self.problems.addTopLevelItem(warn)
-        warn.setExpanded(True)
-        n = len(scan.unreadable) + len(scan.skipped) + len(scan.warnings)
-        self.tabs.setTabText(self.tabs.indexOf(self.problems), f"Problems ({n})" if n else "Problems")
 
     def select_class(self, label: int) -> None:
         for row in range(self.table.rowCount()):
