@@ -6,6 +6,7 @@ import os
 import signal
 import sys
 import time
+from collections import Counter
 from typing import Optional, Sequence
 
 from flowerstudio.core.config import TrainConfig
@@ -140,10 +141,15 @@ def _add_export(sub) -> None:
 class TqdmReporter:
     """Turns engine events into tqdm bars and printed lines."""
 
+    # Bad photos listed per reason before the rest are only counted: a folder of 2,000 iPhone photos
+    # would otherwise print 2,000 identical lines. A training run's train.log still lists every one.
+    BAD_LINES_PER_REASON = 3
+
     def __init__(self, quiet: bool = False) -> None:
         self.bar = None
         self.quiet = quiet
         self.bad = 0
+        self.reasons: Counter[str] = Counter()
 
     def __call__(self, event) -> None:
         from tqdm import tqdm
@@ -151,8 +157,9 @@ class TqdmReporter:
         if isinstance(event, PhaseStarted):
             self.close()
             label = f"{event.phase} {event.epoch}" if event.epoch else event.phase
+            # disable=None: no bars when stderr is not a terminal (a log file gets lines, not \r redraws).
             self.bar = tqdm(total=event.total or None, desc=label, unit="B" if event.phase == Phase.DOWNLOAD else "it",
-                            unit_scale=event.phase == Phase.DOWNLOAD, leave=False, disable=self.quiet)
+                            unit_scale=event.phase == Phase.DOWNLOAD, leave=False, disable=True if self.quiet else None)
         elif isinstance(event, Progress) and self.bar is not None:
             self.bar.n = event.done
             if event.loss is not None:
@@ -160,7 +167,12 @@ class TqdmReporter:
             self.bar.refresh()
         elif isinstance(event, BadImage):
             self.bad += 1
-            tqdm.write(f"skipped bad image {event.path}: {event.reason}", file=sys.stderr)
+            self.reasons[event.reason] += 1
+            seen = self.reasons[event.reason]
+            if seen <= self.BAD_LINES_PER_REASON:
+                tqdm.write(f"skipped bad image {event.path}: {event.reason}", file=sys.stderr)
+            if seen == self.BAD_LINES_PER_REASON:
+                tqdm.write("  (more photos skipped for this reason are counted, not listed)", file=sys.stderr)
         elif isinstance(event, Log) and not self.quiet:
             tqdm.write(("" if event.level == LogLevel.INFO else f"{event.level}: ") + event.text)
 

@@ -67,3 +67,18 @@ def test_a_bad_dataset_leaves_no_run_folder_behind(tmp_path, capsys):
     assert main(["train", str(data), "--output", str(tmp_path / "runs")]) == 1
     assert "at least two class folders" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_many_photos_skipped_for_one_reason_print_a_few_lines_not_one_each(capsys):
+    """A folder of iPhone photos: three lines per reason, then a count; another reason is listed too."""
+    from flowerstudio.cli import TqdmReporter
+    from flowerstudio.core.events import BadImage
+
+    report = TqdmReporter()
+    for i in range(50):
+        report(BadImage(f"/photos/IMG_{i}.HEIC", "HEIC photo, which ..."))
+    report(BadImage("/photos/broken.jpg", "truncated or corrupt image data"))
+    err = capsys.readouterr().err
+    assert err.count("HEIC photo") == 3 and "IMG_2.HEIC" in err and "IMG_3.HEIC" not in err
+    assert "counted, not listed" in err and "broken.jpg: truncated" in err
+    assert report.bad == 51

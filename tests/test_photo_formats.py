@@ -58,6 +58,7 @@ def test_heic_photos_are_reported_with_what_to_do(tmp_path):
     assert len(scan.unreadable) == 4 and not scan.skipped
     assert all("HEIC" in why and "JPEG" in why for _, why in scan.unreadable)
     assert "4 unreadable: HEIC photo" in scan.summary()
+    assert "Left out: 4 unreadable images\n" in scan.summary()  # no "0 hidden or non-image entries"
     # Labelling a folder lists them too, so the Predict page can say why they were not labelled.
     assert sum(p.endswith(".HEIC") for p in list_images([tmp_path / "cats"])) == 2
     with pytest.raises(ImageLoadError, match="HEIC"):

@@ -97,8 +97,8 @@ class DatasetScan:
         if excluded:
             lines.append(f"Excluded by you: {excluded} photos (.flowerstudio/exclude.txt)")
         if len(self.skipped) > excluded or self.unreadable:
-            lines.append(f"Left out: {len(self.skipped) - excluded} hidden or non-image entries, "
-                         f"{len(self.unreadable)} unreadable images")
+            left = ((len(self.skipped) - excluded, "hidden or non-image entries"), (len(self.unreadable), "unreadable images"))
+            lines.append("Left out: " + ", ".join(f"{n} {what}" for n, what in left if n))
             # The reasons many photos share (a folder of iPhone photos: "HEIC photo, ..."), most first.
             lines.extend(f"  {n} unreadable: {why}" for why, n in Counter(r for _, r in self.unreadable).most_common(3)
                          if n > 1)
