@@ -314,10 +314,15 @@ def _predict(args, paths, dist) -> int:
     if args.sort_into:
         print(sort_into(job.predictions, args.sort_into, args.min_confidence, args.move,
                         names=predictor.info.display_names).summary())
-    print(f"{'cancelled' if job.cancelled else 'done'}: {job.labelled} photos labelled "
-          f"(mean confidence {job.mean_confidence:.1%}), {len(job.unreadable)} unreadable"
-          + (f"; CSV {args.csv}" if args.csv else ""))
-    return 130 if job.cancelled else 0
+    mean = f" (mean confidence {job.mean_confidence:.1%})" if job.labelled else ""
+    print(f"{'cancelled' if job.cancelled else 'done'}: {job.labelled} photos labelled{mean}, "
+          f"{len(job.unreadable)} unreadable" + (f"; CSV {args.csv}" if args.csv else ""))
+    if job.cancelled:
+        return 130
+    if not job.labelled and job.unreadable:  # a script must not take "nothing could be read" for success
+        print(f"error: none of the {len(job.unreadable)} photos could be read", file=sys.stderr)
+        return 1
+    return 0
 
 
 def cmd_evaluate(args) -> int:

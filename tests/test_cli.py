@@ -42,6 +42,16 @@ def test_train_predict_evaluate_round_trip(tiny_data, tmp_path, capsys):
     assert report["total"] == 6
     assert sum(map(sum, report["confusion"])) == 6
 
+    # Nothing readable to label: an error a script can see, and no "mean confidence 0.0%".
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for name in ("a.jpg", "b.png"):
+        (broken / name).write_bytes(b"not a photo at all")
+    code = main(["predict", str(run / "best.safetensors"), str(broken)])
+    captured = capsys.readouterr()
+    assert code == 1 and "none of the 2 photos could be read" in captured.err
+    assert "0 photos labelled, 2 unreadable" in captured.out and "mean confidence" not in captured.out
+
 
 def test_bad_input_gets_a_message_not_a_traceback(tmp_path, capsys):
     (tmp_path / "only").mkdir()
