@@ -97,11 +97,12 @@ class DatasetScan:
         if excluded:
             lines.append(f"Excluded by you: {excluded} photos (.flowerstudio/exclude.txt)")
         if len(self.skipped) > excluded or self.unreadable:
-            left = ((len(self.skipped) - excluded, "hidden or non-image entries"), (len(self.unreadable), "unreadable images"))
+            left = ((len(self.skipped) - excluded, "hidden or non-image entries"),
+                    (len(self.unreadable), "unreadable images"))
             lines.append("Left out: " + ", ".join(f"{n} {what}" for n, what in left if n))
             # The reasons many photos share (a folder of iPhone photos: "HEIC photo, ..."), most first.
-            lines.extend(f"  {n} unreadable: {why}" for why, n in Counter(r for _, r in self.unreadable).most_common(3)
-                         if n > 1)
+            shared = Counter(reason for _, reason in self.unreadable).most_common(3)
+            lines.extend(f"  {n} unreadable: {why}" for why, n in shared if n > 1)
         lines.extend(f"Warning: {w}" for w in self.warnings)
         return "\n".join(lines)
 

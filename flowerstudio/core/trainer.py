@@ -266,7 +266,8 @@ class _Run:
         eval_tf = build_eval_transform(cfg.input_size, spec.mean, spec.std, cfg.augment)
         tr_paths, tr_labels = [s.path for s in scan.train], [s.label for s in scan.train]
         va_paths, va_labels = [s.path for s in scan.val], [s.label for s in scan.val]
-        extract = dict(backbone=InferenceNet(self.model.backbone, self.device, cfg.inference_engine), device=self.device, batch_size=cfg.batch_size,
+        net = InferenceNet(self.model.backbone, self.device, cfg.inference_engine)  # one session for every view
+        extract = dict(backbone=net, device=self.device, batch_size=cfg.batch_size,
                        workers=cfg.workers, callback=self.emit, cancel=self.cancel,
                        min_side=resize_size(cfg.input_size, cfg.augment), dist=self.dist,
                        engine=cfg.inference_engine)
