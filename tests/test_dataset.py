@@ -338,3 +338,10 @@ def test_a_folder_that_only_wraps_the_dataset_names_the_inner_folder(tmp_path):
     make_dataset(tmp_path / "c", classes=("only",), per_class=2, layout="flat")
     (tmp_path / "c" / "loose.jpg").write_bytes((tmp_path / "c" / "only").iterdir().__next__().read_bytes())
     assert wrapped_dataset(str(tmp_path / "c")) is None
+
+
+def test_class_folders_still_zipped_up_are_named(tmp_path):
+    for name in ("cats.zip", "dogs.tar.gz"):
+        (tmp_path / name).write_bytes(b"PK")
+    with pytest.raises(DatasetError, match=r"It holds 2 archives \('cats\.zip', 'dogs\.tar\.gz'\): unpack them first"):
+        scan_dataset(tmp_path)

@@ -330,6 +330,23 @@ def wrapped_dataset(root: str, depth: int = 3) -> Optional[str]:
     return None
 
 
+_ARCHIVES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".7z", ".rar")
+
+
+def _archives_note(root: str) -> str:
+    """' It holds N archives (a.zip, ...): unpack them first ...' when the classes are still zipped up."""
+    try:
+        with os.scandir(root) as it:
+            archives = sorted(e.name for e in it if e.is_file() and e.name.lower().endswith(_ARCHIVES))
+    except OSError:
+        return ""
+    if not archives:
+        return ""
+    them = "them" if len(archives) > 1 else "it"
+    return (f" It holds {len(archives)} archive{'s' if len(archives) > 1 else ''} ({_few(archives, 3)}): unpack "
+            f"{them} first, then choose the folder the photos unpack into.")
+
+
 def _probe_all(paths, check_images, callback, cancel) -> dict[str, str]:
     """path -> reason for every unreadable image, reporting progress as it goes."""
     total, bad = len(paths), {}
@@ -402,7 +419,7 @@ def scan_dataset(
             only = os.path.relpath(inner, root).split(os.sep)[0]
             raise WrappedDatasetError(f"{root} holds only the folder {only!r}; the class folders seem to be in "
                                       f"{inner}: choose that folder.", inner)
-        raise DatasetError(f"{root} needs {need}{found}. {LAYOUT_HELP}")
+        raise DatasetError(f"{root} needs {need}{found}.{_archives_note(root)} {LAYOUT_HELP}")
     if layout == "flat" and not 0.0 < float(val_fraction) < 1.0:
         raise DatasetError(f"Validation fraction must be between 0 and 1, not {val_fraction}.")
     all_paths = [p for role in files.values() for lst in role.values() for p in lst]
