@@ -37,6 +37,9 @@ _TRAIN_FLAGS = [
     ("--output", "output_dir", str, "folder for run folders (default: your user data folder)"),
 ]
 
+# Other spellings people type: the config file's field name for the runs folder.
+_ALIASES = {"--output": ("--output-dir",)}
+
 
 def _add_stage_flags(p, skip: tuple[str, ...] = ()) -> None:
     """The dataset, config file, TrainConfig flags and stage choice shared by 'train' and 'find-lr'."""
@@ -44,7 +47,7 @@ def _add_stage_flags(p, skip: tuple[str, ...] = ()) -> None:
     p.add_argument("--config", help="JSON config file (e.g. a run's config.json); flags override it")
     for flag, dest, kind, help_ in _TRAIN_FLAGS:
         if dest not in skip:
-            p.add_argument(flag, dest=dest, type=kind, default=None, help=help_)
+            p.add_argument(flag, *_ALIASES.get(flag, ()), dest=dest, type=kind, default=None, help=help_)
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--freeze", dest="train_mode", action="store_const", const=TrainMode.FROZEN,
                       help="the head-only stage: the backbone stays frozen (default)")
@@ -68,7 +71,7 @@ def _add_doctor(sub) -> None:
     p.add_argument("--config", help="JSON config file (e.g. a run's config.json); flags override it")
     for flag, dest, kind, help_ in _TRAIN_FLAGS:
         if dest in _DOCTOR_FIELDS:
-            p.add_argument(flag, dest=dest, type=kind, default=None, help=help_)
+            p.add_argument(flag, *_ALIASES.get(flag, ()), dest=dest, type=kind, default=None, help=help_)
     p.add_argument("--out", help="folder for label_issues.csv, duplicates.csv, outliers.csv and summary.json "
                                  "(default: a new <time>-doctor folder in the runs folder)")
 

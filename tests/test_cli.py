@@ -92,3 +92,10 @@ def test_many_photos_skipped_for_one_reason_print_a_few_lines_not_one_each(capsy
     assert err.count("HEIC photo") == 3 and "IMG_2.HEIC" in err and "IMG_3.HEIC" not in err
     assert "counted, not listed" in err and "broken.jpg: truncated" in err
     assert report.bad == 51
+
+
+def test_output_dir_is_accepted_as_the_config_field_is_named(tmp_path, capsys):
+    code = main(["train", str(tmp_path / "missing"), "--output-dir", str(tmp_path / "runs")])
+    err = capsys.readouterr().err
+    assert code != 2 and "unrecognized arguments" not in err  # argparse took the flag
+    assert "Dataset folder not found" in err and not (tmp_path / "runs").exists()
