@@ -92,3 +92,14 @@ def test_pillow_heif_when_installed_registers_its_reader(monkeypatch):
     assert imageio._heif_reader() is True and registered == [True]
     monkeypatch.setitem(sys.modules, "pillow_heif", None)  # not installed: import fails
     assert imageio._heif_reader() is False
+
+
+@pytest.mark.skipif(".heic" in imageio.IMAGE_EXTENSIONS, reason="pillow-heif is installed: HEIC is read")
+def test_a_heic_photo_saved_as_jpg_is_named_for_what_it_is(tmp_path):
+    path = _heic(tmp_path / "IMG_0001.jpg")
+    assert "HEIC photo" in probe_image(path) and "whatever its name says" in probe_image(path)
+    with pytest.raises(ImageLoadError, match="HEIC photo.*export it as JPEG"):
+        load_image(path)
+    other = tmp_path / "notes.jpg"
+    other.write_bytes(b"just some text, not a photo")
+    assert probe_image(other) == "not an image or unsupported format"

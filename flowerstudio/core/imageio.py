@@ -102,10 +102,23 @@ def too_many_pixels(width: int, height: int) -> Optional[str]:
             f"the limit is {MAX_PIXELS / 1e6:.0f})")
 
 
-def _reason(exc: BaseException) -> str:
+def _heif_inside(path: str) -> bool:
+    """True when the file starts like a HEIC/HEIF photo (an ISO-BMFF 'ftyp' box with a HEIF brand),
+    whatever its name: some phones and transfer tools save HEIC photos as .jpg."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(12)
+    except OSError:
+        return False
+    return head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1")
+
+
+def _reason(exc: BaseException, path: Optional[str] = None) -> str:
     if isinstance(exc, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
         return f"image too large (decompression-bomb limit): {exc}"
     if isinstance(exc, UnidentifiedImageError):
+        if path is not None and not _HEIF_READABLE and _heif_inside(path):
+            return f"{_CANNOT_READ['.heic']} (it is one, whatever its name says)"
         return "not an image or unsupported format"
     if isinstance(exc, FileNotFoundError):
         return "file not found"
@@ -187,7 +200,7 @@ def _open_rgb(path: str, background: Colour, draft_size: Optional[int]) -> Image
     except ImageLoadError:
         raise
     except Exception as exc:
-        raise ImageLoadError(path, _reason(exc)) from exc
+        raise ImageLoadError(path, _reason(exc, path)) from exc
     return rgb
 
 
@@ -245,7 +258,7 @@ def probe_image(path: str | os.PathLike) -> Optional[str]:
             if tail.endswith(marker):
                 return None
     except Exception as exc:
-        return _reason(exc)
+        return _reason(exc, path)
     try:
         _open_rgb(path, (255, 255, 255), 64)
     except ImageLoadError as exc:
