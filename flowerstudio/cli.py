@@ -151,8 +151,7 @@ class TqdmReporter:
     def __init__(self, quiet: bool = False) -> None:
         self.bar = None
         self.quiet = quiet
-        self.bad = 0
-        self.reasons: Counter[str] = Counter()
+        self.reasons: Counter[str] = Counter()  # bad photos per reason
 
     def __call__(self, event) -> None:
         from tqdm import tqdm
@@ -169,7 +168,6 @@ class TqdmReporter:
                 self.bar.set_postfix(loss=f"{event.loss:.3f}", refresh=False)
             self.bar.refresh()
         elif isinstance(event, BadImage):
-            self.bad += 1
             self.reasons[event.reason] += 1
             seen = self.reasons[event.reason]
             if seen <= self.BAD_LINES_PER_REASON:
@@ -178,6 +176,10 @@ class TqdmReporter:
                 tqdm.write("  (more photos skipped for this reason are counted, not listed)", file=sys.stderr)
         elif isinstance(event, Log) and not self.quiet:
             tqdm.write(("" if event.level == LogLevel.INFO else f"{event.level}: ") + event.text)
+
+    @property
+    def bad(self) -> int:
+        return sum(self.reasons.values())
 
     def close(self) -> None:
         if self.bar is not None:

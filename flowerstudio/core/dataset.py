@@ -18,7 +18,7 @@ from .atomic import atomic_write_bytes
 from .dataset_lists import STATE_DIR, read_exclusions
 from .fsnames import json_bytes
 from .events import Callback, CancelToken, PhaseStarted, Progress, ignore
-from .imageio import is_hidden_or_system, is_image_file, is_photo_file, probe_image
+from .imageio import is_hidden_or_system, is_image_file, is_photo_file, probe_image, reasons_by_count
 
 # Folder names per role, in order of preference when several exist.
 _ROLE_NAMES = (("train", ("train",)), ("val", ("valid", "val", "validation")), ("test", ("test",)))
@@ -100,9 +100,7 @@ class DatasetScan:
             left = ((len(self.skipped) - excluded, "hidden or non-image entries"),
                     (len(self.unreadable), "unreadable images"))
             lines.append("Left out: " + ", ".join(f"{n} {what}" for n, what in left if n))
-            # The reasons many photos share (a folder of iPhone photos: "HEIC photo, ..."), most first.
-            shared = Counter(reason for _, reason in self.unreadable).most_common(3)
-            lines.extend(f"  {n} unreadable: {why}" for why, n in shared if n > 1)
+            lines.extend(f"  {n} unreadable: {why}" for why, n in reasons_by_count(self.unreadable)[:3] if n > 1)
         lines.extend(f"Warning: {w}" for w in self.warnings)
         return "\n".join(lines)
 

@@ -7,7 +7,8 @@ Pillow only (no torch): the GUI uses this before the heavy modules load.
 from __future__ import annotations
 
 import os
-from typing import Optional, Tuple
+from collections import Counter
+from typing import Iterable, Optional, Tuple
 
 from PIL import Image, ImageOps, UnidentifiedImageError, features
 
@@ -92,6 +93,12 @@ def unreadable_photo(path: str | os.PathLike) -> Optional[str]:
     it; None for readable formats and for files that are not photos."""
     ext = os.path.splitext(os.fspath(path))[1].lower()
     return None if ext in IMAGE_EXTENSIONS else _CANNOT_READ.get(ext)
+
+
+def reasons_by_count(unreadable: Iterable[tuple[str, str]]) -> list[tuple[str, int]]:
+    """(reason, how many photos) for (path, reason) pairs, most shared first: a folder of iPhone photos
+    is all "HEIC photo, ...", which says more than a count of unreadable files."""
+    return Counter(reason for _, reason in unreadable).most_common()
 
 
 def too_many_pixels(width: int, height: int) -> Optional[str]:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-from collections import Counter
 from typing import Optional
 
 from PySide6.QtCore import Qt, Signal
@@ -23,6 +22,7 @@ from flowerstudio.gui.widgets.thumbnails import ThumbnailCache
 from flowerstudio.gui import engine
 from flowerstudio.gui.jobs import Job, run_job
 from flowerstudio.core.fsnames import display_path
+from flowerstudio.core.imageio import reasons_by_count
 from flowerstudio.core.dataset import UnlabelledFolderError, WrappedDatasetError
 from flowerstudio.gui.style import error_html, esc, warning_html
 
@@ -213,7 +213,7 @@ class DatasetPage(QWidget):
                                                   (len(scan.skipped), "files skipped")) if n]
             text += "<br>" + warning_html(f"{' and '.join(bits)} — see Problems.")
         if scan.unreadable:  # the reason many share, e.g. a folder of iPhone photos: say it here
-            why, n = Counter(reason for _, reason in scan.unreadable).most_common(1)[0]
+            why, n = reasons_by_count(scan.unreadable)[0]
             if n > 1:
                 text += "<br>" + warning_html(esc(f"{n} of the unreadable photos: {why}"))
         for w in scan.warnings[:3]:

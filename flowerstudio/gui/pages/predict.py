@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-from collections import Counter
 from typing import Optional
 
 from PySide6.QtCore import Qt
@@ -11,6 +10,7 @@ from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel,
 
 from flowerstudio.core.events import BadImage, PhaseStarted, PredictionBatch, Progress
 from flowerstudio.core.fsnames import display_path
+from flowerstudio.core.imageio import reasons_by_count
 from flowerstudio.gui import engine, settings
 from flowerstudio.gui.jobs import Job, Outcome, run_job
 from flowerstudio.gui.pages.predict_detail import PredictDetail
@@ -247,7 +247,7 @@ class PredictPage(QWidget):
         if self.unreadable:
             text += f" · {len(self.unreadable)} unreadable"
             # Say why, not only how many: a folder of iPhone photos is all "HEIC photo, ...".
-            why, n = Counter(reason for _, reason in self.unreadable).most_common(1)[0]
+            why, n = reasons_by_count(self.unreadable)[0]
             self.hint.setText(f"{n} photo{'s' if n > 1 else ''} could not be read: {why}")
         self.counts.setText(text)
         self.output.set_enabled(bool(items), not self.is_busy())
