@@ -12,7 +12,7 @@ from tinyrun import tiny_config
 from flowerstudio.core import featurecache
 from flowerstudio.core.cachedpredict import MISSING, CachedPredictor, fast_predictor
 from flowerstudio.core.checkpoints import read_model_info
-from flowerstudio.core.config import TrainConfig
+from flowerstudio.core.config import HEAD_EPOCHS, TrainConfig
 from flowerstudio.core.events import CancelToken, PhaseStarted, PredictionBatch
 from flowerstudio.core.predict import Predictor
 from flowerstudio.core.retrain import head_config, retrain_head
@@ -93,7 +93,8 @@ def test_head_config_of_a_fine_tuned_run_uses_the_frozen_stage_recipe(first_run,
     again = head_config(run / "best.safetensors", data_dir=tmp_path / "elsewhere")
     defaults = TrainConfig()
     assert (again.train_mode, again.resume_from, again.feature_cache) == ("frozen", None, True)
-    assert (again.lr, again.epochs) == (defaults.lr, defaults.epochs)
+    # The frozen stage's own schedule, not the fine-tune's 1 epoch and its step.
+    assert (again.lr, again.epochs, again.step_size) == (defaults.lr, HEAD_EPOCHS, 20)
     assert again.input_size == 64 and again.data_dir == str(tmp_path / "elsewhere")
     (run / "config.json").unlink()
     with pytest.raises(FileNotFoundError, match="not a run folder"):

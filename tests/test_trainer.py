@@ -1,3 +1,4 @@
+import json
 import os
 from pathlib import Path
 
@@ -194,3 +195,15 @@ def test_fine_tuning_keeps_pretrained_batchnorm_statistics_by_default(trained_ru
     weights = [k for k in b if k.endswith("weight")]
     assert stats and all(torch.equal(b[k], a[k]) for k in stats)
     assert any(not torch.equal(b[k], a[k]) for k in weights)
+
+
+def test_the_default_frozen_stage_trains_the_head_30_epochs_and_cuts_the_rate_after_20(tiny_data, tmp_path):
+    """The frozen stage's own schedule (config.HEAD_EPOCHS), from a config that leaves it open, as the
+    GUI's first click and 'flowerstudio train DATA' do."""
+    cfg = tiny_config(tiny_data, tmp_path, epochs=None, step_size=None, cache_views=1)
+    result = train(cfg)
+    rates = [m.lr for m in result.history]
+    assert len(rates) == 30
+    assert rates[:20] == [cfg.lr] * 20 and rates[20:] == [cfg.lr * 0.1] * 10
+    saved = json.loads((Path(result.run_dir) / "config.json").read_text())
+    assert (saved["epochs"], saved["step_size"]) == (30, 20)  # the run says what it did

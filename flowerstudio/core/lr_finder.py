@@ -71,7 +71,7 @@ def find_lr(
         model = _build(cfg, len(scan.classes), callback).to(device)
         model.set_trainable(cfg.train_mode, cfg.unfreeze_stages, cfg.freeze_bn_stats)
         paths, labels = [s.path for s in scan.train], [s.label for s in scan.train]
-        if cfg.train_mode == TrainMode.FROZEN and cfg.feature_cache:
+        if cfg.trains_on_cached_features:
             batches, net = _cached_batches(cfg, model, paths, labels, device, callback, cancel), model.head
         else:
             batches, net = _image_batches(cfg, paths, labels, device, callback), model

@@ -187,7 +187,7 @@ class _Run:
         status, fit = "completed", None
         try:
             try:
-                if cfg.train_mode == TrainMode.FROZEN and cfg.feature_cache:
+                if cfg.trains_on_cached_features:
                     self._fit_cached()
                 else:
                     self._fit_images()

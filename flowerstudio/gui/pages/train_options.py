@@ -8,7 +8,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
                                QLabel, QLineEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from flowerstudio.core.backbones import DEFAULT_BACKBONE
-from flowerstudio.core.config import TrainConfig
+from flowerstudio.core.config import HEAD_EPOCHS, TrainConfig
 from flowerstudio.core.vocab import TrainMode
 from flowerstudio.gui import engine, settings
 from flowerstudio.gui.jobs import Job, run_job
@@ -67,7 +67,7 @@ class TrainOptions(QWidget):
 
         self.backbone = QComboBox()
         self._fill_backbones()
-        self.epochs = _spin(1, 500, settings.get("train/epochs", 10, int))
+        self.epochs = _spin(1, 500, settings.get("train/head_epochs", HEAD_EPOCHS, int))
         self.epochs.setSuffix(" epochs")
         self.depth = QComboBox()
         for key, title in DEPTHS:
@@ -232,7 +232,7 @@ class TrainOptions(QWidget):
         return len(scan.train) / len(scan.classes) if scan is not None and scan.classes else 0.0
 
     def save(self) -> None:
-        for key, value in [("epochs", self.epochs.value()), ("batch_size", self.batch.value()),
+        for key, value in [("head_epochs", self.epochs.value()), ("batch_size", self.batch.value()),
                            ("lr", self.lr.value()), ("input_size", self.input_size.value()),
                            ("backbone", self.backbone.currentData()), ("device", self.device.currentData()),
                            ("depth", self.depth.currentData()), ("unfreeze_stages", self.stages.value()),
