@@ -100,3 +100,27 @@ def test_config_json_is_the_config_the_run_used(trained_run, tiny_data, tmp_path
     assert read_model_info(result.best_path).config == saved.to_dict()
     assert cfg.backbone == "resnet18"
     assert Path(result.run_dir).name.endswith("efficientnet_lite0")
+
+
+def test_deferred_files_hold_the_best_and_the_last_epochs_weights(tmp_path):
+    """Deferred (the frozen stage on cached features): nothing is written until close(), and each file
+    holds its own epoch's weights although the trained tensors change in place after it; the tensors
+    the stage does not train are written as they are."""
+    from safetensors.torch import load_file
+
+    writer = RunWriter()
+    writer.open(tmp_path)
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 2))  # "0." frozen, "1." trained
+    writer.defer_files({"1.weight", "1.bias"})
+    seen = {}
+    for m in (_metrics(1, 0.5, 1.0), _metrics(2, 0.7, 0.9), _metrics(3, 0.6, 0.8)):
+        with torch.no_grad():
+            model[1].weight.add_(1.0)  # an epoch's steps, in place as an optimizer makes them
+        seen[m.epoch] = model[1].weight.clone()
+        _epoch(writer, m, model)
+    assert not (tmp_path / runs.BEST).exists()
+    writer.close()
+    best, last = load_file(tmp_path / runs.BEST), load_file(tmp_path / runs.LAST)
+    assert torch.equal(best["1.weight"], seen[2]) and torch.equal(last["1.weight"], seen[3])
+    assert torch.equal(best["0.weight"], model[0].weight.detach())
+    assert read_model_info(tmp_path / runs.BEST).epoch == 2

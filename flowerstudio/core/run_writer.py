@@ -5,7 +5,7 @@ whether it is the best so far (validation accuracy, ties to the lower validation
 writes best.safetensors, last.safetensors + last_state.pt, history.csv/json, and keeps
 the lines of train.log (after timm's CheckpointSaver).
 
-With ``defer`` (the frozen stage on cached features, whose epochs take a fraction of a second)
+With ``defer_files`` (the frozen stage on cached features, whose epochs take a fraction of a second)
 the model files are written once, when the stage ends, instead of after every epoch: two 14 MB
 fsynced files per epoch were most of that stage's time (benchmarks/README.md, review_loop).
 """
@@ -15,7 +15,7 @@ import copy
 import math
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Collection, Optional
 
 from flowerstudio.core import runs
 from flowerstudio.core.checkpoints import (
@@ -40,9 +40,20 @@ class RunWriter:
         self.history: list[EpochMetrics] = []
         self.best_acc, self.best_loss, self.best_epoch = -1.0, math.inf, 0
         self._log_lines: list[str] = []
-        self.defer = False
-        # With defer: the best and the last epoch's (state dict, info, metrics or resume state), unwritten.
+        self._defer = False
+        self._changing: frozenset[str] = frozenset()
+        self._live: Optional[dict] = None  # the deferring stage's model.state_dict(), walked once
+        # When deferring: the best and the last epoch's (state dict, info, metrics or resume state), unwritten.
         self._pending: dict[CheckpointKind, tuple] = {}
+
+    def defer_files(self, changing: Collection[str]) -> None:
+        """Write the model files once, at close(), from a snapshot of the best and of the last epoch.
+
+        ``changing``: the state-dict keys the stage trains (the head's). Only they are copied into
+        each epoch's snapshot; the rest (a frozen backbone the epochs never run) is kept by reference.
+        Copying the whole network took 12 ms an epoch, most of an epoch on cached features.
+        """
+        self._defer, self._changing, self._live = True, frozenset(changing), None
 
     def open(self, run_dir: Path, writes: bool = True, continuing: bool = False,
              up_to_epoch: Optional[int] = None) -> None:
@@ -83,8 +94,11 @@ class RunWriter:
             self.best_acc, self.best_loss, self.best_epoch = m.val_acc, m.val_loss, m.epoch
         if not self.writes:
             return m
-        if self.defer:
-            state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+        if self._defer:
+            # The state dict's tensors share storage with the model's: taken once, they follow its training.
+            live = self._live if self._live is not None else model.state_dict()
+            self._live = live
+            state = {k: v.detach().to("cpu", copy=True) if k in self._changing else v for k, v in live.items()}
             if m.is_best:
                 self._pending[CheckpointKind.BEST] = (state, info, m)
             # A copy: the optimizer's state tensors change in place with the next epoch's steps.

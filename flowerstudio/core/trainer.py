@@ -286,7 +286,8 @@ class _Run:
         train_x, train_y = train_x[:, keep], train_y[keep]
         val_x, val_y = val_x[val_ok].to(self.device).float(), torch.tensor(va_labels, device=self.device)[val_ok.to(self.device)]
         head = self.model.head
-        self.writer.defer = True  # epochs here take a fraction of a second: write the files at the end
+        # Epochs here take a fraction of a second: the files are written at the end. Only the head changes.
+        self.writer.defer_files({name for name in self.model.state_dict() if name.startswith("head.")})
 
         def validation_logits() -> tuple[torch.Tensor, torch.Tensor]:
             with torch.inference_mode():
