@@ -1,11 +1,11 @@
 """Frozen-backbone training, end to end: Flower Studio's trainer (feature cache) against the tutorial's
-loop and an expert's plain PyTorch, on the same split with the same seed and epochs, in one run.
+loop and an expert's plain PyTorch, on the same split with the same seed, in one run.
 
 - tutorial: ImageFolder, frozen backbone left in train mode, a new head, every photo augmented and
-  through the whole network every epoch (the tutorial's recipe).
+  through the whole network every epoch (the tutorial's recipe): --epochs (10), StepLR every 10.
 - expert: backbone in eval mode, channels-last, features of the clean photos extracted once, the
-  same head training on them.
-- app, cold cache: the default frozen stage with no features cached (its ONNX graph exported by an
+  same head training on them, with the app's default schedule (30 epochs, the rate cut after 20).
+- app, cold cache: the default frozen stage (its own schedule, config.HEAD_EPOCHS) with no features cached (its ONNX graph exported by an
   earlier run, as on any machine after its first run); app, warm cache: the same run again.
 
 The sides take turns, best of --repeats. Optionally a sweep of augmented views per photo in the
@@ -92,12 +92,13 @@ def expert_loop(data: Path, args) -> float:
             xs, ys = zip(*[(model.backbone(x.contiguous(memory_format=torch.channels_last)), y) for x, y in loader])
             feats[k] = (torch.cat(xs), torch.cat(ys))
     head = model.head
+    schedule = TrainConfig().validate()  # the app's default frozen stage: the same work as the app side
     opt = torch.optim.Adam(head.parameters(), lr=1e-3)
-    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=10, gamma=0.1)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=schedule.step_size, gamma=0.1)
     # Out of inference mode: autograd keeps the head's inputs for its backward pass.
     (x, y), (vx, vy) = [(f.clone(), labels) for f, labels in (feats["train"], feats["valid"])]
     best_acc = 0.0
-    for _ in range(args.epochs):
+    for _ in range(schedule.epochs):
         for idx in torch.randperm(len(y)).split(args.batch_size):
             loss = nn.functional.cross_entropy(head(x[idx]), y[idx])
             opt.zero_grad()
@@ -111,7 +112,7 @@ def expert_loop(data: Path, args) -> float:
 
 def app(data: Path, args, cache: Path, views: int) -> tuple[float, float]:
     os.environ["FLOWERSTUDIO_CACHE_DIR"] = str(cache)
-    cfg = TrainConfig(data_dir=str(data), backbone=args.backbone, input_size=args.input_size, epochs=args.epochs,
+    cfg = TrainConfig(data_dir=str(data), backbone=args.backbone, input_size=args.input_size,
                       batch_size=args.batch_size, cache_views=views, output_dir=str(Path(args.work) / "runs"))
     with Timer() as t:
         result = train(cfg)
@@ -127,7 +128,7 @@ def forget_features(cache: Path) -> None:
 
 def main() -> None:
     p = base_parser(__doc__)
-    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--epochs", type=int, default=10, help="the tutorial's epochs (the others: the app's default)")
     p.add_argument("--views", default="1", help="cache views: the first is compared with the references, "
                                                 "the others (e.g. 1,2,4) run once after")
     p.add_argument("--repeats", type=int, default=3)
@@ -139,7 +140,8 @@ def main() -> None:
     n_val = sum(1 for _ in (data / "valid").rglob("*.*"))
     print(f"machine: {machine()}")
     print(f"data: {args.data} subset, {n_train} train / {n_val} val photos, {args.backbone} @ {args.input_size}px, "
-          f"{args.epochs} epochs, batch {args.batch_size}, best of {args.repeats}", flush=True)
+          f"tutorial {args.epochs} epochs, app and expert {TrainConfig().validate().epochs}, batch {args.batch_size}, "
+          f"best of {args.repeats}", flush=True)
     views = [int(v) for v in args.views.split(",")]
     cache = work / "cache"
     first_s, _ = app(data, args, cache, views[0])  # a machine's very first run: exports the ONNX graph
