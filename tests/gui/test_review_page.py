@@ -57,5 +57,35 @@ def test_review_finds_a_planted_copy_and_a_mislabelled_photo_and_fixes_them(qtbo
     qtbot.waitUntil(lambda: bool(read_keeps(str(data))), timeout=10000)
     assert os.path.relpath(kept, data) in {p for k in read_keeps(str(data)) for p in k[1:]}
     qtbot.keyClick(view.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
-    qtbot.waitUntil(lambda: not read_keeps(str(data)), timeout=10000)
+    qtbot.waitUntil(lambda: not read_keeps(str(data)) and not page.fixes_running(), timeout=10000)
     assert read_exclusions(str(data)) and "Undone: keep" in page.summary.text()  # only the keep was undone
+
+
+def test_an_undo_pressed_before_a_fix_comes_back_undoes_that_fix(qtbot, window, tmp_path):
+    """Keys are faster than the thread that changes the dataset: K then Ctrl+Z with no event processed
+    in between (the fix has not come back) undoes the keep, not the exclusion made before it."""
+    from imagefactory import make_dataset
+
+    from flowerstudio.core.dataset_lists import read_exclusions, read_keeps
+
+    data = make_dataset(tmp_path / "data", classes=("daisy", "rose", "tulip"), per_class=12, layout="split")
+    shutil.copy(sorted((data / "train" / "tulip").glob("*.jpg"))[1], data / "train" / "daisy" / "really_a_tulip.jpg")
+    with qtbot.waitSignal(window.state.scan_changed, timeout=60000):
+        window.dataset_page.open_folder(str(data))
+    window.train_page.options.input_size.setValue(64)
+    page = window.pages[Page.REVIEW]
+    window.go_to(Page.REVIEW)
+    page.find_btn.click()
+    qtbot.waitUntil(lambda: page.report is not None and not page.is_busy(), timeout=180000)
+    view = next(v for v in (page.labels, page.outliers, page.duplicates) if v.gallery_model.rowCount() >= 2)
+    page.tabs.setCurrentWidget(view)
+    view.view.setCurrentIndex(view.gallery_model.index(0))
+    qtbot.keyClick(view.view, Qt.Key.Key_E)
+    view.view.setCurrentIndex(view.gallery_model.index(1))
+    kept = view.current().path
+    qtbot.keyClick(view.view, Qt.Key.Key_K)  # queued behind the exclusion if that is still running
+    qtbot.keyClick(view.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: not page.fixes_running(), timeout=10000)
+    assert read_exclusions(str(data)), "the exclusion was undone instead of the keep"
+    assert os.path.relpath(kept, data) not in {p for k in read_keeps(str(data)) for p in k[1:]}
+    assert page.undo_btn.isEnabled() and [d[0] for d in page.done] == ["exclude"]

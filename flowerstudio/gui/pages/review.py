@@ -3,7 +3,8 @@ between training and validation), outliers — and one key to fix each: move, ex
 from __future__ import annotations
 
 import os
-from typing import Optional
+from collections import deque
+from typing import Callable, Optional
 
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QKeySequence
@@ -34,6 +35,10 @@ class ReviewPage(QWidget):
         self.state = state
         self.report = None  # core DoctorReport
         self.task: Optional[Job] = None
+        # Fixes and undos run one at a time, in the order the keys were pressed: an undo pressed while a
+        # fix is still running undoes that fix once it is recorded, not the one before it.
+        self.fixing: Optional[Job] = None
+        self._fixes: deque[Callable[[], Optional[Job]]] = deque()
         self.done: list[tuple[str, str, object]] = []  # (action, data_dir, record) for undo
         self.find_btn = QPushButton("Find problems")
         self.find_btn.setStyleSheet("font-weight: bold;")
@@ -162,24 +167,42 @@ class ReviewPage(QWidget):
         f, root = item.payload, self.state.scan.root
         kind = {id(self.labels): Finding.LABEL, id(self.duplicates): Finding.DUPLICATE}.get(id(view), Finding.OUTLIER)
         paths = [f.path_a, f.path_b] if kind == Finding.DUPLICATE and action == "keep" else [item.path]
-        run_job(engine.fix, action, root, paths, getattr(f, "suggested", ""), str(kind), title="Changing the dataset",
-                owner=self, on_result=lambda record: self._fixed(view, item, action, root, record),
-                on_error=lambda message, _d: self.summary.setText(error_html(esc(message))))
+        self._queue_fix(lambda: run_job(
+            engine.fix, action, root, paths, getattr(f, "suggested", ""), str(kind), title="Changing the dataset",
+            owner=self, on_result=lambda record: self._fixed(view, item, action, root, record),
+            on_error=lambda message, _d: self.summary.setText(error_html(esc(message))),
+            on_done=self._next_fix))
 
     def _fixed(self, view: FindingsView, item: GalleryItem, action: str, root: str, record) -> None:
         view.remove(item)
         self.done.append((action, root, record))
-        self.undo_btn.setEnabled(bool(self.done))
         self.summary.setText(f"{action.capitalize()}: {esc(display_path(item.path))}. Retrain to use the change.")
 
     def undo(self) -> None:
+        self._queue_fix(self._start_undo)
+
+    def _start_undo(self) -> Optional[Job]:
         if not self.done:
-            return
+            return None
         action, root, record = self.done.pop()
-        run_job(engine.undo_fix, action, root, record, title="Undoing", owner=self,
-                on_result=lambda _r: self.summary.setText(f"Undone: {action}. Press Find problems to list it again."),
-                on_error=lambda message, _d: messages.show_error(self, "Cannot undo", message))
-        self.undo_btn.setEnabled(bool(self.done))
+        return run_job(engine.undo_fix, action, root, record, title="Undoing", owner=self,
+                       on_result=lambda _r: self.summary.setText(
+                           f"Undone: {action}. Press Find problems to list it again."),
+                       on_error=lambda message, _d: messages.show_error(self, "Cannot undo", message),
+                       on_done=self._next_fix)
+
+    def fixes_running(self) -> bool:
+        return bool(self._fixes) or (self.fixing is not None and self.fixing.running)
+
+    def _queue_fix(self, start: Callable[[], Optional[Job]]) -> None:
+        self._fixes.append(start)
+        self._next_fix()
+
+    def _next_fix(self) -> None:
+        """Start the next queued fix or undo unless one is running; the button follows."""
+        while self._fixes and not (self.fixing is not None and self.fixing.running):
+            self.fixing = self._fixes.popleft()()
+        self.undo_btn.setEnabled(bool(self.done) and not self.fixes_running())
 
     def _forget(self) -> None:
         self.report, self.done = None, []

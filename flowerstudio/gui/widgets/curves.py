@@ -1,6 +1,7 @@
 """Live training curves: loss, accuracy and learning rate per epoch."""
 from __future__ import annotations
 
+import math
 from typing import Optional, Sequence
 
 import pyqtgraph as pg
@@ -28,6 +29,26 @@ class EpochAxis(pg.AxisItem):
                 for spacing, values in super().tickValues(minVal, maxVal, size)]
 
 
+class RateAxis(pg.AxisItem):
+    """On a log scale, ticks only at the rates the run used, as plain numbers ("0.001", "0.0001").
+    pyqtgraph's own log ticks label every ninth of a decade: 0.001, 0.0009, 0.0008 ... 9·10⁻⁵."""
+
+    MAX_TICKS = 6
+
+    def __init__(self) -> None:
+        super().__init__("left")
+        self.rates: list[float] = []
+
+    def logTickValues(self, minVal, maxVal, size, stdTicks):  # noqa: N802, N803 (pyqtgraph's names)
+        if not self.rates:
+            return super().logTickValues(minVal, maxVal, size, stdTicks)
+        step = math.ceil(len(self.rates) / self.MAX_TICKS)  # a decaying schedule may use many
+        return [(None, [math.log10(r) for r in self.rates[::step]])]
+
+    def logTickStrings(self, values, scale, spacing):  # noqa: N802 (pyqtgraph's name)
+        return [f"{10 ** v:.3g}" for v in values]
+
+
 class TrainingCurves(QWidget):
     """Three linked plots fed one EpochMetrics at a time.
 
@@ -44,7 +65,8 @@ class TrainingCurves(QWidget):
         lay.addWidget(self.graphics)
         self.loss_plot = self._plot("Loss", 0)
         self.acc_plot = self._plot("Accuracy (%)", 1)
-        self.lr_plot = self._plot("Learning rate", 2)
+        self.rate_axis = RateAxis()
+        self.lr_plot = self._plot("Learning rate", 2, self.rate_axis)
         self.acc_plot.setXLink(self.loss_plot)
         self.lr_plot.setXLink(self.loss_plot)
         self.acc_plot.setYRange(0, 100, padding=0.02)
@@ -61,8 +83,9 @@ class TrainingCurves(QWidget):
         self._best_lines: list[pg.InfiniteLine] = []
         self.clear()
 
-    def _plot(self, title: str, col: int) -> pg.PlotItem:
-        plot = self.graphics.addPlot(row=0, col=col, title=title, axisItems={"bottom": EpochAxis("bottom")})
+    def _plot(self, title: str, col: int, left: Optional[pg.AxisItem] = None) -> pg.PlotItem:
+        axes = {"bottom": EpochAxis("bottom"), **({"left": left} if left is not None else {})}
+        plot = self.graphics.addPlot(row=0, col=col, title=title, axisItems=axes)
         plot.showGrid(x=True, y=True, alpha=0.25)
         plot.setLabel("bottom", "epoch")
         plot.setMouseEnabled(x=False, y=False)
@@ -78,6 +101,7 @@ class TrainingCurves(QWidget):
         self.stage_changes: list[int] = []
         self._data: dict[str, list[float]] = {k: [] for k in self.curves}
         self._epochs: list[int] = []
+        self.rate_axis.rates = []
         for curve in self.curves.values():
             curve.setData([], [])
         self.best_star.setData([], [])
@@ -104,6 +128,7 @@ class TrainingCurves(QWidget):
         for key, curve in self.curves.items():
             curve.setData(self._epochs, self._data[key])
         lrs = self._data["lr"]
+        self.rate_axis.rates = sorted(set(lrs), reverse=True)
         # A log axis only helps once the rate spans a decade (e.g. after fine-tuning).
         self.lr_plot.setLogMode(y=max(lrs) / min(lrs) >= 5)
         if max(lrs) == min(lrs):  # a flat line: auto-range would zoom to nothing around it
