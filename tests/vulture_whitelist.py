@@ -6,11 +6,13 @@ from flowerstudio.gui.widgets.gallery_model import GalleryFilter
 from flowerstudio.gui.pages.predict_review import ReviewBar
 from flowerstudio.gui.pages.review import ReviewPage
 from flowerstudio.gui.widgets.gallery_view import ThumbnailDelegate
+from flowerstudio.gui.widgets.curves import RateAxis
 
 MainWindow.dragEnterEvent, MainWindow.dropEvent, MainWindow.closeEvent  # Qt event handlers
 ReviewBar.eventFilter, ReviewPage.eventFilter  # Qt calls them for the galleries' key presses
 GalleryFilter.filterAcceptsRow, GalleryFilter.lessThan  # QSortFilterProxyModel overrides
 ThumbnailDelegate.paint, RotatedHeader.paintSection  # painting overrides
+RateAxis.logTickValues, RateAxis.logTickStrings  # pyqtgraph AxisItem overrides
 ModelInfo.app_version, ModelInfo.torch_version, ModelInfo.format_version  # written into every model file
 _.forward  # nn.Module.forward, called through __call__
 _.source_parent  # Qt override signature
