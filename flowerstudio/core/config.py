@@ -18,7 +18,7 @@ _WORDS = {"train_mode": TrainMode, "optimizer": Optimizer, "inference_engine": I
 # features trains only the head, a fraction of a second an epoch: there the tutorial's 10 epochs left
 # it short on 40 photos per class. 30, with the rate cut after two-thirds of them, was 1.3-1.6 points
 # more accurate and better calibrated on both shared sets, and as accurate or more with every photo
-# (benchmarks/README.md, "head epochs"). Stages that run photos through the network keep the tutorial's 10.
+# (benchmarks/README.md, "head_epochs"). Stages that run photos through the network keep the tutorial's 10.
 HEAD_EPOCHS = 30
 IMAGE_EPOCHS = 10
 IMAGE_STEP_SIZE = 10  # StepLR's step for those stages: with 10 epochs the rate never drops, as before

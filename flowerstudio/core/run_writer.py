@@ -96,9 +96,9 @@ class RunWriter:
             return m
         if self._defer:
             # The state dict's tensors share storage with the model's: taken once, they follow its training.
-            live = self._live if self._live is not None else model.state_dict()
-            self._live = live
-            state = {k: v.detach().to("cpu", copy=True) if k in self._changing else v for k, v in live.items()}
+            if self._live is None:
+                self._live = model.state_dict()
+            state = {k: v.detach().to("cpu", copy=True) if k in self._changing else v for k, v in self._live.items()}
             if m.is_best:
                 self._pending[CheckpointKind.BEST] = (state, info, m)
             # A copy: the optimizer's state tensors change in place with the next epoch's steps.
