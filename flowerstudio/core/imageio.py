@@ -44,6 +44,9 @@ _CANNOT_READ = {
        for ext in (".cr2", ".cr3", ".nef", ".nrw", ".arw", ".dng", ".orf", ".rw2", ".raf", ".srw", ".pef")},
 }
 
+# Every extension a user's photo may have: those read here, and those reported with what to do.
+PHOTO_EXTENSIONS = IMAGE_EXTENSIONS | frozenset(_CANNOT_READ)
+
 _SYSTEM_NAMES = frozenset({"__macosx", "thumbs.db", "desktop.ini", "@eadir"})
 
 # Formats whose last bytes are a fixed end marker: a cheap way to catch most
@@ -85,7 +88,7 @@ def is_image_file(path: str | os.PathLike) -> bool:
 def is_photo_file(path: str | os.PathLike) -> bool:
     """True for every photo the user meant to give: readable ones, and those in formats the app
     cannot read here (listed so they are reported as unreadable, with why, not silently left out)."""
-    return is_image_file(path) or unreadable_photo(path) is not None
+    return os.path.splitext(os.fspath(path))[1].lower() in PHOTO_EXTENSIONS
 
 
 def unreadable_photo(path: str | os.PathLike) -> Optional[str]:

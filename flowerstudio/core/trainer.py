@@ -269,8 +269,7 @@ class _Run:
         net = InferenceNet(self.model.backbone, self.device, cfg.inference_engine)  # one session for every view
         extract = dict(backbone=net, device=self.device, batch_size=cfg.batch_size,
                        workers=cfg.workers, callback=self.emit, cancel=self.cancel,
-                       min_side=resize_size(cfg.input_size, cfg.augment), dist=self.dist,
-                       engine=cfg.inference_engine)
+                       min_side=resize_size(cfg.input_size, cfg.augment), dist=self.dist)
         views, masks = [], []
         for v in range(cfg.cache_views):
             # View 0 is the clean photo; the others are augmented copies.
@@ -287,7 +286,7 @@ class _Run:
         val_x, val_y = val_x[val_ok].to(self.device).float(), torch.tensor(va_labels, device=self.device)[val_ok.to(self.device)]
         head = self.model.head
         # Epochs here take a fraction of a second: the files are written at the end. Only the head changes.
-        self.writer.defer_files({name for name in self.model.state_dict() if name.startswith("head.")})
+        self.writer.defer_files({f"head.{name}" for name in head.state_dict()})
 
         def validation_logits() -> tuple[torch.Tensor, torch.Tensor]:
             with torch.inference_mode():

@@ -220,3 +220,16 @@ def test_photos_that_cannot_be_read_say_why(qtbot, window, trained, tmp_path):
     predict(qtbot, page, [str(folder)], 1)
     assert "1 unreadable" in page.counts.text()
     assert "1 photo could not be read: HEIC photo" in page.hint.text()
+    page.clear()  # the photos are gone, and so is why they could not be read
+    assert "could not be read" not in page.hint.text() and "unreadable" not in page.counts.text()
+
+
+def test_the_add_photos_dialog_offers_every_format_the_app_knows():
+    """The dialog's filter comes from the one list of formats: phone and camera photos included (the
+    ones the app cannot read are then reported, with what to do)."""
+    from flowerstudio.core.imageio import PHOTO_EXTENSIONS
+    from flowerstudio.gui.pages.predict import IMAGE_FILTER
+
+    offered = set(IMAGE_FILTER.split("(")[1].split(")")[0].split())
+    assert {"*.jpg", "*.jfif", "*.heic", "*.nef"} <= offered
+    assert offered == {"*" + ext for ext in PHOTO_EXTENSIONS}

@@ -176,8 +176,7 @@ class DatasetPage(QWidget):
         self.gallery_model.clear()
         self.gallery_label.setText("")
         self.chart.set_counts([], {})
-        self.problems.clear()
-        self.tabs.setTabText(self.tabs.indexOf(self.problems), "Problems")
+        self._show_problems(None)
         self.scan = None
         self.state.set_scan(None)
 
@@ -236,10 +235,16 @@ class DatasetPage(QWidget):
         self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         self.table.setSortingEnabled(True)
         self.chart.set_counts(scan.display_names, counts)
-        n = self.problems.fill(scan)
-        self.tabs.setTabText(self.tabs.indexOf(self.problems), f"Problems ({n})" if n else "Problems")
+        self._show_problems(scan)
         if scan.classes:
             self.select_class(0)
+
+    def _show_problems(self, scan) -> None:
+        """The Problems tab and its count for ``scan``; None (a failed scan) empties both."""
+        n = self.problems.fill(scan) if scan is not None else 0
+        if scan is None:
+            self.problems.clear()
+        self.tabs.setTabText(self.tabs.indexOf(self.problems), f"Problems ({n})" if n else "Problems")
 
     def select_class(self, label: int) -> None:
         for row in range(self.table.rowCount()):

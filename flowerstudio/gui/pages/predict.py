@@ -10,7 +10,7 @@ from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel,
 
 from flowerstudio.core.events import BadImage, PhaseStarted, PredictionBatch, Progress
 from flowerstudio.core.fsnames import display_path
-from flowerstudio.core.imageio import reasons_by_count
+from flowerstudio.core.imageio import PHOTO_EXTENSIONS, reasons_by_count
 from flowerstudio.gui import engine, settings
 from flowerstudio.gui.jobs import Job, Outcome, run_job
 from flowerstudio.gui.pages.predict_detail import PredictDetail
@@ -23,7 +23,11 @@ from flowerstudio.gui.widgets.gallery_model import GalleryFilter, GalleryItem, G
 from flowerstudio.gui.widgets.gallery_view import GalleryView
 from flowerstudio.gui.widgets.thumbnails import ThumbnailCache
 
-IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.gif *.webp *.tif *.tiff);;All files (*)"
+# The photos labelling takes, from the one list of formats (those it cannot read are reported, with why).
+IMAGE_FILTER = f"Photos ({' '.join(sorted('*' + ext for ext in PHOTO_EXTENSIONS))});;All files (*)"
+HINT = ("Add photos or a folder (or drop them on the window). Photos inside a folder named after a class "
+        "are checked against it.")
+
 
 class PredictPage(QWidget):
     """Runs a core Predictor over the photos the user adds; shows a filterable gallery."""
@@ -57,8 +61,7 @@ class PredictPage(QWidget):
         for w in (self.add_files_btn, self.add_folder_btn, self.clear_btn, self.stop_btn):
             adds.addWidget(w)
         adds.addWidget(self.progress, 1)
-        self.hint = QLabel("Add photos or a folder (or drop them on the window). Photos inside a folder named "
-                           "after a class are checked against it.")
+        self.hint = QLabel(HINT)
         self.hint.setStyleSheet("color: #555;")
         self.hint.setWordWrap(True)
         adds.addWidget(self.hint, 1)
@@ -176,6 +179,7 @@ class PredictPage(QWidget):
         self.stop()
         self.pending.clear()
         self.unreadable.clear()
+        self.hint.setText(HINT)  # not why photos that are gone could not be read
         self.gallery_model.clear()
         self.detail.clear()
         self._update()
