@@ -7,7 +7,7 @@ import pytest
 from tinyrun import tiny_config
 
 from flowerstudio.core.events import CancelToken, PhaseStarted, Progress
-from flowerstudio.core.lr_finder import find_lr, suggest
+from flowerstudio.core.lr_finder import diverged, find_lr, suggest
 
 
 def test_range_test_on_cached_features(tiny_data, tmp_path):
@@ -33,6 +33,16 @@ def test_stops_early_when_the_loss_diverges(tiny_data, tmp_path):
     assert 2 < len(result.lrs) < 100
     assert result.losses[-1] > 4 * min(result.losses) or not math.isfinite(result.losses[-1])
     assert 1e-5 <= result.suggested_lr <= result.lrs[-1]
+
+
+def test_a_near_zero_loss_that_wobbles_has_not_diverged():
+    # A head trained to fit its photos starts the fine-tune test near 0.0005: 6x that is noise, not divergence.
+    assert not diverged(0.003, best=0.0005)
+    assert not diverged(0.35, best=0.0005)
+    assert diverged(0.5, best=0.0005)  # 0.5 nats from 0.0005 is a model being wrecked
+    assert diverged(4.1, best=1.0) and not diverged(3.9, best=1.0)
+    assert diverged(math.nan, best=math.inf) and diverged(math.inf, best=0.2)
+    assert not diverged(100.0, best=math.inf)  # the first step sets the bar
 
 
 def test_fine_tuning_stage_through_images_leaves_the_run_alone(trained_run, tiny_data, tmp_path):

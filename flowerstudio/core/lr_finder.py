@@ -28,7 +28,9 @@ from flowerstudio.core.transforms import build_eval_transform, build_train_trans
 from flowerstudio.core.vocab import Phase, TrainMode
 
 BETA = 0.98  # smoothing of the loss curve, as fastai
-DIVERGE = 4.0  # stop once the smoothed loss exceeds this many times the best so far
+DIVERGE = 4.0  # stop once the smoothed loss exceeds this many times the best so far ...
+# ... and this many nats: a head that already fits its photos starts near 0.0005, where noise alone is 4x.
+LOSS_FLOOR = 0.1
 
 
 @dataclass
@@ -180,12 +182,17 @@ def _sweep(cfg, net, batches, start_lr, end_lr, num_steps, callback, cancel) -> 
         losses.append(smoothed)
         callback(Progress(Phase.LR_FIND, step + 1, num_steps, loss=smoothed))
         callback(LrPoint(step + 1, num_steps, lr, smoothed))  # the curve, as it grows
-        if not math.isfinite(smoothed) or (step > 0 and smoothed > DIVERGE * best):
+        if diverged(smoothed, best):  # best is inf on the first step: only a non-finite loss stops it
             stopped = True
             callback(Log(f"Loss diverged at learning rate {lr:.2e}; range test stopped"))
             break
         best = min(best, smoothed)
     return LRFinderResult(lrs, losses, suggest(lrs, losses) if lrs else start_lr, stopped or cancelled, cancelled)
+
+
+def diverged(loss: float, best: float) -> bool:
+    """The smoothed loss blew up: not finite, or DIVERGE times the best so far (or the floor, if higher)."""
+    return not math.isfinite(loss) or loss > DIVERGE * max(best, LOSS_FLOOR)
 
 
 def suggest(lrs: list[float], losses: list[float]) -> float:
