@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from typing import Optional
 
-from PySide6.QtCore import QSize, QTimer
+from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMainWindow, QMenu,
                                QMessageBox, QStackedWidget, QWidget)
@@ -212,6 +212,9 @@ class MainWindow(QMainWindow):
         width = min(self.width() if geometry is not None else 1280, avail.width() - 20)
         height = min(self.height() if geometry is not None else 820, avail.height() - 60)
         self.resize(width, height)
+        if geometry is None and (width < 1280 or height < 820):
+            # A first start on a laptop screen opens maximised: the pages were laid out for more room.
+            self.setWindowState(Qt.WindowState.WindowMaximized)
         name = settings.get("window/page", Page.DATASET.name, str)
         self.go_to(Page[name] if name in Page.__members__ else Page.DATASET)
 

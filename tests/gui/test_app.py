@@ -2,7 +2,7 @@
 import subprocess
 import sys
 
-from PySide6.QtCore import QByteArray
+from PySide6.QtCore import QByteArray, Qt
 
 from flowerstudio.gui.state import Page
 
@@ -36,6 +36,12 @@ def test_recent_folders_and_geometry_persist(qtbot, window, tiny_dataset, monkey
     qtbot.addWidget(again)
     assert again.current_page() is Page.TRAIN  # the page is remembered by name
     assert restored == [saved]
+    assert not again.windowState() & Qt.WindowState.WindowMaximized  # the user's own size is kept
+
+
+def test_a_first_start_on_a_small_screen_opens_maximised(window):
+    # No saved geometry, and the offscreen screen (800x600) is smaller than the 1280x820 the window wants.
+    assert window.windowState() & Qt.WindowState.WindowMaximized
 
 
 def test_training_choices_persist(qtbot, window):
