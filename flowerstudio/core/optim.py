@@ -12,7 +12,9 @@ def make_optimizer(cfg: TrainConfig, groups: list[dict]) -> torch.optim.Optimize
     if cfg.optimizer == Optimizer.SGD:
         return torch.optim.SGD(groups, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
     kind = {Optimizer.ADAM: torch.optim.Adam, Optimizer.ADAMW: torch.optim.AdamW}[cfg.optimizer]
-    return kind(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    # One fused kernel per parameter: 30 head epochs on 2,020 cached photos take 1.03 s against 1.19 s with
+    # the per-tensor loop (benchmarks/README.md, review_loop); the weights agree within 1e-7.
+    return kind(groups, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
 
 
 def make_scheduler(cfg: TrainConfig, opt: torch.optim.Optimizer) -> torch.optim.lr_scheduler.StepLR:
