@@ -1,6 +1,7 @@
 """load_image / load_thumbnail / probe_image on real files of every awkward kind."""
 from __future__ import annotations
 
+import os
 import struct
 import sys
 import zlib
@@ -190,3 +191,30 @@ def test_min_side_decodes_big_jpegs_smaller_but_never_below_it(tmp_path):
     assert full.size == (2000, 1500)
     assert min(small.size) >= 256 and small.size[0] < 1000  # decoded at 1/4 scale
     assert small.getpixel((10, 10))[2] > 150
+
+
+def _open_files() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts open files through Linux's /proc")
+@pytest.mark.parametrize("kind", ["jpeg", "multi-frame gif", "multi-page tiff", "two-image mpo", "rotated jpeg"])
+def test_a_loaded_photo_keeps_no_file_open(tmp_path, kind):
+    """A photo's pixels are not copied once more after decoding, and its file is closed all the same,
+    even for formats that keep theirs open for further frames or pages: a folder of them never runs
+    out of file handles. The first frame is the one used, upright."""
+    path = tmp_path / {"jpeg": "a.jpg", "multi-frame gif": "a.gif", "multi-page tiff": "a.tif",
+                       "two-image mpo": "a.jpg", "rotated jpeg": "r.jpg"}[kind]
+    first, second = Image.new("RGB", (40, 30), (250, 10, 10)), Image.new("RGB", (40, 30), (10, 10, 250))
+    if kind == "rotated jpeg":
+        _exif_jpeg(path, size=(40, 30))
+    elif kind == "jpeg":
+        first.save(path, quality=95)
+    else:
+        first.save(path, format="MPO" if kind == "two-image mpo" else None, save_all=True, append_images=[second])
+    before = _open_files()
+    images = [load_image(path) for _ in range(5)]
+    assert _open_files() == before
+    assert all(img.size == ((30, 40) if kind == "rotated jpeg" else (40, 30)) for img in images)
+    if kind != "rotated jpeg":
+        assert images[0].getpixel((20, 15))[0] > 200  # the first frame, red

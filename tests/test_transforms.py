@@ -69,6 +69,8 @@ def test_normalized_tensor_gives_the_three_v2_steps_numbers():
     ref = steps(img)
     assert ref.shape == (3, 70, 90) and ref.min() < 0 < ref.max()  # really normalised: not the [0, 1] pixels
     assert torch.allclose(fused(img), ref, atol=1e-6, rtol=0)
+    assert fused(img).is_contiguous() and fused(img).dtype == torch.float32  # what the engines take
+    assert torch.allclose(fused(img.convert("RGBA")), ref, atol=1e-6, rtol=0)  # three channels, whatever the mode
     as_uint8 = v2.PILToTensor()(img)
     assert torch.allclose(fused(as_uint8), ref, atol=1e-6, rtol=0)
     assert torch.allclose(fused(as_uint8.float() / 255), ref, atol=1e-5, rtol=0)

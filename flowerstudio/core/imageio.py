@@ -200,13 +200,13 @@ def _open_rgb(path: str, background: Colour, draft_size: Optional[int]) -> Image
                 im.draft(im.mode, (draft_size, draft_size))
             im.load()
             try:
-                oriented = ImageOps.exif_transpose(im)
+                # In place: the default returns a copy even of an upright photo (0.16 ms of ~3 a photo).
+                ImageOps.exif_transpose(im, in_place=True)
             except Exception:
-                # Broken EXIF should not cost the user a usable photo.
-                oriented = im
-            rgb = _to_rgb(oriented, background)
-            if rgb is im:
-                rgb = im.copy()  # detach from the file being closed
+                pass  # broken EXIF should not cost the user a usable photo
+            # No copy "to detach it from the file": leaving the with block closes the file and keeps the
+            # decoded pixels (Pillow 10+), whatever the format; that copy cost another 0.16 ms a photo.
+            rgb = _to_rgb(im, background)
     except ImageLoadError:
         raise
     except Exception as exc:
