@@ -93,12 +93,13 @@ def split(paths: list[str]) -> None:
 
     import torch
 
-    from flowerstudio.core.featurecache import DECODE_THREADS
     from flowerstudio.core.imageio import load_image
     from flowerstudio.core.inference import InferenceNet
+    from flowerstudio.core.loader import decoding_plan
     from flowerstudio.core.transforms import resize_size
 
     tf, side = _transform(), resize_size(SIZE)
+    threads, _ = decoding_plan(torch.device("cpu"))
     sample = paths[:: max(1, len(paths) // 320)]
     backbone = _backbone()
     nets = {e: InferenceNet(backbone, torch.device("cpu"), e) for e in ("pytorch", "onnxruntime")}
@@ -107,12 +108,12 @@ def split(paths: list[str]) -> None:
         net(x)  # warm-up (and the ONNX export, once)
 
     def decode() -> None:
-        with ThreadPoolExecutor(DECODE_THREADS) as pool:
+        with ThreadPoolExecutor(threads) as pool:
             list(pool.map(lambda p: tf(load_image(p, min_side=side)), sample))
 
     best = best_of(3, {"decode": decode, **{e: (lambda net=net: [net(x) for _ in range(2)]) for e, net in nets.items()}})
     rate = {"decode": len(sample) / best["decode"], **{e: 2 * BATCH / best[e] for e in nets}}
-    print(f"\ndoes decoding keep up? decoding alone ({DECODE_THREADS} threads, resize + crop + normalise included): "
+    print(f"\ndoes decoding keep up? decoding alone ({threads} threads, resize + crop + normalise included): "
           f"{rate['decode']:.0f} photos/s; the network alone, batch {BATCH}: {rate['pytorch']:.0f} photos/s with "
           f"PyTorch, {rate['onnxruntime']:.0f} with ONNX Runtime. On the same cores, decoding takes "
           f"{100 * rate['onnxruntime'] / (rate['decode'] + rate['onnxruntime']):.0f} % of the time per photo with "

@@ -32,9 +32,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import Timer, base_parser, best_of, machine, subset  # noqa: E402
 
 from flowerstudio.core.config import TrainConfig  # noqa: E402
-from flowerstudio.core.featurecache import DECODE_THREADS  # noqa: E402
 from flowerstudio.core.inference import GRAPH_FILE, InferenceNet  # noqa: E402
-from flowerstudio.core.loader import ImageDataset, decoded_batches  # noqa: E402
+from flowerstudio.core.loader import ImageDataset, decoded_batches, decoding_plan  # noqa: E402
 from flowerstudio.core.models import build_classifier, get_spec  # noqa: E402
 from flowerstudio.core.trainer import train  # noqa: E402
 from flowerstudio.core.transforms import build_eval_transform, build_train_transform, resize_size  # noqa: E402
@@ -134,7 +133,8 @@ def floor_sides(data: Path, args, cpu: dict) -> dict:
     dataset = ImageDataset(paths, [0] * len(paths), build_eval_transform(args.input_size, spec.mean, spec.std),
                            min_side=resize_size(args.input_size))
     net = InferenceNet(build_classifier(args.backbone, 10).backbone, torch.device("cpu"))
-    batches = [b.images for b in decoded_batches(dataset, args.batch_size, DECODE_THREADS)]
+    plan = decoding_plan(torch.device("cpu"))  # the app's decoding threads
+    batches = [b.images for b in decoded_batches(dataset, args.batch_size, *plan)]
     net(batches[0])
 
     def cpu_timed(name, fn):
@@ -144,8 +144,7 @@ def floor_sides(data: Path, args, cpu: dict) -> dict:
             cpu[name] = min(cpu.get(name, float("inf")), time.process_time() - start)
         return run
 
-    return {"decoding alone": cpu_timed("decoding", lambda: list(decoded_batches(dataset, args.batch_size,
-                                                                                  DECODE_THREADS))),
+    return {"decoding alone": cpu_timed("decoding", lambda: list(decoded_batches(dataset, args.batch_size, *plan))),
             "network alone": cpu_timed("network", lambda: [net(x) for x in batches])}
 
 

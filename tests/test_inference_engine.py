@@ -258,37 +258,3 @@ def test_a_frozen_stage_opens_one_session_for_all_its_photos(tiny_data, tmp_path
     result = train(tiny_config(tiny_data, tmp_path / "runs", epochs=1))
     assert result.status == "completed"
     assert len(opened) == 1
-
-
-def test_a_network_a_function_builds_without_a_key_is_built_at_the_first_batch(monkeypatch):
-    """The frozen stage hands over a function that builds its network, so the network is built while the
-    decoding threads already work ahead: nothing is built before the first batch, the graph is named by
-    the built network's weights (the same graph as for the network given as is), and the outputs agree."""
-    exports = _Counting(monkeypatch)
-    model = _calibrated("efficientnet_lite0")
-    built = []
-    lazy = InferenceNet(lambda: built.append(1) or model, CPU)
-    assert built == []
-    x = _photos()
-    out = lazy(x)
-    assert built and exports.calls == 1
-    assert torch.equal(InferenceNet(model, CPU)(x), out) and exports.calls == 1  # the same cached graph
-    with torch.inference_mode():
-        assert torch.allclose(out, model(x), atol=1e-4, rtol=0)
-
-
-def test_the_frozen_stage_builds_its_network_once_and_trains_it_outside_inference_mode(tiny_data, tmp_path,
-                                                                                       monkeypatch):
-    """Built lazily, inside the extraction's inference mode, the network must still be a normal one: the
-    head trains, and the run ends on the best weights loaded into it."""
-    from flowerstudio.core import trainer
-    from tinyrun import tiny_config
-
-    builds = []
-    real = trainer.build_classifier
-    monkeypatch.setattr(trainer, "build_classifier", lambda *a, **k: builds.append(1) or real(*a, **k))
-    result = trainer.train(tiny_config(tiny_data, tmp_path / "runs", epochs=2))
-    assert result.status == "completed" and len(builds) == 1
-    assert result.best_path and len(result.history) == 2 and result.calibration is not None
-    warm = trainer.train(tiny_config(tiny_data, tmp_path / "runs", epochs=2))  # every feature cached: built after
-    assert warm.status == "completed" and len(builds) == 2

@@ -28,14 +28,10 @@ from flowerstudio.core.fsnames import json_bytes
 from flowerstudio.core.distributed import Distributed
 from flowerstudio.core.events import BadImage, Cancelled, CancelToken, Log, Meter, PhaseStarted, Progress, ignore
 from flowerstudio.core.inference import InferenceNet
-from flowerstudio.core.loader import ImageDataset, decoded_batches, make_loader
+from flowerstudio.core.loader import ImageDataset, decoded_batches, decoding_plan, make_loader
 from flowerstudio.core.vocab import InferenceEngine
 
 CACHE_VERSION = 1
-# Threads that decode photos ahead of the network when no worker processes are asked for. On the
-# 2-core machine (shared, load ~10) 1, 2 and 3 threads measured alike, within 5 %, and 2.3-2.5x the
-# decoding in the calling thread they replace, with either engine: 2, as the Predictor's default.
-DECODE_THREADS = 2
 
 
 def compute_dtype(device: torch.device) -> torch.dtype:
@@ -163,9 +159,9 @@ class FeatureCache:
 
     def _extract(self, rows, missing, ids, paths, dataset, net, device, batch_size, workers,
                  callback, cancel, dist, steps: int) -> None:
-        # Worker processes when asked for; otherwise threads decode the next photos while the network runs.
+        # Worker processes when asked for; otherwise threads (loader.decoding_plan says how many, and when).
         loader = (make_loader(dataset, batch_size, shuffle=False, workers=workers, pin_memory=device.type == "cuda")
-                  if workers else decoded_batches(dataset, batch_size, DECODE_THREADS))
+                  if workers else decoded_batches(dataset, batch_size, *decoding_plan(device)))
         meter = Meter(len(missing))
         callback(PhaseStarted("extract", len(missing)))
         dtype = compute_dtype(device)

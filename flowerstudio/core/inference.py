@@ -57,10 +57,9 @@ class InferenceNet:
     network as it is then: a run whose features are all cached never exports anything, and one whose
     graph is cached never makes the fused copy (a deep copy: ~0.1 s for EfficientNet-Lite0).
 
-    ``module`` may also be a function that builds it (and returns the same module on every call), with
-    ``key`` naming the network (e.g. a model file's content, model_file_key()): then, when the cache holds
-    that graph, the PyTorch network is never built at all — importing timm and building it were ~3 s of
-    a 2,000-photo CLI run's 25. Without ``key`` it is built at the first batch, and named by its weights.
+    ``module`` may also be a function that builds it, with ``key`` naming the network (e.g. a model
+    file's content, model_file_key()): then, when the cache holds that graph, the PyTorch network is
+    never built at all — importing timm and building it were ~3 s of a 2,000-photo CLI run's 25.
     """
 
     def __init__(self, module: nn.Module | Callable[[], nn.Module], device: torch.device,
@@ -101,12 +100,8 @@ class InferenceNet:
             return self.net(batch_to_device(x, self.device))
 
     def _open(self, shape: tuple[int, ...]):
-        # A module is named by a hash of its own weights (~10 ms), not of the fused copy; one that a
-        # function builds, without a key naming it, is built here to be hashed.
-        if self._key is None:
-            key = graph_key(self._module if self._module is not None else self._build(), shape)
-        else:
-            key = {**self._key, **_versions(shape)}
+        # A module given as is is named by a hash of its own weights (~10 ms), not of the fused copy.
+        key = graph_key(self._module, shape) if self._key is None else {**self._key, **_versions(shape)}
         return open_session(lambda: self.net, shape, key)
 
     def _fall_back(self, why: str) -> None:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Optional, Sequence
 
@@ -15,7 +14,7 @@ from flowerstudio.core.events import (
 )
 from flowerstudio.core.imageio import ImageLoadError, is_hidden_or_system, is_photo_file, load_image
 from flowerstudio.core.inference import InferenceNet
-from flowerstudio.core.loader import bounded_map
+from flowerstudio.core.loader import decoded, decoding_plan
 from flowerstudio.core.models import resolve_device
 from flowerstudio.core.transforms import build_eval_transform, resize_size
 from flowerstudio.core.vocab import InferenceEngine, Phase
@@ -101,9 +100,10 @@ class Predictor:
         self.transform = build_eval_transform(self.info.input_size, self.info.mean, self.info.std)
         self.min_side = resize_size(self.info.input_size)
 
-    def _decoded(self, paths: Sequence[str], workers: int) -> Iterator[tuple[int, Optional[torch.Tensor], str]]:
-        """(index, tensor or None, error) in order; decoding runs ahead of the model in threads
-        (Pillow and torch release the GIL while they work)."""
+    def _decoded(self, paths: Sequence[str], batch_size: int,
+                 workers: Optional[int]) -> Iterator[tuple[int, Optional[torch.Tensor], str]]:
+        """(index, tensor or None, error) in order, decoded in threads (Pillow and torch release the GIL
+        while they work) ahead of the network or taking turns with it (loader.decoding_plan)."""
         def load(i: int):
             try:
                 return i, self.transform(load_image(paths[i], min_side=self.min_side)), ""
@@ -112,8 +112,8 @@ class Predictor:
             except Exception as exc:  # an odd image is reported, not fatal
                 return i, None, f"cannot transform image: {exc}"
 
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            yield from bounded_map(pool, load, len(paths), ahead=workers * 16)
+        threads, ahead = decoding_plan(self.device)
+        yield from decoded(load, len(paths), workers or threads, batch_size, ahead)
 
     def predict(
         self,
@@ -122,10 +122,11 @@ class Predictor:
         top_k: int = 5,
         callback: Callback = ignore,
         cancel: Optional[CancelToken] = None,
-        workers: int = 2,
+        workers: Optional[int] = None,
     ) -> PredictResult:
         """Label ``paths``; unreadable photos are listed, not fatal. Stops early when cancelled,
-        listing the photos it did not get to in ``not_done``."""
+        listing the photos it did not get to in ``not_done``. ``workers``: decoding threads, if not
+        loader.decoding_plan's."""
         cancel = cancel or CancelToken()
         handled: set[int] = set()  # indices into paths that are predicted or unreadable
         k = max(1, min(top_k, self.info.num_classes))
@@ -150,7 +151,7 @@ class Predictor:
             callback(Progress(Phase.PREDICT, meter.done, meter.total, eta=meter.eta))
 
         try:
-            for i, tensor, error in self._decoded(paths, workers):
+            for i, tensor, error in self._decoded(paths, batch_size, workers):
                 cancel.raise_if_cancelled()
                 if tensor is None:
                     result.unreadable.append((paths[i], error))

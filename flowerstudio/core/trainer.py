@@ -183,10 +183,7 @@ class _Run:
         self.emit(RunStarted(str(run_dir), cfg.train_mode))
         self.say(f"Run folder: {run_dir}")
         self.say(self.scan.summary())
-        if start_model is not None or not cfg.trains_on_cached_features:
-            self.model = self._build_model(start_model)
-        # Otherwise _fit_cached builds it at the first batch of photos to extract, while the decoding threads
-        # already work ahead (0.1 s of a 5 s first run), or after extracting nothing when all is cached.
+        self.model = self._build_model(start_model)
         status, fit = "completed", None
         try:
             try:
@@ -226,13 +223,6 @@ class _Run:
             self.say(f"Using backbone {backbone} from {path.name}")
             self.cfg.backbone = backbone
         return path, run_dir
-
-    def _built(self) -> Classifier:
-        """The model of a stage that builds it when first needed (_execute)."""
-        if self.model is None:
-            with torch.inference_mode(False):  # called inside the extraction's: these weights will train
-                self.model = self._build_model(None)
-        return self.model
 
     def _build_model(self, start_model: Optional[Path]) -> Classifier:
         cfg, scan = self.cfg, self.scan
@@ -276,7 +266,7 @@ class _Run:
         eval_tf = build_eval_transform(cfg.input_size, spec.mean, spec.std, cfg.augment)
         tr_paths, tr_labels = [s.path for s in scan.train], [s.label for s in scan.train]
         va_paths, va_labels = [s.path for s in scan.val], [s.label for s in scan.val]
-        net = InferenceNet(lambda: self._built().backbone, self.device, cfg.inference_engine)  # one session, all views
+        net = InferenceNet(self.model.backbone, self.device, cfg.inference_engine)  # one session for every view
         extract = dict(backbone=net, device=self.device, batch_size=cfg.batch_size,
                        workers=cfg.workers, callback=self.emit, cancel=self.cancel,
                        min_side=resize_size(cfg.input_size, cfg.augment), dist=self.dist)
@@ -294,7 +284,7 @@ class _Run:
         keep = torch.stack(masks).all(0).to(self.device)
         train_x, train_y = train_x[:, keep], train_y[keep]
         val_x, val_y = val_x[val_ok].to(self.device).float(), torch.tensor(va_labels, device=self.device)[val_ok.to(self.device)]
-        head = self._built().head
+        head = self.model.head
         # Epochs here take a fraction of a second: the files are written at the end. Only the head changes.
         self.writer.defer_files({f"head.{name}" for name in head.state_dict()})
 
