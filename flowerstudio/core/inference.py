@@ -209,7 +209,7 @@ def _session(path: Path):
     options = ort.SessionOptions()
     # One thread per core torch would use (torchrun sets 1 per process). No busy-waiting between
     # operators: it measured the same for prediction (87 vs 83 photos/s, best of 6, 2 decoding
-    # threads), leaves the decoding threads their cycles, and runs quietly beside the GUI.
+    # threads), leaves the cores to the decoding's turn between batches, and runs quietly beside the GUI.
     options.intra_op_num_threads = torch.get_num_threads()
     options.inter_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
