@@ -93,8 +93,9 @@ def make_loader(
     )
 
 
-# Threads that decode photos while a GPU runs the network. On the 2-core machine (shared, load ~10)
-# 1, 2 and 3 threads measured alike, within 5 %, and 2.3-2.5x decoding in the calling thread.
+# Threads that decode photos while a GPU runs the network. Not tuned on a GPU (none here): 2, what
+# decoding ahead of the network measured best with on the 2-core machine (1, 2 and 3 alike, within 5 %,
+# and 2.3-2.5x decoding in the calling thread) before the CPU took turns.
 GPU_DECODE_THREADS = 2
 
 
@@ -104,8 +105,8 @@ def decoding_plan(device: torch.device) -> tuple[int, bool]:
     A GPU runs the network while the CPU decodes the next photos: 2 threads, ahead of it. On the CPU
     the two share the cores, so they take turns, each with every core (a thread per core torch uses):
     side by side, 4 threads on 2 cores, the network's operators waited at their barriers for threads
-    the decoding held. Taking turns measured 5.14 -> 5.00 s for a first frozen run on 586 photos, and
-    4.56 -> 4.46 s to label 600, with 4 % less CPU time (benchmarks/README.md, head_training).
+    the decoding held. Taking turns measured 5.15 -> 4.97 s for a first frozen run on 586 photos (3 % less
+    CPU time), and 4.56 -> 4.46 s to label 600 (benchmarks/README.md, head_training).
     """
     if device.type == "cpu":
         return max(1, torch.get_num_threads()), False
