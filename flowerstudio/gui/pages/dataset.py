@@ -241,9 +241,7 @@ class DatasetPage(QWidget):
 
     def _show_problems(self, scan) -> None:
         """The Problems tab and its count for ``scan``; None (a failed scan) empties both."""
-        n = self.problems.fill(scan) if scan is not None else 0
-        if scan is None:
-            self.problems.clear()
+        n = self.problems.fill(scan)
         self.tabs.setTabText(self.tabs.indexOf(self.problems), f"Problems ({n})" if n else "Problems")
 
     def select_class(self, label: int) -> None:

@@ -19,8 +19,10 @@ class ProblemsTree(QTreeWidget):
         self.setColumnWidth(0, 520)
 
     def fill(self, scan) -> int:
-        """Show ``scan``'s problems; returns how many there are."""
+        """Show ``scan``'s problems; returns how many there are. None (no scan, or a failed one) shows none."""
         self.clear()
+        if scan is None:
+            return 0
         for title, rows in (("Unreadable photos", scan.unreadable), ("Skipped files", scan.skipped)):
             top = QTreeWidgetItem([f"{title} ({len(rows)})", ""])
             for path, reason in rows:
