@@ -25,11 +25,11 @@ from pathlib import Path
 
 from common import SHARED, hold_out_fifth, machine, subset
 
-from flowerstudio.core.advice import NextStep, advise
-from flowerstudio.core.evaluate import evaluate
-from flowerstudio.core.config import TrainConfig
-from flowerstudio.core.dataset import scan_dataset
-from flowerstudio.core.trainer import train
+from flowerstudio.core.training.plan import NextStep, advise
+from flowerstudio.core.labelling.evaluate import evaluate
+from flowerstudio.core.foundation.config import TrainConfig
+from flowerstudio.core.photos.scan import scan_dataset
+from flowerstudio.core.training.trainer import train
 
 SETS = {"clothing": SHARED / "clothing-small", "trashnet": SHARED / "trashnet"}
 FT_LR = 1e-4  # the app's second-step learning rate (first step's 1e-3 x 0.1)

@@ -56,7 +56,7 @@ def held_out_logits(model: str, photos: list[str]):
     import numpy as np
     import torch
 
-    from flowerstudio.core.predict import Predictor
+    from flowerstudio.core.labelling.predict import Predictor
 
     preds = Predictor(model, "cpu").predict(photos).predictions
     return torch.from_numpy(np.stack([p.logits for p in preds])), torch.tensor([p.true_label for p in preds])
@@ -68,7 +68,7 @@ def figures(logits, labels, temperature: float) -> dict:
     would still show on this many photos (the estimate's noise floor)."""
     import torch
 
-    from flowerstudio.core.calibration import expected_calibration_error, fit_temperature, reliability
+    from flowerstudio.core.model.calibration import expected_calibration_error, fit_temperature, reliability
 
     def at(t: float) -> tuple[float, float]:
         conf, label = torch.softmax(logits / t, 1).max(1)
@@ -97,11 +97,11 @@ def main() -> None:
     work = Path(args.work)
     os.environ["FLOWERSTUDIO_CACHE_DIR"] = str(work / "cache")  # not the user's cache
 
-    from flowerstudio.core.checkpoints import read_model_info
-    from flowerstudio.core.config import TrainConfig
-    from flowerstudio.core.evaluate import evaluate
-    from flowerstudio.core.predict import list_images
-    from flowerstudio.core.trainer import train
+    from flowerstudio.core.model.model_file import read_model_info
+    from flowerstudio.core.foundation.config import TrainConfig
+    from flowerstudio.core.labelling.evaluate import evaluate
+    from flowerstudio.core.labelling.predict import list_images
+    from flowerstudio.core.training.trainer import train
 
     print(machine())
     cases = args.cases.split(",")

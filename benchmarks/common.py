@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from flowerstudio.core.dataset import scan_dataset
+from flowerstudio.core.photos.scan import scan_dataset
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -55,7 +55,7 @@ def link_into(folder: Path, paths) -> None:
 
 
 def photos_by_class(folder: Path) -> dict[str, list[str]]:
-    from flowerstudio.core.predict import list_images
+    from flowerstudio.core.labelling.predict import list_images
 
     return {d.name: list_images([d]) for d in sorted(folder.iterdir()) if d.is_dir()}
 
@@ -101,7 +101,7 @@ def random_weights_model(name: str, classes: int = 10, size: int = 224) -> nn.Mo
     """A classifier with random weights (no download) and BatchNorm statistics measured on random
     input, in eval mode. Speed does not depend on the values, but uncalibrated random torchvision
     networks shrink activations to ~1e-10, where denormal floats would make any CPU engine crawl."""
-    from flowerstudio.core.models import build_classifier
+    from flowerstudio.core.model.classifier import build_classifier
 
     torch.manual_seed(0)
     model = build_classifier(name, classes, pretrained=False)

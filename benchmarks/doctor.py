@@ -48,10 +48,10 @@ def ablation(feats, moved: set[str]) -> dict[str, float]:
     """Precision at k of each part of the doctor's label score, on the same features and planted labels."""
     import numpy as np
 
-    from flowerstudio.core.label_issues import (
+    from flowerstudio.core.doctor.label_issues import (
         PROBE_WEIGHT, class_thresholds, cross_validated_probabilities, neighbour_vote,
     )
-    from flowerstudio.core.neighbours import nearest_neighbours
+    from flowerstudio.core.doctor.neighbours import nearest_neighbours
 
     y = feats.labels
     n, c = len(y), int(y.max()) + 1
@@ -86,10 +86,10 @@ def duplicate_recall(csv_path: Path, copies: list[tuple[str, str]], rows: int = 
 
 
 def run_set(name: str, work: Path) -> dict:
-    from flowerstudio.core.config import TrainConfig
-    from flowerstudio.core.dataset import scan_dataset
-    from flowerstudio.core.doctor import diagnose
-    from flowerstudio.core.photo_features import photo_features
+    from flowerstudio.core.foundation.config import TrainConfig
+    from flowerstudio.core.photos.scan import scan_dataset
+    from flowerstudio.core.doctor.diagnose import diagnose
+    from flowerstudio.core.doctor.photo_features import photo_features
 
     planted = plant(SETS[name], work / name)
     cfg = TrainConfig()
@@ -132,8 +132,8 @@ def timed(fn, *args) -> tuple[float, float]:
 
 
 def time_examine(n: int, classes: int, work: Path) -> tuple[float, float]:
-    from flowerstudio.core.doctor import examine
-    from flowerstudio.core.photo_features import PhotoFeatures
+    from flowerstudio.core.doctor.diagnose import examine
+    from flowerstudio.core.doctor.photo_features import PhotoFeatures
 
     x, labels = synthetic(n, classes)
     feats = PhotoFeatures([str(work / f"{i}.jpg") for i in range(n)], labels, ["train"] * n, x)
@@ -142,8 +142,8 @@ def time_examine(n: int, classes: int, work: Path) -> tuple[float, float]:
 
 
 def duplicate_search(x) -> None:
-    from flowerstudio.core.duplicates import candidate_pairs
-    from flowerstudio.core.neighbours import nearest_neighbours
+    from flowerstudio.core.doctor.duplicates import candidate_pairs
+    from flowerstudio.core.doctor.neighbours import nearest_neighbours
 
     candidate_pairs(*nearest_neighbours(x, 20))
 

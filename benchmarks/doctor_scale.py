@@ -33,7 +33,7 @@ def main() -> None:
     from doctor import time_duplicate_search
     from imagefactory import make_dataset
 
-    from flowerstudio.core.doctor import diagnose
+    from flowerstudio.core.doctor.diagnose import diagnose
 
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     print(machine(), flush=True)

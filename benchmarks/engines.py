@@ -19,9 +19,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from common import Timer, best_of, machine, random_weights_model  # noqa: E402
 
-from flowerstudio.core.backbones import BACKBONES  # noqa: E402
-from flowerstudio.core.inference import InferenceNet  # noqa: E402
-from flowerstudio.core.vocab import InferenceEngine  # noqa: E402
+from flowerstudio.core.model.backbones import BACKBONES  # noqa: E402
+from flowerstudio.core.runtime.inference import InferenceNet  # noqa: E402
+from flowerstudio.core.foundation.vocab import InferenceEngine  # noqa: E402
 
 
 def main() -> None:

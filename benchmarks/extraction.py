@@ -31,20 +31,22 @@ from common import best_of, machine  # noqa: E402
 from predict_cli import ROOT, baseline_tree, photo_folder  # noqa: E402
 
 SIZE, BATCH = 224, 32
+RESIZE = 256  # the short side before the centre crop, for SIZE 224 (the app default ratio)
 
 
 def _backbone():
-    from flowerstudio.core.models import build_classifier
+    from flowerstudio.core.model.classifier import build_classifier
 
     return build_classifier("efficientnet_lite0", 2).backbone  # ImageNet weights, offline
 
 
 def _transform():
-    from flowerstudio.core.backbones import get_spec
-    from flowerstudio.core.transforms import build_eval_transform
+    from flowerstudio.core.model.backbones import get_spec
+    from flowerstudio.core.model.preprocessing import Preprocessing
+    from flowerstudio.core.runtime.transforms import eval_transform
 
     spec = get_spec("efficientnet_lite0")
-    return build_eval_transform(SIZE, spec.mean, spec.std)
+    return eval_transform(Preprocessing.of(SIZE, spec.mean, spec.std))
 
 
 def side_app(paths: list[str], engine: str) -> float:
@@ -53,15 +55,14 @@ def side_app(paths: list[str], engine: str) -> float:
 
     import torch
 
-    from flowerstudio.core.featurecache import FeatureCache
-    from flowerstudio.core.transforms import resize_size
+    from flowerstudio.core.runtime.featurecache import FeatureCache
 
     backbone = _backbone()
     cache = FeatureCache(Path(tempfile.mkdtemp(prefix="fs-extract-")), {"bench": time.time()})
     extra = {"engine": engine} if "engine" in inspect.signature(cache.features).parameters else {}
     start = time.perf_counter()
     _, ok = cache.features("val", paths, [0] * len(paths), _transform(), backbone, torch.device("cpu"), BATCH,
-                           min_side=resize_size(SIZE), **extra)
+                           min_side=RESIZE, **extra)
     seconds = time.perf_counter() - start
     assert ok.all()
     shutil.rmtree(cache.folder.parent)
@@ -93,12 +94,11 @@ def split(paths: list[str]) -> None:
 
     import torch
 
-    from flowerstudio.core.imageio import load_image
-    from flowerstudio.core.inference import InferenceNet
-    from flowerstudio.core.loader import decoding_plan
-    from flowerstudio.core.transforms import resize_size
+    from flowerstudio.core.photos.imageio import load_image
+    from flowerstudio.core.runtime.inference import InferenceNet
+    from flowerstudio.core.runtime.loader import decoding_plan
 
-    tf, side = _transform(), resize_size(SIZE)
+    tf, side = _transform(), RESIZE
     threads, _ = decoding_plan(torch.device("cpu"))
     sample = paths[:: max(1, len(paths) // 320)]
     backbone = _backbone()
@@ -136,7 +136,7 @@ def main() -> None:
         seconds = side_expert(paths) if args.side == "expert" else side_app(paths, args.side)
         print(f"SECONDS {seconds}")
         return
-    from flowerstudio.core.predict import list_images
+    from flowerstudio.core.labelling.predict import list_images
 
     paths = list_images([photo_folder(work, args.photos)])[: args.photos]
     listing.write_text(json.dumps(paths))

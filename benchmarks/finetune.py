@@ -18,12 +18,13 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from common import Timer, base_parser, best_of, machine, subset  # noqa: E402
 
-from flowerstudio.core.config import TrainConfig  # noqa: E402
-from flowerstudio.core.events import PhaseStarted  # noqa: E402
-from flowerstudio.core.imageio import load_image  # noqa: E402
-from flowerstudio.core.models import build_classifier, get_spec  # noqa: E402
-from flowerstudio.core.trainer import train  # noqa: E402
-from flowerstudio.core.transforms import build_train_transform  # noqa: E402
+from flowerstudio.core.foundation.config import TrainConfig  # noqa: E402
+from flowerstudio.core.foundation.events import PhaseStarted  # noqa: E402
+from flowerstudio.core.photos.imageio import load_image  # noqa: E402
+from flowerstudio.core.model.classifier import build_classifier, get_spec  # noqa: E402
+from flowerstudio.core.training.trainer import train  # noqa: E402
+from flowerstudio.core.model.preprocessing import Preprocessing, resize_for
+from flowerstudio.core.runtime.transforms import train_transform  # noqa: E402
 
 
 def plain_loop(data: Path, args, expert: bool = False) -> tuple[float, dict]:
@@ -36,7 +37,7 @@ def plain_loop(data: Path, args, expert: bool = False) -> tuple[float, dict]:
 
     torch.manual_seed(0)
     spec = get_spec(args.backbone)
-    tf = build_train_transform(TrainConfig().augment, args.input_size, spec.mean, spec.std)
+    tf = train_transform(Preprocessing.of(args.input_size, spec.mean, spec.std), TrainConfig().augment)
     ds = datasets.ImageFolder(str(data / "train"), tf)
     loader = torch.utils.data.DataLoader(ds, batch_size=args.batch_size, shuffle=True)
     model = build_classifier(args.backbone, len(ds.classes)).train()
@@ -83,7 +84,7 @@ def app_epoch(data: Path, args) -> float:
 def decode_ms(data: Path, args) -> tuple[float, float]:
     files = sorted((data / "train").rglob("*.*"))[:50]
     spec = get_spec(args.backbone)
-    tf = build_train_transform(TrainConfig().augment, args.input_size, spec.mean, spec.std)
+    tf = train_transform(Preprocessing.of(args.input_size, spec.mean, spec.std), TrainConfig().augment)
     with Timer() as d:
         imgs = [load_image(f) for f in files]
     with Timer() as a:

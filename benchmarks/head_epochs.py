@@ -29,8 +29,8 @@ def held_out_figures(model: str, held: dict[str, list[str]]) -> dict[str, dict]:
     import numpy as np
     import torch
 
-    from flowerstudio.core.cachedpredict import fast_predictor
-    from flowerstudio.core.checkpoints import read_model_info
+    from flowerstudio.core.labelling.cached_predict import fast_predictor
+    from flowerstudio.core.model.model_file import read_model_info
 
     photos = sorted(set().union(*held.values()))
     preds = fast_predictor(model, "cpu").predict(photos).predictions  # features from the cache after the first
@@ -54,9 +54,9 @@ def main() -> None:
     work = Path(args.work)
     os.environ["FLOWERSTUDIO_CACHE_DIR"] = str(work / "cache")
 
-    from flowerstudio.core.config import TrainConfig
-    from flowerstudio.core.predict import list_images
-    from flowerstudio.core.trainer import train
+    from flowerstudio.core.foundation.config import TrainConfig
+    from flowerstudio.core.labelling.predict import list_images
+    from flowerstudio.core.training.trainer import train
 
     print(machine())
     seeds = [int(s) for s in args.seeds.split(",")]

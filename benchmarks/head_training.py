@@ -31,12 +31,14 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).parent))
 from common import Timer, base_parser, best_of, machine, subset  # noqa: E402
 
-from flowerstudio.core.config import TrainConfig  # noqa: E402
-from flowerstudio.core.inference import GRAPH_FILE, InferenceNet  # noqa: E402
-from flowerstudio.core.loader import ImageDataset, decoded_batches, decoding_plan  # noqa: E402
-from flowerstudio.core.models import build_classifier, get_spec  # noqa: E402
-from flowerstudio.core.trainer import train  # noqa: E402
-from flowerstudio.core.transforms import build_eval_transform, build_train_transform, resize_size  # noqa: E402
+from flowerstudio.core.foundation.config import TrainConfig  # noqa: E402
+from flowerstudio.core.runtime.inference import GRAPH_FILE, InferenceNet  # noqa: E402
+from flowerstudio.core.runtime.loader import ImageDataset, decoded_batches, decoding_plan  # noqa: E402
+from flowerstudio.core.model.classifier import build_classifier, get_spec  # noqa: E402
+from flowerstudio.core.training.trainer import train  # noqa: E402
+from flowerstudio.core.model.preprocessing import Preprocessing, resize_for
+from flowerstudio.core.foundation.config import AugmentConfig
+from flowerstudio.core.runtime.transforms import eval_transform, train_transform  # noqa: E402
 
 
 def plain_tutorial_loop(data: Path, args) -> float:
@@ -46,8 +48,8 @@ def plain_tutorial_loop(data: Path, args) -> float:
     torch.manual_seed(0)
     spec = get_spec(args.backbone)
     cfg = TrainConfig()
-    tf = {"train": build_train_transform(cfg.augment, args.input_size, spec.mean, spec.std),
-          "valid": build_eval_transform(args.input_size, spec.mean, spec.std)}
+    tf = {"train": train_transform(Preprocessing.of(args.input_size, spec.mean, spec.std), cfg.augment),
+          "valid": eval_transform(Preprocessing.of(args.input_size, spec.mean, spec.std))}
     sets = {k: datasets.ImageFolder(str(data / k), tf[k]) for k in tf}
     loaders = {k: torch.utils.data.DataLoader(sets[k], batch_size=args.batch_size, shuffle=k == "train")
                for k in sets}
@@ -87,7 +89,7 @@ def expert_loop(data: Path, args) -> float:
 
     torch.manual_seed(0)
     spec = get_spec(args.backbone)
-    tf = build_eval_transform(args.input_size, spec.mean, spec.std)
+    tf = eval_transform(Preprocessing.of(args.input_size, spec.mean, spec.std))
     sets = {k: datasets.ImageFolder(str(data / k), tf) for k in ("train", "valid")}
     model = build_classifier(args.backbone, len(sets["train"].classes)).eval().to(memory_format=torch.channels_last)
     feats = {}
@@ -130,8 +132,8 @@ def floor_sides(data: Path, args, cpu: dict) -> dict:
     time (all threads) in ``cpu``."""
     spec = get_spec(args.backbone)
     paths = sorted(str(p) for p in data.rglob("*.*"))
-    dataset = ImageDataset(paths, [0] * len(paths), build_eval_transform(args.input_size, spec.mean, spec.std),
-                           min_side=resize_size(args.input_size))
+    dataset = ImageDataset(paths, [0] * len(paths), eval_transform(Preprocessing.of(args.input_size, spec.mean, spec.std)),
+                           min_side=resize_for(args.input_size, AugmentConfig().resize_ratio))
     net = InferenceNet(build_classifier(args.backbone, 10).backbone, torch.device("cpu"))
     plan = decoding_plan(torch.device("cpu"))  # the app's decoding threads
     batches = [b.images for b in decoded_batches(dataset, args.batch_size, *plan)]

@@ -13,9 +13,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from common import SHARED, Timer, machine, random_weights_model  # noqa: E402
 
-from flowerstudio.core.checkpoints import ModelInfo, save_model  # noqa: E402
-from flowerstudio.core.models import get_spec  # noqa: E402
-from flowerstudio.core.predict import Predictor, list_images  # noqa: E402
+from flowerstudio.core.model.model_file import ModelInfo, save_weights  # noqa: E402
+from flowerstudio.core.model.classifier import get_spec  # noqa: E402
+from flowerstudio.core.labelling.predict import Predictor, list_images  # noqa: E402
 
 
 def matmul_flops(n: int = 2048, repeat: int = 10) -> float:
@@ -60,7 +60,7 @@ def main() -> None:
         spec = get_spec(name)
         model = random_weights_model(name, 10, args.input_size)
         path = Path(args.work) / f"{name}.safetensors"
-        save_model(path, model, ModelInfo(name, [str(i) for i in range(10)], [str(i) for i in range(10)],
+        save_weights(path, model.state_dict(), ModelInfo(name, [str(i) for i in range(10)], [str(i) for i in range(10)],
                                           args.input_size, list(spec.mean), list(spec.std)))
         predictor = Predictor(path, "cpu")
         predictor.predict(paths[:8], batch_size=8)  # warm-up

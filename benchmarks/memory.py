@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from common import SHARED, Timer, machine  # noqa: E402
 
-from flowerstudio.core.dataset import scan_dataset  # noqa: E402
+from flowerstudio.core.photos.scan import scan_dataset  # noqa: E402
 
 
 def replicate(src: str, out: Path, photos: int) -> Path:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
-from flowerstudio.core.imageio import is_image_file
+from flowerstudio.core.photos.imageio import is_image_file
 
 
 @dataclass

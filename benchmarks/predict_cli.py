@@ -33,7 +33,7 @@ CLASSES = 16
 
 def photo_folder(work: Path, n: int) -> Path:
     """TrashNet, then clothing photos up to ``n``, as symlinks in class folders under ``work``."""
-    from flowerstudio.core.predict import list_images
+    from flowerstudio.core.labelling.predict import list_images
 
     found = list_images([SHARED / "trashnet"])
     clothing = list_images([SHARED / "clothing-small" / "train"])
@@ -60,15 +60,15 @@ def baseline_tree(work: Path, commit: str) -> Path:
 
 
 def make_model(work: Path) -> Path:
-    from flowerstudio.core.backbones import get_spec
-    from flowerstudio.core.checkpoints import ModelInfo, save_model
-    from flowerstudio.core.models import build_classifier
+    from flowerstudio.core.model.backbones import get_spec
+    from flowerstudio.core.model.model_file import ModelInfo, save_weights
+    from flowerstudio.core.model.classifier import build_classifier
 
     path = work / "model.safetensors"
     if not path.exists():
         spec = get_spec("efficientnet_lite0")
         names = [f"class{i}" for i in range(CLASSES)]
-        save_model(path, build_classifier("efficientnet_lite0", CLASSES).eval(),
+        save_weights(path, build_classifier("efficientnet_lite0", CLASSES).state_dict(),
                    ModelInfo("efficientnet_lite0", names, names, 224, list(spec.mean), list(spec.std)))
     return path
 
@@ -81,12 +81,13 @@ def tutorial(model_path: str, photos: str, csv_path: str) -> None:
     import torch
     from PIL import Image
 
-    from flowerstudio.core.checkpoints import load_model
-    from flowerstudio.core.predict import list_images
-    from flowerstudio.core.transforms import build_eval_transform
+    from flowerstudio.core.model.model_file import load_model
+    from flowerstudio.core.labelling.predict import list_images
+    from flowerstudio.core.model.preprocessing import Preprocessing
+    from flowerstudio.core.runtime.transforms import eval_transform
 
     model, info = load_model(model_path)
-    tf = build_eval_transform(info.input_size, info.mean, info.std)
+    tf = eval_transform(Preprocessing.of(info.input_size, info.mean, info.std))
     model.eval()
     with open(csv_path, "w", newline="") as fh:
         out = csv.writer(fh)
@@ -106,13 +107,14 @@ def expert(model_path: str, photos: str, csv_path: str) -> None:
     from PIL import Image
     from torch.utils.data import DataLoader
 
-    from flowerstudio.core.checkpoints import load_model
-    from flowerstudio.core.predict import list_images
-    from flowerstudio.core.transforms import build_eval_transform
+    from flowerstudio.core.model.model_file import load_model
+    from flowerstudio.core.labelling.predict import list_images
+    from flowerstudio.core.model.preprocessing import Preprocessing
+    from flowerstudio.core.runtime.transforms import eval_transform
 
     model, info = load_model(model_path)
     model = model.eval().to(memory_format=torch.channels_last)
-    tf = build_eval_transform(info.input_size, info.mean, info.std)
+    tf = eval_transform(Preprocessing.of(info.input_size, info.mean, info.std))
     paths = list_images([photos])
     loader = DataLoader([(p,) for p in paths], batch_size=32, num_workers=2,
                         collate_fn=lambda b: torch.stack([tf(Image.open(p).convert("RGB")) for (p,) in b]))

@@ -52,7 +52,7 @@ class Clock:
         self.extracted = 0
 
     def __call__(self, event) -> None:
-        from flowerstudio.core.events import EpochEnd, PhaseStarted
+        from flowerstudio.core.foundation.events import EpochEnd, PhaseStarted
 
         now = time.perf_counter() - self.start
         if isinstance(event, PhaseStarted) and event.phase == "extract":
@@ -85,12 +85,12 @@ def main() -> None:
         shutil.rmtree(work)  # a cold start every time: the setup figures mean the same thing
     os.environ["FLOWERSTUDIO_CACHE_DIR"] = str(work / "cache")  # not the user's cache
 
-    from flowerstudio.core.cachedpredict import CachedPredictor, fast_predictor
-    from flowerstudio.core.checkpoints import read_model_info
-    from flowerstudio.core.config import TrainConfig
-    from flowerstudio.core.predict import Predictor
-    from flowerstudio.core.retrain import retrain_head
-    from flowerstudio.core.trainer import train
+    from flowerstudio.core.labelling.cached_predict import CachedPredictor, fast_predictor
+    from flowerstudio.core.model.model_file import read_model_info
+    from flowerstudio.core.foundation.config import TrainConfig
+    from flowerstudio.core.labelling.predict import Predictor
+    from flowerstudio.core.training.retrain import retrain_head
+    from flowerstudio.core.training.trainer import train
 
     print(machine())
     data, truth = prepare(work, args.dataset_photos, args.new)

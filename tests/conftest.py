@@ -32,7 +32,7 @@ def tiny_data(tmp_path_factory):
 @pytest.fixture(scope="session")
 def trained_run(tiny_data, tmp_path_factory):
     """A finished frozen-stage run on tiny_data (shared by predict/evaluate tests)."""
-    from flowerstudio.core.trainer import train
+    from flowerstudio.core.training.trainer import train
     from tinyrun import tiny_config
 
     result = train(tiny_config(tiny_data, tmp_path_factory.mktemp("runs"), epochs=6))

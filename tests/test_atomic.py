@@ -5,8 +5,8 @@ import threading
 
 import pytest
 
-from flowerstudio.core import runs
-from flowerstudio.core.atomic import atomic_path, atomic_write_bytes
+from flowerstudio.core.runs import folders as runs
+from flowerstudio.core.foundation.atomic import atomic_path, atomic_write_bytes
 
 
 def _mode(path):

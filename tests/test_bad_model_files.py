@@ -6,7 +6,7 @@ import pytest
 from safetensors.numpy import save_file
 
 from flowerstudio.cli import main
-from flowerstudio.core.checkpoints import FORMAT, CheckpointError, load_model, read_model_info
+from flowerstudio.core.model.model_file import FORMAT, CheckpointError, load_model, read_model_info
 
 GOOD = {"backbone": "efficientnet_lite0", "classes": ["a", "b"], "display_names": ["A", "B"], "input_size": 64,
         "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25], "best_val_acc": 0.5, "epoch": 1, "stage": "frozen",

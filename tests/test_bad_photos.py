@@ -6,11 +6,12 @@ import sys
 
 import pytest
 from imagefactory import draw_image, make_dataset, write_huge_png
+from tinyrun import run_folders
 
 from flowerstudio.cli import main
-from flowerstudio.core import imageio
-from flowerstudio.core.dataset import scan_dataset
-from flowerstudio.core.imageio import ImageLoadError, load_image, load_thumbnail, probe_image
+from flowerstudio.core.photos import imageio
+from flowerstudio.core.photos.scan import scan_dataset
+from flowerstudio.core.photos.imageio import ImageLoadError, load_image, load_thumbnail, probe_image
 
 pytestmark = pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
 
@@ -32,7 +33,7 @@ def test_a_100_megapixel_png_is_refused_everywhere_from_its_header(huge, tmp_pat
         with pytest.raises(ImageLoadError) as info:
             load(huge)
         assert info.value.reason == reason
-    from flowerstudio.core.loader import ImageDataset  # what training reads photos with
+    from flowerstudio.core.runtime.loader import ImageDataset  # what training reads photos with
 
     assert ImageDataset([str(huge)], [0], transform=lambda im: im)[0][3] == reason
 
@@ -43,7 +44,7 @@ def test_a_100_megapixel_png_is_refused_everywhere_from_its_header(huge, tmp_pat
 
 
 def test_prediction_lists_a_huge_photo_as_unreadable(trained_run, huge):
-    from flowerstudio.core.predict import Predictor
+    from flowerstudio.core.labelling.predict import Predictor
 
     result = Predictor(trained_run.best_path, "cpu").predict([str(huge)])
     assert result.predictions == [] and "too large" in result.unreadable[0][1]
@@ -64,13 +65,13 @@ def test_file_names_that_are_not_utf8_round_trip_through_train_predict_evaluate(
     runs = tmp_path / "runs"
     argv = ["train", str(data), "--input-size", "64", "--epochs", "1", "--batch-size", "8", "--output", str(runs)]
     assert main(argv) == 0
-    (run,) = runs.iterdir()
+    (run,) = run_folders(runs)
     split = json.loads((run / "split.json").read_text(encoding="utf-8"))
     assert "a/caf\udce9.jpg" in split["train"] + split["val"]
     assert b"bad\xff.jpg" in (run / "train.log").read_bytes()
 
-    from flowerstudio.core.events import PhaseStarted
-    from flowerstudio.core.trainer import train
+    from flowerstudio.core.foundation.events import PhaseStarted
+    from flowerstudio.core.training.trainer import train
     from tinyrun import tiny_config
 
     events = []  # the same photos again: every feature comes from the cache, keyed by the exact name
@@ -78,7 +79,7 @@ def test_file_names_that_are_not_utf8_round_trip_through_train_predict_evaluate(
     assert [e for e in events if isinstance(e, PhaseStarted) and e.phase == "extract"] == []
 
     csv_path = tmp_path / "labels.csv"
-    assert main(["predict", str(run), str(data), "--csv", str(csv_path)]) == 0
+    assert main(["predict", str(run), str(data), "--csv", str(csv_path)]) == 1  # the empty photo failed: said
     with open(csv_path, encoding="utf-8", errors="surrogateescape", newline="") as fh:
         assert cafe in fh.read()  # the CSV names the very file
     assert main(["evaluate", str(run), str(data), "--split", "all", "--out", str(tmp_path / "rep")]) == 0

@@ -6,20 +6,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tinyrun import run_folders
 import torch
 from safetensors.numpy import save_file
 
 from flowerstudio.cli import main
-from flowerstudio.core.calibration import (
+from flowerstudio.core.model.calibration import (
     MIN_PHOTOS, ReliabilityBin, expected_calibration_error, fit_temperature, reliability,
 )
-from flowerstudio.core.checkpoints import (
+from flowerstudio.core.model.model_file import (
     FORMAT, CheckpointError, load_model, read_model_info, update_model_info,
 )
-from flowerstudio.core.evaluate import evaluate
-from flowerstudio.core.modelmeta import NO_TEMPERATURE
-from flowerstudio.core.predict import Predictor, list_images
-from flowerstudio.core.sorting import UNCERTAIN, sort_into
+from flowerstudio.core.labelling.evaluate import evaluate
+from flowerstudio.core.model.metadata import NO_TEMPERATURE
+from flowerstudio.core.labelling.predict import Predictor, list_images
+from flowerstudio.core.photos.sorting import UNCERTAIN, sort_into
 
 
 def _sampled(n: int, classes: int, true_t: float, seed: int = 0):
@@ -133,7 +134,7 @@ def calibrated_run(tmp_path_factory):
     from imagefactory import make_dataset
     from tinyrun import tiny_config
 
-    from flowerstudio.core.trainer import train
+    from flowerstudio.core.training.trainer import train
 
     data = make_dataset(tmp_path_factory.mktemp("cal-data"), classes=("a", "b", "c"), per_class=20,
                         layout="flat", size=(32, 32))
@@ -218,7 +219,10 @@ def test_evaluate_reports_ece_calibrated_and_raw(calibrated_run, sharp_model, tm
     data = calibrated_run[0]
     report = evaluate(sharp_model, data, "val", device="cpu")
     assert report.temperature == 4.0 and report.calibrated
-    assert sum(b.count for b in report.reliability) == report.total == 12
+    # The run drew 40 % of 60 photos for validation; the model file is a copy outside its run folder, so the
+    # split is drawn again with the run's own fraction and seed, and the report says what that means.
+    assert sum(b.count for b in report.reliability) == report.total == 24
+    assert any("not in its run folder" in note for note in report.notes)
     assert all(isinstance(b, ReliabilityBin) for b in report.reliability + report.reliability_uncalibrated)
     # Recomputed from the rows: the calibrated ECE is of the confidences shown.
     right = [r.true == r.predicted for r in report.rows]
@@ -239,7 +243,7 @@ def test_evaluate_reports_ece_calibrated_and_raw(calibrated_run, sharp_model, tm
 
 def test_export_folds_t_into_the_graph_and_says_so(calibrated_run, sharp_model, tmp_path):
     ort = pytest.importorskip("onnxruntime")
-    from flowerstudio.core.export import export_model, read_sidecar
+    from flowerstudio.core.labelling.export import export_model, read_sidecar
 
     photos = list_images([calibrated_run[0]])[:5]
     result = export_model(sharp_model, tmp_path / "m.onnx", "onnx", photos)
@@ -254,12 +258,11 @@ def test_export_folds_t_into_the_graph_and_says_so(calibrated_run, sharp_model, 
 
 
 def _as_model_sees(model_path, photo):
-    from flowerstudio.core.imageio import load_image
-    from flowerstudio.core.transforms import build_eval_transform, resize_size
+    from flowerstudio.core.photos.imageio import load_image
+    from flowerstudio.core.runtime.transforms import eval_transform
 
-    info = read_model_info(model_path)
-    tf = build_eval_transform(info.input_size, info.mean, info.std)
-    return tf(load_image(photo, min_side=resize_size(info.input_size)))
+    pre = read_model_info(model_path).preprocessing
+    return eval_transform(pre)(load_image(photo, min_side=pre.resize))
 
 
 def test_a_stage_killed_before_calibrating_is_calibrated_when_resumed(calibrated_run, tmp_path):
@@ -267,7 +270,8 @@ def test_a_stage_killed_before_calibrating_is_calibrated_when_resumed(calibrated
     pass when the best epoch ran in a process that died before the stage's end."""
     from tinyrun import tiny_config
 
-    from flowerstudio.core.trainer import NOT_FITTED, resume, train
+    from flowerstudio.core.training.fit import NOT_FITTED
+    from flowerstudio.core.training.trainer import resume, train
 
     data = calibrated_run[0]
     first = train(tiny_config(data, tmp_path, epochs=1, feature_cache=False, val_fraction=0.4))
@@ -285,8 +289,8 @@ def test_a_stage_killed_before_calibrating_is_calibrated_when_resumed(calibrated
 
 
 def test_raw_confidence_from_logits_or_from_calibrated_probabilities_alone():
-    from flowerstudio.core.evaluate import _raw_confidence
-    from flowerstudio.core.predict import Prediction
+    from flowerstudio.core.labelling.evaluate import _raw_confidence
+    from flowerstudio.core.labelling.predict import Prediction
 
     z = np.array([2.0, -1.0, 0.5])
     raw = float(np.exp(z).max() / np.exp(z).sum())
@@ -312,7 +316,7 @@ def test_under_torchrun_t_is_fitted_on_every_rank_s_validation_photos(calibrated
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
                          env={**os.environ, "FLOWERSTUDIO_CACHE_DIR": str(tmp_path / "cache")})
     assert out.returncode == 0, out.stderr[-3000:]
-    (run,) = (tmp_path / "runs").iterdir()
+    (run,) = run_folders(tmp_path / "runs")
     info = read_model_info(run / "best.safetensors")
     assert info.calibrated and "fitted on 24 validation photos" in info.calibration
     split = json.loads((run / "split.json").read_text())

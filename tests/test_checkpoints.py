@@ -5,10 +5,11 @@ import sys
 import pytest
 import torch
 
-from flowerstudio.core.checkpoints import (
-    CheckpointError, ModelInfo, load_model, load_resume_state, read_model_info, save_model, save_resume_state,
-)
-from flowerstudio.core.models import build_classifier
+from flowerstudio.core.model.classifier import build_classifier
+from flowerstudio.core.model.model_file import CheckpointError, ModelInfo, load_model, read_model_info
+from flowerstudio.core.runs.history import RunError
+from flowerstudio.core.runs.resume_state import ResumeState
+from modelfiles import save_model
 
 
 def _model_and_info():
@@ -70,30 +71,40 @@ def test_failed_write_leaves_previous_file_loadable(tmp_path, monkeypatch):
 
 _SAVER = """
 import os, sys
-from flowerstudio.core.checkpoints import ModelInfo, save_model
-from flowerstudio.core.models import build_classifier
+from flowerstudio.core.model.model_file import ModelInfo, save_weights
+from flowerstudio.core.model.classifier import build_classifier
 model = build_classifier("efficientnet_lite0", 3, pretrained=False)
 info = ModelInfo("efficientnet_lite0", ["a", "b", "c"], ["a", "b", "c"], 64, [0.5] * 3, [0.5] * 3, epoch=1)
-save_model(sys.argv[1], model, info)
+save_weights(sys.argv[1], model.state_dict(), info)
 
 def inside_the_write():  # tell the test, then wait for the kill
     print("inside", flush=True)
     sys.stdin.read()
 
-import safetensors.torch
+real_fdopen = os.fdopen
 
-def half_written(tensors, filename, metadata=None):  # half the bytes reach the disk, then the process dies
-    data = safetensors.torch.save(tensors, metadata=metadata)
-    with open(filename, "wb") as fh:
-        fh.write(data[: len(data) // 2])
-    inside_the_write()
+class HalfWritten:  # half the bytes reach the disk, then the process dies
+    def __init__(self, fh):
+        self.fh = fh
+    def __enter__(self):
+        return self
+    def __exit__(self, *exc):
+        self.fh.close()
+    def write(self, data):
+        self.fh.write(data[: len(data) // 2])
+        self.fh.flush()
+        inside_the_write()
+    def flush(self):
+        pass
+    def fileno(self):
+        return self.fh.fileno()
 
 if sys.argv[2] == "mid-data":
-    safetensors.torch.save_file = half_written
+    os.fdopen = lambda fd, mode: HalfWritten(real_fdopen(fd, mode))
 else:  # written and fsynced, not yet renamed
     os.replace = lambda src, dst: inside_the_write()
 info.epoch = 2
-save_model(sys.argv[1], model, info)
+save_weights(sys.argv[1], model.state_dict(), info)
 """
 
 
@@ -117,8 +128,24 @@ def test_killed_process_never_leaves_an_unreadable_checkpoint(tmp_path, moment):
 def test_resume_state_loads_weights_only(tmp_path):
     model = torch.nn.Linear(3, 2)
     opt = torch.optim.Adam(model.parameters())
-    save_resume_state(tmp_path / "s.pt", {"epoch": 3, "optimizer": opt.state_dict(), "torch_rng": torch.get_rng_state()})
-    assert load_resume_state(tmp_path / "s.pt")["epoch"] == 3
+    sched = torch.optim.lr_scheduler.StepLR(opt, 2)
+    ResumeState(3, 1, opt.state_dict(), sched.state_dict(), torch.get_rng_state()).save(tmp_path / "s.pt")
+    state = ResumeState.load(tmp_path / "s.pt")
+    assert state.epoch == 3 and state.epochs_left(5) == 2
     (tmp_path / "bad.pt").write_bytes(b"nope")
-    with pytest.raises(CheckpointError, match="bad.pt"):
-        load_resume_state(tmp_path / "bad.pt")
+    with pytest.raises(RunError, match="bad.pt.*damaged"):
+        ResumeState.load(tmp_path / "bad.pt")
+    with pytest.raises(RunError, match="missing.pt is missing"):
+        ResumeState.load(tmp_path / "missing.pt")
+
+
+def test_weights_that_are_not_finite_are_refused_by_name(tmp_path):
+    """Garbage in a model file's weights would give every photo a 'nan' confidence: refused when loading."""
+    model, info = _model_and_info()
+    state = model.state_dict()
+    state["head.weight"] = torch.full_like(state["head.weight"], float("nan"))
+    from flowerstudio.core.model.model_file import save_weights
+
+    save_weights(tmp_path / "nan.safetensors", state, info)
+    with pytest.raises(CheckpointError, match="nan.safetensors.*head.weight.*not finite"):
+        load_model(tmp_path / "nan.safetensors")

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from flowerstudio.cli import main
+from tinyrun import run_folders
 
 
 def test_train_predict_evaluate_round_trip(tiny_data, tmp_path, capsys):
@@ -15,7 +16,7 @@ def test_train_predict_evaluate_round_trip(tiny_data, tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0
     assert "completed: best validation accuracy" in out
-    run = next(runs.iterdir())
+    (run,) = run_folders(runs)
     assert json.loads((run / "config.json").read_text())["epochs"] == 3
 
     code = main(["train", str(tiny_data), "--unfreeze", "--resume-from", "best", "--output", str(runs),
@@ -37,7 +38,7 @@ def test_train_predict_evaluate_round_trip(tiny_data, tmp_path, capsys):
 
     code = main(["evaluate", str(run), str(tiny_data), "--out", str(tmp_path / "eval")])
     out = capsys.readouterr().out
-    assert code == 0 and "accuracy" in out and "[test]" in out
+    assert code == 0 and "accuracy" in out and "the run's 6 test photos" in out
     report = json.loads((tmp_path / "eval" / "report.json").read_text())
     assert report["total"] == 6
     assert sum(map(sum, report["confusion"])) == 6
@@ -55,13 +56,13 @@ def test_train_predict_evaluate_round_trip(tiny_data, tmp_path, capsys):
 
 def test_bad_input_gets_a_message_not_a_traceback(tmp_path, capsys):
     (tmp_path / "only").mkdir()
-    assert main(["train", str(tmp_path / "only"), "--output", str(tmp_path / "runs")]) == 1
+    assert main(["train", str(tmp_path / "only"), "--output", str(tmp_path / "runs")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and "only" in err and "Traceback" not in err
-    assert main(["train", str(tmp_path), "--epochs", "0"]) == 1
+    assert main(["train", str(tmp_path), "--epochs", "0"]) == 2
     assert "epochs" in capsys.readouterr().err
     (tmp_path / "junk.safetensors").write_bytes(b"junk")
-    assert main(["predict", str(tmp_path / "junk.safetensors"), str(tmp_path)]) == 1
+    assert main(["predict", str(tmp_path / "junk.safetensors"), str(tmp_path)]) == 2
 
 
 def test_module_entry_point_runs():
@@ -74,15 +75,15 @@ def test_a_bad_dataset_leaves_no_run_folder_behind(tmp_path, capsys):
     from imagefactory import make_dataset
 
     data = make_dataset(tmp_path / "data", classes=("a",), per_class=3, layout="flat")
-    assert main(["train", str(data), "--output", str(tmp_path / "runs")]) == 1
+    assert main(["train", str(data), "--output", str(tmp_path / "runs")]) == 2
     assert "at least two class folders" in capsys.readouterr().err
-    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+    assert not (tmp_path / "runs").exists() or not run_folders(tmp_path / "runs")
 
 
 def test_many_photos_skipped_for_one_reason_print_a_few_lines_not_one_each(capsys):
     """A folder of iPhone photos: three lines per reason, then a count; another reason is listed too."""
     from flowerstudio.cli import TqdmReporter
-    from flowerstudio.core.events import BadImage
+    from flowerstudio.core.foundation.events import BadImage
 
     report = TqdmReporter()
     for i in range(50):
@@ -97,5 +98,5 @@ def test_many_photos_skipped_for_one_reason_print_a_few_lines_not_one_each(capsy
 def test_output_dir_is_accepted_as_the_config_field_is_named(tmp_path, capsys):
     code = main(["train", str(tmp_path / "missing"), "--output-dir", str(tmp_path / "runs")])
     err = capsys.readouterr().err
-    assert code != 2 and "unrecognized arguments" not in err  # argparse took the flag
+    assert code == 2 and "unrecognized arguments" not in err  # argparse took the flag
     assert "Dataset folder not found" in err and not (tmp_path / "runs").exists()

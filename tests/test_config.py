@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from flowerstudio.core.config import HEAD_EPOCHS, ConfigError, TrainConfig
+from flowerstudio.core.foundation.config import HEAD_EPOCHS, ConfigError, TrainConfig
 
 
 def test_round_trip_through_json(tmp_path):
@@ -45,7 +45,7 @@ def test_ints_are_accepted_for_floats():
 
 
 def test_augment_recipe_round_trips_through_json_and_survives_damage():
-    from flowerstudio.core.config import AugmentConfig
+    from flowerstudio.core.foundation.config import AugmentConfig
 
     a = AugmentConfig(hflip=False, rotation_degrees=30.0)
     assert AugmentConfig.from_json(a.to_json()) == a

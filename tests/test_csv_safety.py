@@ -1,8 +1,8 @@
 """No cell of a CSV the app writes can run as a spreadsheet formula (CSV injection)."""
 import csv
 
-from flowerstudio.core.evaluate import EvalReport, Mistake
-from flowerstudio.core.predict import Prediction, write_csv
+from flowerstudio.core.labelling.evaluate import EvalReport, Mistake
+from flowerstudio.core.labelling.predict import Prediction, write_csv
 
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 EVIL = ["=HYPERLINK(\"http://x\",\"y\")", "+1+1", "-2+3", "@SUM(A1)", "\tTAB", "\rCR"]
@@ -14,7 +14,7 @@ def _cells(path):
 
 
 def test_text_cells_are_neutralised_and_numbers_are_not():
-    from flowerstudio.core.csvfile import safe_cell
+    from flowerstudio.core.foundation.csvfile import safe_cell
 
     assert [safe_cell(s) for s in EVIL] == ["'" + s for s in EVIL]
     assert safe_cell("rose") == "rose" and safe_cell("") == ""

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from flowerstudio.core.dataset import (
+from flowerstudio.core.photos.split import ADDED_TO_VAL
+from flowerstudio.core.photos.scan import (
     DatasetError,
     DatasetScan,
     Sample,
@@ -16,7 +17,7 @@ from flowerstudio.core.dataset import (
     natural_key,
     scan_dataset,
 )
-from flowerstudio.core.events import CancelToken, Cancelled, PhaseStarted, Progress
+from flowerstudio.core.foundation.events import CancelToken, Cancelled, PhaseStarted, Progress
 from imagefactory import draw_image, make_dataset, write_broken_files
 
 
@@ -98,11 +99,29 @@ def test_split_file_reuse(tmp_path):
     assert "daisy/new.jpg" in _rel(again, again.train)
     assert set(_rel(again, again.val)) == set(saved["val"]) - {saved["val"][0]}
     assert set(_rel(again, again.train)) == set(saved["train"]) | {"daisy/new.jpg"}
-    assert any("no longer exist" in w for w in again.warnings)
+    assert again.added == [str(root / "daisy" / "new.jpg")]
+    assert any("1 photos added since the run" in n for n in again.split_notes)
+    assert any("1 photos of the run's split are gone" in n for n in again.split_notes)
+    assert "added since the run" in again.summary()
 
-    # A missing split file just means a fresh split.
-    fresh = scan_dataset(root, split_file=tmp_path / "none.json")
-    assert fresh.counts("val") == [2, 2]
+    # A split file that is asked for must be there: a run never silently draws a new split.
+    with pytest.raises(DatasetError, match="none.json"):
+        scan_dataset(root, split_file=tmp_path / "none.json")
+    assert scan_dataset(root).counts("val") == [2, 2]
+
+
+def test_a_saved_split_keeps_a_ready_made_layouts_validation_photos(tmp_path):
+    """Photos added to valid/ after a run are not used by it: its validation photos stay the same."""
+    root = make_dataset(tmp_path / "d", per_class=4, layout="split")
+    split = tmp_path / "split.json"
+    first = scan_dataset(root)
+    first.save_split(split)
+    draw_image(1, 7).save(root / "valid" / "daisy" / "late.jpg")
+    draw_image(2, 7).save(root / "train" / "daisy" / "late.jpg")
+    again = scan_dataset(root, split_file=split)
+    assert [s.path for s in again.val] == [s.path for s in first.val]
+    assert again.added == [str(root / "train" / "daisy" / "late.jpg")]
+    assert (str(root / "valid" / "daisy" / "late.jpg"), ADDED_TO_VAL) in again.skipped
 
 
 def test_bad_split_file(tmp_path):
@@ -263,7 +282,7 @@ def test_errors(tmp_path):
     loose.mkdir()
     for i in range(3):
         draw_image(0, i).save(loose / f"{i}.jpg")
-    with pytest.raises(DatasetError, match=r"own folder: root/<class>/photo.jpg"):
+    with pytest.raises(DatasetError, match=r"in a folder of its own \(one folder per class\)"):
         scan_dataset(loose)
 
     empty = make_dataset(tmp_path / "empty", layout="flat")
@@ -288,7 +307,7 @@ def test_errors(tmp_path):
 
 
 def test_cancel_during_the_scan_stops_it(tmp_path, monkeypatch):
-    from flowerstudio.core import dataset
+    from flowerstudio.core.photos import scan as dataset
 
     root = make_dataset(tmp_path / "d", per_class=100, layout="flat", size=(8, 8))
     token, probed = CancelToken(), []
@@ -323,7 +342,7 @@ def test_many_files_is_quick(tmp_path):
 
 
 def test_a_folder_that_only_wraps_the_dataset_names_the_inner_folder(tmp_path):
-    from flowerstudio.core.dataset import WrappedDatasetError, wrapped_dataset
+    from flowerstudio.core.photos.scan import WrappedDatasetError, wrapped_dataset
 
     flat = make_dataset(tmp_path / "a" / "b" / "photos", classes=("x", "y"), per_class=3, layout="flat")
     split = make_dataset(tmp_path / "s" / "flowers", classes=("x", "y"), per_class=3, layout="split")
@@ -345,3 +364,34 @@ def test_class_folders_still_zipped_up_are_named(tmp_path):
         (tmp_path / name).write_bytes(b"PK")
     with pytest.raises(DatasetError, match=r"It holds 2 archives \('cats\.zip', 'dogs\.tar\.gz'\): unpack them first"):
         scan_dataset(tmp_path)
+
+
+def test_a_folder_the_app_wrote_inside_the_dataset_is_never_a_class(tmp_path):
+    """A runs (or sorted) folder inside the dataset is left out with a note, not called an empty class."""
+    from flowerstudio.core.photos.walk import APP_FOLDER, mark_app_folder
+
+    root = make_dataset(tmp_path / "d", per_class=4, layout="flat")
+    runs = root / "runs"
+    (runs / "20260101-efficientnet").mkdir(parents=True)
+    mark_app_folder(runs, "runs")
+    scan = scan_dataset(root)
+    assert scan.classes == ["daisy", "rose"]
+    assert (str(runs), APP_FOLDER) in scan.skipped
+
+
+def test_links_never_steal_another_class_s_photos_and_loops_end(tmp_path):
+    root = make_dataset(tmp_path / "d", classes=("daisy", "rose"), per_class=4, layout="flat")
+    (root / "daisy" / "roses-too").symlink_to(root / "rose", target_is_directory=True)
+    (root / "rose" / "up").symlink_to(root, target_is_directory=True)
+    outside = tmp_path / "more-daisies"
+    outside.mkdir()
+    draw_image(0, 50).save(outside / "extra.jpg")
+    (root / "daisy" / "more").symlink_to(outside, target_is_directory=True)
+    scan = scan_dataset(root)
+    assert scan.counts("train") + scan.counts("val") != []
+    assert sum(scan.counts("train")) + sum(scan.counts("val")) == 9  # 4 + 4, and the one linked from outside
+    daisy = {os.path.basename(s.path) for s in scan.train + scan.val if s.label == 0}
+    assert "extra.jpg" in daisy and len(daisy) == 5
+    reasons = dict(scan.skipped)
+    assert "link to another folder of the dataset" in reasons[str(root / "daisy" / "roses-too")]
+    assert "link to another folder of the dataset" in reasons[str(root / "rose" / "up")]

@@ -7,12 +7,12 @@ import os
 
 import pytest
 
-from flowerstudio.core.dataset import EXCLUDED, scan_dataset
-from flowerstudio.core.dataset_edits import MoveRecord, move_photo, read_moves, undo
-from flowerstudio.core.dataset_lists import (
+from flowerstudio.core.photos.scan import EXCLUDED, scan_dataset
+from flowerstudio.core.photos.edits import MoveRecord, move_photo, read_moves, undo
+from flowerstudio.core.photos.lists import (
     EditError, add_exclusions, add_keep, read_exclusions, read_keeps, remove_exclusions, remove_keep, state_file,
 )
-from flowerstudio.core.vocab import Finding
+from flowerstudio.core.foundation.vocab import Finding
 from imagefactory import make_dataset
 
 

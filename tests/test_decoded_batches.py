@@ -2,16 +2,17 @@
 import torch
 from imagefactory import make_dataset, write_broken_files
 
-from flowerstudio.core.loader import ImageDataset, decoded_batches, make_loader
-from flowerstudio.core.predict import list_images
-from flowerstudio.core.transforms import build_eval_transform
+from flowerstudio.core.runtime.loader import ImageDataset, decoded_batches, make_loader
+from flowerstudio.core.labelling.predict import list_images
+from flowerstudio.core.model.preprocessing import Preprocessing, resize_for
+from flowerstudio.core.runtime.transforms import eval_transform
 
 
 def test_threads_give_the_loaders_batches(tmp_path):
     data = make_dataset(tmp_path, classes=("a", "b"), per_class=5, layout="flat")
     write_broken_files(data / "a")
     paths = list_images([data])
-    dataset = ImageDataset(paths, list(range(len(paths))), build_eval_transform(32, [0.5] * 3, [0.5] * 3))
+    dataset = ImageDataset(paths, list(range(len(paths))), eval_transform(Preprocessing.of(32, [0.5] * 3, [0.5] * 3)))
     threaded, plain = list(decoded_batches(dataset, 4, threads=3)), list(make_loader(dataset, 4, shuffle=False))
     assert len(threaded) == len(plain) == 4
     for t, p in zip(threaded, plain):
@@ -25,7 +26,7 @@ def test_on_the_cpu_decoding_and_the_network_take_turns(tmp_path):
     share the cores); on a GPU the next batches are decoded meanwhile. Both give the loader's batches."""
     import threading
 
-    from flowerstudio.core.loader import decoding_plan
+    from flowerstudio.core.runtime.loader import decoding_plan
 
     data = make_dataset(tmp_path, classes=("a", "b"), per_class=8, layout="flat")
     paths = list_images([data])
@@ -41,7 +42,7 @@ def test_on_the_cpu_decoding_and_the_network_take_turns(tmp_path):
                 second_batch.set()
             return super().__getitem__(i)
 
-    dataset = Watched(paths, list(range(len(paths))), build_eval_transform(32, [0.5] * 3, [0.5] * 3))
+    dataset = Watched(paths, list(range(len(paths))), eval_transform(Preprocessing.of(32, [0.5] * 3, [0.5] * 3)))
     plain = list(make_loader(dataset, 4, shuffle=False))
     threads, ahead = decoding_plan(torch.device("cpu"))
     assert threads == torch.get_num_threads() and not ahead

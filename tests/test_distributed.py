@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from imagefactory import make_dataset
 
-from flowerstudio.core.checkpoints import read_model_info
-from flowerstudio.core.distributed import Distributed
+from flowerstudio.core.model.model_file import read_model_info
+from flowerstudio.core.runtime.distributed import Distributed
+from tinyrun import run_folders
 
 ARGS = ["--input-size", "64", "--epochs", "3", "--batch-size", "8", "--lr", "0.003", "--cache-views", "2"]
 
@@ -35,7 +36,7 @@ def _single(args, env_extra):
 
 def _val_accuracy(run):
     """The best model's accuracy on the run's whole validation split, measured here in one process."""
-    from flowerstudio.core.predict import Predictor
+    from flowerstudio.core.labelling.predict import Predictor
 
     root = Path(json.loads((run / "config.json").read_text())["data_dir"])
     paths = [str(root / rel) for rel in json.loads((run / "split.json").read_text())["val"]]
@@ -62,7 +63,7 @@ def test_two_processes_match_one(data, tmp_path, mode):
     two = _torchrun(["train", str(data), *ARGS, *mode, "--output", str(tmp_path / "two")], env)
     assert two.returncode == 0, two.stderr[-3000:]
     assert two.stdout.count("completed: best validation accuracy") == 1  # rank 0 alone reports
-    (run1,), (run2,) = (tmp_path / "one").iterdir(), (tmp_path / "two").iterdir()
+    (run1,), (run2,) = run_folders(tmp_path / "one"), run_folders(tmp_path / "two")
     info1, info2 = read_model_info(run1 / "best.safetensors"), read_model_info(run2 / "best.safetensors")
     assert _safetensors_layout(run1 / "best.safetensors") == _safetensors_layout(run2 / "best.safetensors")
     assert info1.classes == info2.classes and info1.backbone == info2.backbone

@@ -12,11 +12,11 @@ import pytest
 from PIL import Image
 
 from flowerstudio.cli import main
-from flowerstudio.core.dataset_lists import add_exclusions, add_keep
-from flowerstudio.core.doctor import diagnose
-from flowerstudio.core.events import Cancelled, CancelToken, PhaseStarted
-from flowerstudio.core.neighbours import nearest_neighbours
-from flowerstudio.core.vocab import DuplicateKind, Finding, Phase
+from flowerstudio.core.photos.lists import add_exclusions, add_keep
+from flowerstudio.core.doctor.diagnose import diagnose
+from flowerstudio.core.foundation.events import Cancelled, CancelToken, PhaseStarted
+from flowerstudio.core.doctor.neighbours import nearest_neighbours
+from flowerstudio.core.foundation.vocab import DuplicateKind, Finding, Phase
 from imagefactory import make_dataset, write_broken_files
 from tinyrun import tiny_config
 
@@ -96,8 +96,9 @@ def test_phases_are_announced(planted):
 
 def test_save_writes_the_csvs_ranked_and_a_summary(planted, tmp_path):
     root, moved, copy, report, _ = planted
-    files = report.save(tmp_path / "out")
+    files, failed = report.save(tmp_path / "out")
     assert [f.name for f in files] == ["label_issues.csv", "duplicates.csv", "outliers.csv", "summary.json"]
+    assert failed == []
     with open(files[0], newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert list(rows[0])[:4] == ["path", "given", "suggested", "score"]
@@ -192,7 +193,7 @@ def test_cli_doctor_prints_a_summary_and_the_files(planted, tmp_path, capsys):
 
 
 def test_cli_doctor_names_a_missing_folder(tmp_path, capsys):
-    assert main(["doctor", str(tmp_path / "nowhere")]) == 1
+    assert main(["doctor", str(tmp_path / "nowhere")]) == 2
     assert "nowhere" in capsys.readouterr().err
 
 

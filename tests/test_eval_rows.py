@@ -1,10 +1,10 @@
 """EvalReport.rows and photos(): every evaluated photo placed in its confusion cell, no second scan."""
 import json
 
-from flowerstudio.core.evaluate import EvalReport, EvalRow, Mistake, evaluate
-from flowerstudio.core.dataset import scan_dataset
-from flowerstudio.core.predict import true_label
-from flowerstudio.core.vocab import Split
+from flowerstudio.core.labelling.evaluate import EvalReport, EvalRow, Mistake, evaluate
+from flowerstudio.core.photos.scan import scan_dataset
+from flowerstudio.core.labelling.predict import true_label
+from flowerstudio.core.foundation.vocab import Split
 
 
 def _report(rows, mistakes=()):
@@ -44,12 +44,13 @@ def test_mistakes_sort_by_confidence_not_by_loss(monkeypatch):
     """A confident mistake can have a smaller loss than a hesitant one: the order is by confidence."""
     import numpy as np
 
-    from flowerstudio.core import evaluate as ev
-    from flowerstudio.core.predict import Prediction, PredictResult
+    from flowerstudio.core.labelling import evaluate as ev
+    from flowerstudio.core.labelling.predict import Prediction, PredictResult
 
     class FakeInfo:
         classes, display_names, num_classes = ["a", "b", "c"], ["A", "B", "C"], 3
         temperature, calibrated, calibration = 1.0, False, "uncalibrated test double"
+        config = {}  # not trained on "data": every photo of it is evaluated
 
     class FakePredictor:
         info = FakeInfo()
@@ -65,6 +66,9 @@ def test_mistakes_sort_by_confidence_not_by_loss(monkeypatch):
         train = test = []
         val = [type("S", (), {"path": "p2", "label": 0})(), type("S", (), {"path": "p1", "label": 0})()]
 
+        def samples(self, part):
+            return {"train": self.train, "val": self.val, "test": self.test}[part]
+
     monkeypatch.setattr(ev, "scan_dataset", lambda *a, **k: FakeScan())
     report = ev.evaluate("model", "data", split="val", predictor=FakePredictor())
     assert [m.path for m in report.mistakes] == ["p1", "p2"]
@@ -76,5 +80,5 @@ def test_saved_report_is_unchanged_by_rows(trained_run, tiny_data, tmp_path):
     report.save(tmp_path)
     data = json.loads((tmp_path / "report.json").read_text())
     assert "rows" not in data and data["split"] == "val"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["confusion.csv", "mistakes.csv", "per_class.csv",
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["confusion.csv", "mistakes.csv", "per_class.csv", "photos.csv",
                                                          "report.json"]

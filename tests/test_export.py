@@ -6,11 +6,12 @@ import pytest
 import torch
 
 from flowerstudio.cli import main
-from flowerstudio.core.checkpoints import load_model
-from flowerstudio.core.export import ExportError, export_model, read_sidecar
-from flowerstudio.core.imageio import load_image
-from flowerstudio.core.predict import list_images
-from flowerstudio.core.transforms import build_eval_transform
+from flowerstudio.core.model.model_file import load_model
+from flowerstudio.core.labelling.export import ExportError, export_model, read_sidecar
+from flowerstudio.core.photos.imageio import load_image
+from flowerstudio.core.labelling.predict import list_images
+from flowerstudio.core.model.preprocessing import Preprocessing, resize_for
+from flowerstudio.core.runtime.transforms import eval_transform
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +21,7 @@ def photos(tiny_data):
 
 def _batch(model_path, photos):
     model, info = load_model(model_path)
-    tf = build_eval_transform(info.input_size, info.mean, info.std)
+    tf = eval_transform(Preprocessing.of(info.input_size, info.mean, info.std))
     x = torch.stack([tf(load_image(p)) for p in photos])
     with torch.inference_mode():
         return x, torch.softmax(model(x) / info.temperature, 1).numpy()  # what the exported file computes

@@ -3,7 +3,7 @@ from pathlib import Path
 
 from imagefactory import make_dataset
 
-from flowerstudio.core.export import choose_check_photos
+from flowerstudio.core.labelling.export import choose_check_photos
 
 
 def test_spread_over_the_classes(tmp_path):

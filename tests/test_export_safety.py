@@ -5,10 +5,10 @@ from pathlib import Path
 import pytest
 
 from flowerstudio.cli import main
-from flowerstudio.core import imageio
-from flowerstudio.core.events import Cancelled, CancelToken
-from flowerstudio.core.export import ExportError, default_out_path, export_model
-from flowerstudio.core.predict import list_images
+from flowerstudio.core.photos import imageio
+from flowerstudio.core.foundation.events import Cancelled, CancelToken
+from flowerstudio.core.labelling.export import ExportError, default_out_path, export_model
+from flowerstudio.core.labelling.predict import list_images
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit")
 
@@ -25,10 +25,14 @@ def test_an_existing_file_is_replaced_only_when_asked(trained_run, tmp_path, cap
     with pytest.raises(ExportError, match="m.pt already exists"):
         export_model(trained_run.best_path, out, "torchscript")
     assert out.read_bytes() == b"the user's own file"
-    assert main(["export", trained_run.best_path, "--format", "torchscript", "--out", str(out)]) == 1
+    assert main(["export", trained_run.best_path, "--format", "torchscript", "--out", str(out)]) == 2
     assert "already exists" in capsys.readouterr().err and out.read_bytes() == b"the user's own file"
     assert main(["export", trained_run.best_path, "--format", "torchscript", "--out", str(out), "--overwrite"]) == 0
     assert out.read_bytes() != b"the user's own file" and (tmp_path / "m.pt.json").is_file()
+    # The model being exported is never replaced, --overwrite or not.
+    before = open(trained_run.best_path, "rb").read()
+    assert main(["export", trained_run.best_path, "--out", trained_run.best_path, "--overwrite"]) == 2
+    assert "never overwritten" in capsys.readouterr().err and open(trained_run.best_path, "rb").read() == before
 
 
 def test_cancel_during_the_check_leaves_no_file(trained_run, tiny_data, tmp_path, monkeypatch):

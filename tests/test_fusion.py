@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from flowerstudio.core.fusion import fuse_for_inference
-from flowerstudio.core.backbones import BACKBONES
-from flowerstudio.core.models import build_classifier
+from flowerstudio.core.model.fusion import fuse_for_inference
+from flowerstudio.core.model.backbones import BACKBONES
+from flowerstudio.core.model.classifier import build_classifier
 
 
 @pytest.mark.parametrize("name", list(BACKBONES))

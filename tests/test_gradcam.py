@@ -4,12 +4,12 @@ import pytest
 import torch
 from PIL import Image
 
-from flowerstudio.core.checkpoints import load_model
-from flowerstudio.core.config import AugmentConfig, TrainConfig
-from flowerstudio.core.gradcam import colormap, gradcam, gradcam_for_path, overlay
-from flowerstudio.core.backbones import BACKBONES
-from flowerstudio.core.models import build_classifier
-from flowerstudio.core.trainer import train
+from flowerstudio.core.model.model_file import load_model
+from flowerstudio.core.foundation.config import AugmentConfig, TrainConfig
+from flowerstudio.core.labelling.gradcam import colormap, gradcam, gradcam_for_path, overlay
+from flowerstudio.core.model.backbones import BACKBONES
+from flowerstudio.core.model.classifier import build_classifier
+from flowerstudio.core.training.trainer import train
 
 SIZE = 128  # 4x4 cells in the last stage; at 64 px the 2x2 map is too coarse to locate a patch
 # Class -> (corner, patch colour). The patch is the only thing that differs between classes.

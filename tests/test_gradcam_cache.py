@@ -6,9 +6,9 @@ import threading
 import pytest
 from PIL import Image
 
-from flowerstudio.core import gradcam
-from flowerstudio.core.checkpoints import load_model
-from flowerstudio.core.predict import list_images
+from flowerstudio.core.labelling import gradcam
+from flowerstudio.core.model.model_file import load_model
+from flowerstudio.core.labelling.predict import list_images
 
 
 @pytest.fixture

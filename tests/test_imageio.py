@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from flowerstudio.core.imageio import (
+from flowerstudio.core.photos.imageio import (
     IMAGE_EXTENSIONS,
     ImageLoadError,
     is_hidden_or_system,
@@ -172,7 +172,7 @@ def test_no_torch_import():
     import subprocess
 
     code = (
-        "import sys, flowerstudio.core.imageio, flowerstudio.core.dataset;"
+        "import sys, flowerstudio.core.photos.imageio, flowerstudio.core.photos.scan;"
         "bad = [m for m in ('torch', 'PySide6', 'pyqtgraph') if m in sys.modules];"
         "sys.exit(1 if bad else 0)"
     )
@@ -182,7 +182,7 @@ def test_no_torch_import():
 def test_min_side_decodes_big_jpegs_smaller_but_never_below_it(tmp_path):
     from PIL import Image
 
-    from flowerstudio.core.imageio import load_image
+    from flowerstudio.core.photos.imageio import load_image
 
     path = tmp_path / "big.jpg"
     Image.new("RGB", (2000, 1500), (120, 30, 200)).save(path, quality=90)

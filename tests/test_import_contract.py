@@ -7,7 +7,8 @@ import flowerstudio.core
 
 
 def test_core_never_imports_qt():
-    modules = [f"flowerstudio.core.{m.name}" for m in pkgutil.iter_modules(flowerstudio.core.__path__)]
+    """Every module of the core and the CLI imported for real (import-linter checks the import lines)."""
+    modules = [m.name for m in pkgutil.walk_packages(flowerstudio.core.__path__, "flowerstudio.core.")]
     modules.append("flowerstudio.cli")
     code = (
         "import sys\n"
@@ -17,12 +18,15 @@ def test_core_never_imports_qt():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"core imported Qt: {out.stdout}"
-    assert len(modules) >= 10
+    assert len(modules) >= 60
 
 
-def test_core_package_and_scan_are_light():
-    """The GUI imports these before its window shows: they must not pull in torch."""
-    code = ("import sys, flowerstudio.core, flowerstudio.core.dataset, flowerstudio.core.config, "
-            "flowerstudio.core.events, flowerstudio.core.backbones, flowerstudio.core.checkpoints; print('torch' in sys.modules)")
+def test_what_the_gui_reads_before_its_window_shows_is_light():
+    """The foundation and the photos are torch-free by contract (pyproject.toml). These modules of the model
+    and runs packages import torch inside the functions that need it, which import-linter counts as imports:
+    this checks the window's first imports still leave torch unloaded."""
+    code = ("import sys, flowerstudio.core.photos.scan, flowerstudio.core.runs.folders, flowerstudio.core.runs.record, "
+            "flowerstudio.core.model.backbones, flowerstudio.core.model.model_file, flowerstudio.core.training.plan, "
+            "flowerstudio.gui.main_window; print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

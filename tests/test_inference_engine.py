@@ -8,15 +8,17 @@ import pytest
 import torch
 from torch import nn
 
-from flowerstudio.core import inference
-from flowerstudio.core.backbones import BACKBONES
-from flowerstudio.core.checkpoints import ModelInfo, save_model
-from flowerstudio.core.featurecache import FeatureCache
-from flowerstudio.core.inference import InferenceNet, choose_engine
-from flowerstudio.core.models import build_classifier
-from flowerstudio.core.predict import Predictor, list_images
-from flowerstudio.core.transforms import build_eval_transform
-from flowerstudio.core.vocab import InferenceEngine
+from flowerstudio.core.runtime import inference
+from flowerstudio.core.model.backbones import BACKBONES
+from flowerstudio.core.model.model_file import ModelInfo
+from modelfiles import save_model
+from flowerstudio.core.runtime.featurecache import FeatureCache
+from flowerstudio.core.runtime.inference import InferenceNet, choose_engine
+from flowerstudio.core.model.classifier import build_classifier
+from flowerstudio.core.labelling.predict import Predictor, list_images
+from flowerstudio.core.model.preprocessing import Preprocessing, resize_for
+from flowerstudio.core.runtime.transforms import eval_transform
+from flowerstudio.core.foundation.vocab import InferenceEngine
 
 CPU = torch.device("cpu")
 SIZE = 64  # small: every backbone in the registry takes it, and exports in seconds
@@ -196,7 +198,7 @@ def test_predictor_probabilities_agree_between_engines(tmp_path, tiny_data):
 def test_feature_cache_rows_agree_between_engines(tmp_path, tiny_data):
     model = _calibrated("efficientnet_lite0")
     photos = list_images([tiny_data / "valid"])
-    tf = build_eval_transform(SIZE, [0.5] * 3, [0.5] * 3)
+    tf = eval_transform(Preprocessing.of(SIZE, [0.5] * 3, [0.5] * 3))
     feats = {}
     for engine in ("pytorch", "onnxruntime"):
         cache = FeatureCache(tmp_path / engine, {"engine": engine})
@@ -210,7 +212,7 @@ def test_feature_cache_rows_agree_between_engines(tmp_path, tiny_data):
 def test_a_model_file_that_ran_before_is_not_rebuilt(tmp_path, tiny_data, monkeypatch):
     """The graph is cached under the model file's content: the second Predictor never builds the
     PyTorch network (the slow part of a CLI run's start), and gives the same probabilities."""
-    from flowerstudio.core import checkpoints
+    from flowerstudio.core.model import model_file as checkpoints
 
     path, photos = _model_file(tmp_path), list_images([tiny_data / "valid"])
     first = Predictor(path, "cpu").predict(photos, batch_size=4)
@@ -249,7 +251,7 @@ def test_a_cached_graph_that_fails_builds_the_network_and_falls_back(tmp_path, t
 
 def test_a_frozen_stage_opens_one_session_for_all_its_photos(tiny_data, tmp_path, monkeypatch):
     """Training and validation photos go through one ONNX Runtime session, opened once."""
-    from flowerstudio.core.trainer import train
+    from flowerstudio.core.training.trainer import train
     from tinyrun import tiny_config
 
     opened = []

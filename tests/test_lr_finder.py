@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from tinyrun import tiny_config
 
-from flowerstudio.core.events import CancelToken, PhaseStarted, Progress
-from flowerstudio.core.lr_finder import diverged, find_lr, suggest
+from flowerstudio.core.foundation.events import Cancelled, CancelToken, PhaseStarted, Progress
+from flowerstudio.core.training.lr_finder import diverged, find_lr, suggest
 
 
 def test_range_test_on_cached_features(tiny_data, tmp_path):
@@ -29,7 +29,7 @@ def test_stops_early_when_the_loss_diverges(tiny_data, tmp_path):
     # Label smoothing punishes the huge logits a far too high lr produces: the loss blows up.
     cfg = tiny_config(tiny_data, tmp_path, label_smoothing=0.3)
     result = find_lr(cfg, start_lr=1e-5, end_lr=1e4, num_steps=100)
-    assert result.stopped_early and not result.cancelled
+    assert result.stopped_early and result.status == "completed"
     assert 2 < len(result.lrs) < 100
     assert result.losses[-1] > 4 * min(result.losses) or not math.isfinite(result.losses[-1])
     assert 1e-5 <= result.suggested_lr <= result.lrs[-1]
@@ -62,8 +62,10 @@ def test_cancel_keeps_the_steps_done(tiny_data, tmp_path):
         if isinstance(event, Progress) and event.phase == "lr_find" and event.done == 3:
             token.cancel()
 
-    result = find_lr(tiny_config(tiny_data, tmp_path), num_steps=50, callback=cancel_at_three, cancel=token)
-    assert result.cancelled and result.stopped_early and len(result.lrs) == 3
+    with pytest.raises(Cancelled) as stop:
+        find_lr(tiny_config(tiny_data, tmp_path), num_steps=50, callback=cancel_at_three, cancel=token)
+    result = stop.value.partial
+    assert result.status == "cancelled" and result.stopped_early and len(result.lrs) == 3
 
 
 def test_suggestion_is_the_steepest_descent():

@@ -1,8 +1,9 @@
+import pytest
 """The range test reports its curve as it goes: one LrPoint per step, the same numbers as the result."""
 from tinyrun import tiny_config
 
-from flowerstudio.core.events import CancelToken, LrPoint
-from flowerstudio.core.lr_finder import find_lr
+from flowerstudio.core.foundation.events import Cancelled, CancelToken, LrPoint
+from flowerstudio.core.training.lr_finder import find_lr
 
 
 def test_one_point_per_step(tiny_data, tmp_path):
@@ -24,5 +25,7 @@ def test_points_stop_with_a_cancel(tiny_data, tmp_path):
             if event.step == 3:
                 token.cancel()
 
-    result = find_lr(tiny_config(tiny_data, tmp_path), num_steps=20, callback=callback, cancel=token)
-    assert result.cancelled and len(points) == 3 and [p.lr for p in points] == result.lrs
+    with pytest.raises(Cancelled) as stop:
+        find_lr(tiny_config(tiny_data, tmp_path), num_steps=20, callback=callback, cancel=token)
+    result = stop.value.partial
+    assert result.status == "cancelled" and len(points) == 3 and [p.lr for p in points] == result.lrs

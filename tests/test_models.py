@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from flowerstudio.core.backbones import BACKBONES
-from flowerstudio.core.models import build_classifier, count_parameters
+from flowerstudio.core.model.backbones import BACKBONES
+from flowerstudio.core.model.classifier import build_classifier, count_parameters
 
 
 @pytest.mark.parametrize("name", list(BACKBONES))

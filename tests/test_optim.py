@@ -3,9 +3,9 @@ import pytest
 import torch
 from torch import nn
 
-from flowerstudio.core.config import TrainConfig
-from flowerstudio.core.optim import make_optimizer
-from flowerstudio.core.vocab import Optimizer
+from flowerstudio.core.foundation.config import TrainConfig
+from flowerstudio.core.training.optim import make_optimizer
+from flowerstudio.core.foundation.vocab import Optimizer
 
 
 @pytest.mark.parametrize("kind", [Optimizer.ADAM, Optimizer.ADAMW])

@@ -9,10 +9,10 @@ import types
 import pytest
 from PIL import Image, features
 
-from flowerstudio.core import imageio
-from flowerstudio.core.dataset import DatasetError, scan_dataset
-from flowerstudio.core.imageio import ImageLoadError, load_image, probe_image
-from flowerstudio.core.predict import list_images
+from flowerstudio.core.photos import imageio
+from flowerstudio.core.photos.scan import DatasetError, scan_dataset
+from flowerstudio.core.photos.imageio import ImageLoadError, load_image, probe_image
+from flowerstudio.core.labelling.predict import list_images
 from imagefactory import draw_image
 
 

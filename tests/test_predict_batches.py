@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from flowerstudio.core.events import CancelToken, PredictionBatch
-from flowerstudio.core.predict import Prediction, Predictor, list_images
+from flowerstudio.core.foundation.events import Cancelled, CancelToken, PredictionBatch
+from flowerstudio.core.labelling.predict import Prediction, Predictor, list_images
 
 
 def test_true_label_and_correct(trained_run, tiny_data, tmp_path):
@@ -45,7 +45,9 @@ def test_every_prediction_is_sent_once_and_a_cancel_lists_the_rest(trained_run, 
             if len(sent) >= 2 * stop_after:
                 token.cancel()
 
-    result = Predictor(trained_run.best_path).predict(paths, batch_size=2, callback=callback, cancel=token)
+    with pytest.raises(Cancelled) as stop:
+        Predictor(trained_run.best_path).predict(paths, batch_size=2, callback=callback, cancel=token)
+    result = stop.value.partial
     assert result.cancelled
     assert len(sent) == len(result.predictions) and all(a is b for a, b in zip(sent, result.predictions))
     done = [p.path for p in result.predictions] + [p for p, _ in result.unreadable]

@@ -2,10 +2,11 @@ import math
 import shutil
 
 import numpy as np
+import pytest
 
-from flowerstudio.core.evaluate import evaluate
-from flowerstudio.core.events import CancelToken, PredictionBatch
-from flowerstudio.core.predict import Predictor, list_images, true_label
+from flowerstudio.core.labelling.evaluate import evaluate
+from flowerstudio.core.foundation.events import Cancelled, CancelToken, PredictionBatch
+from flowerstudio.core.labelling.predict import Predictor, list_images, true_label
 
 
 def test_predict_labels_a_folder_in_batches_and_lists_unreadable(trained_run, tiny_data, tmp_path):
@@ -33,8 +34,9 @@ def test_predict_can_be_cancelled(trained_run, tiny_data):
             token.cancel()
 
     paths = list_images([tiny_data / "train"])
-    result = Predictor(trained_run.best_path).predict(paths, batch_size=2, callback=callback, cancel=token)
-    assert result.cancelled and len(result.predictions) == 2
+    with pytest.raises(Cancelled) as stop:
+        Predictor(trained_run.best_path).predict(paths, batch_size=2, callback=callback, cancel=token)
+    assert stop.value.partial.cancelled and len(stop.value.partial.predictions) == 2
 
 
 def test_confusion_matrix_matches_a_hand_count(trained_run, tiny_data):
@@ -48,4 +50,4 @@ def test_confusion_matrix_matches_a_hand_count(trained_run, tiny_data):
     assert report.total == len(paths) == 6
     wrong = {m.path for m in report.mistakes}
     assert len(wrong) == report.total - report.correct
-    assert [r["images"] for r in report.per_class()] == [2, 2, 2]
+    assert [r.photos for r in report.per_class()] == [2, 2, 2]

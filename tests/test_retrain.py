@@ -9,14 +9,16 @@ import pytest
 from imagefactory import draw_image, make_dataset
 from tinyrun import tiny_config
 
-from flowerstudio.core import featurecache
-from flowerstudio.core.cachedpredict import MISSING, CachedPredictor, fast_predictor
-from flowerstudio.core.checkpoints import read_model_info
-from flowerstudio.core.config import HEAD_EPOCHS, TrainConfig
-from flowerstudio.core.events import CancelToken, PhaseStarted, PredictionBatch
-from flowerstudio.core.predict import Predictor
-from flowerstudio.core.retrain import head_config, retrain_head
-from flowerstudio.core.trainer import train
+from flowerstudio.core.runtime import featurecache
+from flowerstudio.core.labelling.cached_predict import MISSING, CachedPredictor, fast_predictor
+from flowerstudio.core.model.model_file import read_model_info
+from flowerstudio.core.foundation.config import HEAD_EPOCHS, TrainConfig
+from flowerstudio.core.foundation.events import Cancelled, CancelToken, PhaseStarted, PredictionBatch
+from flowerstudio.core.runs.history import RunError
+from flowerstudio.core.runs.record import RunRecord
+from flowerstudio.core.labelling.predict import Predictor
+from flowerstudio.core.training.retrain import head_config, retrain_head
+from flowerstudio.core.training.trainer import train
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +62,10 @@ def test_retrain_extracts_only_the_added_photos_and_keeps_the_split(first_run, c
     data, first = first_run
     added = _add_photos(data / "a", 0, 2) + _add_photos(data / "c", 2, 1)
     events = []
-    result = retrain_head(first.run_dir, events.append)
+    result, verdict = retrain_head(first.run_dir, events.append)
     assert result.status == "completed" and result.run_dir != first.run_dir
+    assert verdict.use_new == result.best.beats(read_model_info(first.best_path).score)
+    assert result.best.words() in verdict.message and read_model_info(first.best_path).score.words() in verdict.message
     assert Path(result.run_dir).parent == Path(first.run_dir).parent
     assert sum(counted) == 3  # the three added photos, nothing else
     extract = [e.total for e in events if isinstance(e, PhaseStarted) and e.phase == "extract"]
@@ -87,18 +91,48 @@ def test_head_config_of_a_fine_tuned_run_uses_the_frozen_stage_recipe(first_run,
     _, first = first_run
     run = Path(shutil.copytree(first.run_dir, tmp_path / "run"))  # its config is edited below
     cfg = TrainConfig.load(run / "config.json")
-    assert head_config(run).lr == cfg.lr == 3e-3  # a frozen run keeps its own recipe
+    assert head_config(RunRecord.load(run)).lr == cfg.lr == 3e-3  # a frozen run keeps its own recipe
     cfg.train_mode, cfg.lr, cfg.epochs, cfg.resume_from = "all", 1e-4, 1, str(run)
     cfg.save(run / "config.json")
-    again = head_config(run / "best.safetensors", data_dir=tmp_path / "elsewhere")
+    again = head_config(RunRecord.load(run), data_dir=tmp_path / "elsewhere")
     defaults = TrainConfig()
     assert (again.train_mode, again.resume_from, again.feature_cache) == ("frozen", None, True)
     # The frozen stage's own schedule, not the fine-tune's 1 epoch and its step.
     assert (again.lr, again.epochs, again.step_size) == (defaults.lr, HEAD_EPOCHS, 20)
     assert again.input_size == 64 and again.data_dir == str(tmp_path / "elsewhere")
     (run / "config.json").unlink()
+    with pytest.raises(RunError, match="not a run folder"):
+        RunRecord.load(run)
     with pytest.raises(FileNotFoundError, match="not a run folder"):
-        head_config(run)
+        retrain_head(run / "best.safetensors")
+
+
+def test_a_retrain_never_replaces_a_better_model_silently(first_run):
+    """The model in use was fine-tuned to a better score: the verdict keeps it and gives both figures."""
+    from dataclasses import replace
+
+    from flowerstudio.core.foundation.events import Score
+    from flowerstudio.core.training.retrain import compare
+    from flowerstudio.core.training.trainer import TrainResult
+
+    _, first = first_run
+    old = replace(read_model_info(first.best_path), val_correct=28, val_total=40, val_loss=0.9, stage="all")
+    worse = TrainResult("completed", "run", "frozen", "best", Score(27, 40, 0.8), 3)
+    keep = compare(worse, first.best_path, old)
+    assert not keep.use_new and "67.5 % (27 of 40)" in keep.message and "70.0 % (28 of 40)" in keep.message
+    assert "stays" in keep.message and "fine-tuned" in keep.message
+    tie = compare(TrainResult("completed", "run", "frozen", "best", Score(28, 40, 0.95), 3), first.best_path, old)
+    assert not tie.use_new  # as good is not better: the model in use stays
+    better = compare(TrainResult("completed", "run", "frozen", "best", Score(30, 40, 1.2), 3), first.best_path, old)
+    assert better.use_new and "used from now on" in better.message
+
+
+def test_a_run_without_its_split_is_not_retrained(first_run, tmp_path):
+    _, first = first_run
+    run = Path(shutil.copytree(first.run_dir, tmp_path / "run"))
+    (run / "split.json").unlink()
+    with pytest.raises(RunError, match="has no split.json.*mix them into its training photos"):
+        retrain_head(run)
 
 
 def test_cached_predictions_match_the_full_network_and_reuse_the_cache(first_run, counted, tmp_path):
@@ -136,7 +170,9 @@ def test_cached_predictor_skips_deleted_and_broken_photos_and_can_be_cancelled(f
     assert reasons[gone] == MISSING and broken[0] in reasons and reasons[broken[0]] != MISSING
     token = CancelToken()
     token.cancel()
-    stopped = CachedPredictor(first.best_path, "cpu").predict(photos, cancel=token)
+    with pytest.raises(Cancelled) as stop:
+        CachedPredictor(first.best_path, "cpu").predict(photos, cancel=token)
+    stopped = stop.value.partial
     assert stopped.cancelled and stopped.predictions == [] and stopped.not_done == photos
 
 
@@ -151,8 +187,8 @@ def test_a_fine_tuned_model_is_predicted_with_the_full_network(first_run, tmp_pa
 
 
 def test_the_cached_frozen_stage_writes_its_model_files_once_when_it_ends(first_run, tmp_path):
-    from flowerstudio.core.events import CheckpointSaved, EpochEnd
-    from flowerstudio.core.runs import read_history
+    from flowerstudio.core.foundation.events import CheckpointSaved, EpochEnd
+    from flowerstudio.core.runs.history import read_history
 
     import torch
 
@@ -174,7 +210,9 @@ def test_the_cached_frozen_stage_writes_its_model_files_once_when_it_ends(first_
         if isinstance(event, PhaseStarted) and event.phase == "train" and event.epoch == 3:
             token.cancel()
 
-    stopped = train(tiny_config(data, tmp_path, epochs=4, cache_views=1, val_fraction=0.4), stop, token)
+    with pytest.raises(Cancelled) as stopping:
+        train(tiny_config(data, tmp_path, epochs=4, cache_views=1, val_fraction=0.4), stop, token)
+    stopped = stopping.value.partial
     assert stopped.status == "cancelled" and len(stopped.history) == 2
     assert read_model_info(Path(stopped.run_dir) / "last.safetensors").epoch == 2
     assert read_model_info(stopped.best_path).calibrated  # fitted from the best epoch's logits

@@ -1,8 +1,8 @@
 """Reviewed labels survive a crash, a damaged store is reported and kept, and photos join the dataset."""
 import os
 
-from flowerstudio.core.review import ReviewStore, add_to_dataset, training_folders
-from flowerstudio.core.sort_undo import undo_sort, write_log
+from flowerstudio.core.photos.review import ReviewStore, add_to_dataset, training_folders, undo_add
+from flowerstudio.core.photos.sort_log import ADD, latest_log
 
 
 def test_decisions_survive_a_restart_and_can_be_taken_back(tmp_path):
@@ -26,24 +26,39 @@ def test_a_damaged_store_is_reported_and_never_rewritten(tmp_path):
     assert path.read_bytes() == before
 
 
-def test_reviewed_photos_join_the_training_folders_and_can_be_taken_back(tmp_path):
+def test_reviewed_photos_join_the_training_folders_once_and_can_be_taken_back_after_a_restart(tmp_path, monkeypatch):
     from imagefactory import make_dataset
 
-    from flowerstudio.core.dataset import scan_dataset
+    from flowerstudio.core.photos.scan import scan_dataset
 
+    monkeypatch.setenv("FLOWERSTUDIO_SORT_LOGS", str(tmp_path / "logs"))
     data = make_dataset(tmp_path / "data", classes=("rose", "tulip"), per_class=4, layout="split")
-    new = make_dataset(tmp_path / "new", classes=("x",), per_class=2, layout="flat") / "x"
+    new = make_dataset(tmp_path / "new", classes=("x",), per_class=3, layout="flat") / "x"
     photos = sorted(str(p) for p in new.iterdir())
-    scan = scan_dataset(str(data))
-    folders = training_folders(scan)
+    folders = training_folders(scan_dataset(str(data)))
     assert folders == {"rose": str(data / "train" / "rose"), "tulip": str(data / "train" / "tulip")}
     existing = os.path.join(folders["rose"], os.path.basename(photos[0]))
     open(existing, "wb").write(b"already here")  # same name: must not be overwritten
-    summary = add_to_dataset({photos[0]: "rose", photos[1]: "tulip", "/gone.jpg": "lily"}, folders)
+    store = ReviewStore.open(tmp_path / "labels.jsonl")
+    for photo, label in ((photos[0], "rose"), (photos[1], "tulip"), (photos[2], "lily")):
+        store.set(photo, label)
+    summary, log = add_to_dataset(store, folders)
     assert summary.counts == {"rose": 1, "tulip": 1} and summary.renamed == 2  # both names were taken
-    assert summary.errors == [("/gone.jpg", "'lily' is not a class of this dataset")]
+    assert summary.errors == [(photos[2], "'lily' is not a class of this dataset")]
     assert open(existing, "rb").read() == b"already here"
     assert {os.path.dirname(new) for _, new in summary.placed} == set(folders.values())
     assert all(os.path.exists(new) for _, new in summary.placed) and all(os.path.exists(p) for p in photos)
-    undo_sort(write_log(summary, tmp_path / "log.json"))
-    assert not any(os.path.exists(new) for _, new in summary.placed) and os.path.exists(existing)
+
+    # Pressed again, after a restart: nothing is copied twice.
+    again = ReviewStore.open(tmp_path / "labels.jsonl")
+    assert set(again.added) == {photos[0], photos[1]} and set(again.to_add()) == {photos[2]}
+    summary2, log2 = add_to_dataset(again, folders)
+    assert summary2.placed == [] and log2 is None
+    assert sum(1 for _ in (data / "train").rglob("*.jpg")) == 8 + 2
+
+    # Undo works after a restart too, and the photos can then be added again.
+    assert latest_log(ADD) == log
+    result = undo_add(ReviewStore.open(tmp_path / "labels.jsonl"), log)
+    assert result.undone == 2 and os.path.exists(existing)
+    assert not any(os.path.exists(new) for _, new in summary.placed) and latest_log(ADD) is None
+    assert set(ReviewStore.open(tmp_path / "labels.jsonl").to_add()) == set(photos)

@@ -6,26 +6,33 @@ from pathlib import Path
 import torch
 from tinyrun import tiny_config
 
-from flowerstudio.core import runs
-from flowerstudio.core.checkpoints import ModelInfo, read_model_info
-from flowerstudio.core.config import TrainConfig
-from flowerstudio.core.events import BadImage, CheckpointSaved, EpochMetrics, Log
-from flowerstudio.core.run_writer import RunWriter
-from flowerstudio.core.trainer import train
-from flowerstudio.core.vocab import CheckpointKind
+from flowerstudio.core.runs import folders as runs
+from flowerstudio.core.model.model_file import ModelInfo, read_model_info
+from flowerstudio.core.foundation.config import TrainConfig
+from flowerstudio.core.foundation.events import BadImage, CheckpointSaved, EpochMetrics, Log
+from flowerstudio.core.foundation.events import Score
+from flowerstudio.core.runs.history import read_history
+from flowerstudio.core.runs.resume_state import ResumeState
+from flowerstudio.core.runs.writer import RunWriter
+from flowerstudio.core.training.trainer import train
+from flowerstudio.core.foundation.vocab import CheckpointKind
+
+VAL = 20  # validation photos of these made-up epochs
 
 
-def _metrics(epoch, val_acc, val_loss):
-    return EpochMetrics(epoch, "frozen", 1.0, 0.5, val_loss, val_acc, 1e-3, 0.1)
+def _metrics(epoch, val_acc, val_loss, stage="frozen"):
+    right = round(val_acc * VAL)
+    return EpochMetrics(epoch, stage, 1.0, 0.5, val_loss, right / VAL, 1e-3, 0.1, val_correct=right, val_total=VAL)
 
 
 def _info(m):
     return ModelInfo(backbone="x", classes=["a", "b"], display_names=["a", "b"], input_size=32,
-                     mean=[0.5] * 3, std=[0.5] * 3, best_val_acc=m.val_acc, epoch=m.epoch, stage=m.stage)
+                     mean=[0.5] * 3, std=[0.5] * 3, best_val_acc=m.val_acc, epoch=m.epoch, stage=m.stage,
+                     val_correct=m.val_correct, val_total=m.val_total, val_loss=m.val_loss)
 
 
 def _epoch(writer, m, model):
-    return writer.epoch_ended(m, model, _info(m), {"epoch": m.epoch})
+    return writer.epoch_ended(m, model, _info(m), ResumeState(m.epoch, 1, {}, {}, torch.get_rng_state()))
 
 
 def test_best_by_accuracy_ties_to_the_lower_loss(tmp_path):
@@ -41,13 +48,29 @@ def test_best_by_accuracy_ties_to_the_lower_loss(tmp_path):
         _metrics(5, 0.6, 0.1),   # lower accuracy: the loss does not matter
     )]
     assert flags == [True, True, False, True, False]
-    assert (writer.best_acc, writer.best_loss, writer.best_epoch) == (0.7, 0.8, 4)
+    assert (writer.best, writer.best_epoch) == (Score(14, VAL, 0.8), 4)
     assert read_model_info(tmp_path / runs.BEST).epoch == 4
+    assert read_model_info(tmp_path / runs.BEST).score == Score(14, VAL, 0.8)
     assert read_model_info(tmp_path / runs.LAST).epoch == 5
-    assert torch.load(tmp_path / runs.LAST_STATE)["epoch"] == 5
+    assert ResumeState.load(tmp_path / runs.LAST_STATE).epoch == 5
     assert [e.epoch for e in events if isinstance(e, CheckpointSaved)] == [1, 2, 4]
     assert all(e.kind is CheckpointKind.BEST for e in events)
-    assert [m.is_best for m in runs.read_history(tmp_path)] == flags
+    assert [m.is_best for m in read_history(tmp_path)] == flags
+
+
+def test_stages_compare_exactly_and_a_tie_keeps_the_earlier_model(tmp_path):
+    """14 of 20 and 28 of 40 are the same share: counts, not floats of two precisions, decide; then the
+    loss. A fine-tune that ties the frozen stage with a higher loss does not replace its model."""
+    writer = RunWriter()
+    writer.open(tmp_path)
+    model = torch.nn.Linear(2, 2)
+    frozen = EpochMetrics(1, "frozen", 1.0, 0.5, 0.885, 0.699999988079071, 1e-3, 0.1, val_correct=28, val_total=40)
+    tuned = EpochMetrics(2, "all", 1.0, 0.5, 0.900, 0.7, 1e-4, 0.1, val_correct=14, val_total=20)
+    assert _epoch(writer, frozen, model).is_best
+    assert not _epoch(writer, tuned, model).is_best
+    assert writer.best_epoch == 1 and read_model_info(tmp_path / runs.BEST).stage == "frozen"
+    assert Score(14, 20, 0.9).beats(None) and not Score(28, 40, 0.9).beats(Score(14, 20, 0.9))
+    assert Score(29, 40, 2.0).beats(Score(14, 20, 0.1))
 
 
 def test_log_keeps_lines_from_before_the_folder_and_appends(tmp_path):
@@ -60,7 +83,7 @@ def test_log_keeps_lines_from_before_the_folder_and_appends(tmp_path):
     writer.close()
     assert (tmp_path / "train.log").read_text() == (
         "earlier stage\nwarning: scanned\nbad image skipped: /x.jpg: empty file\n")
-    assert json.loads((tmp_path / "history.json").read_text()) == []
+    assert not (tmp_path / "history.json").exists()  # no epoch yet: what makes it an unfinished start
 
 
 def test_a_writer_that_does_not_write_keeps_the_policy(tmp_path):
@@ -74,6 +97,33 @@ def test_a_writer_that_does_not_write_keeps_the_policy(tmp_path):
     assert list(tmp_path.iterdir()) == [] and events == []
 
 
+def test_a_full_disk_still_leaves_the_log_with_the_reason(tmp_path, monkeypatch):
+    """A model file that cannot be written stops the run with a DiskError; train.log still gets its lines."""
+    import errno
+
+    from flowerstudio.core.foundation.errors import DiskError
+    from flowerstudio.core.model import model_file
+
+    writer = RunWriter()
+    writer.open(tmp_path)
+    writer.record(Log("scanned"))
+    writer.defer_files({"weight", "bias"})
+    _epoch(writer, _metrics(1, 0.5, 1.0), torch.nn.Linear(2, 2))
+
+    def full(path, data):
+        raise DiskError(path, OSError(errno.ENOSPC, "No space left on device"))
+
+    monkeypatch.setattr(model_file, "atomic_write_bytes", full)
+    try:
+        writer.close()
+    except DiskError as exc:
+        assert "best.safetensors" in str(exc) and "the disk is full" in str(exc)
+    else:
+        raise AssertionError("a full disk must not pass silently")
+    log = (tmp_path / "train.log").read_text()
+    assert "info: scanned" in log and "error: Cannot write" in log and "the disk is full" in log
+
+
 def test_continuing_a_run_restores_history_and_best(trained_run, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(trained_run.run_dir, run)
@@ -81,11 +131,11 @@ def test_continuing_a_run_restores_history_and_best(trained_run, tmp_path):
     writer = RunWriter()
     writer.open(run, continuing=True, up_to_epoch=best.epoch)  # a crash before later epochs were written
     assert [m.epoch for m in writer.history] == list(range(1, best.epoch + 1))
-    assert (writer.best_acc, writer.best_epoch) == (best.best_val_acc, best.epoch)
-    best_loss = next(m.val_loss for m in trained_run.history if m.epoch == best.epoch)
-    assert writer.best_loss == best_loss  # so a tie with that epoch is decided by the loss
-    assert not writer.is_better(_metrics(9, best.best_val_acc, best_loss))
-    assert writer.is_better(_metrics(9, best.best_val_acc, best_loss / 2))
+    assert writer.best_epoch == best.epoch and writer.best == best.score == writer.best_before
+    tie = EpochMetrics(9, "all", 1.0, 0.5, best.score.loss, 0.0, 1e-3, 0.1, val_correct=best.score.correct,
+                       val_total=best.score.total)
+    assert not tie.score.beats(writer.best)  # so a tie with that epoch keeps it
+    assert tie.score.__class__(tie.score.correct, tie.score.total, best.score.loss / 2).beats(writer.best)
 
 
 def test_config_json_is_the_config_the_run_used(trained_run, tiny_data, tmp_path):

@@ -3,10 +3,10 @@ import os
 import shutil
 from pathlib import Path
 
-from flowerstudio.core import runs
-from flowerstudio.core.config import TrainConfig
-from flowerstudio.core.runs import previous_run, read_run
-from flowerstudio.core.vocab import TrainMode
+from flowerstudio.core.runs import folders as runs
+from flowerstudio.core.foundation.config import TrainConfig
+from flowerstudio.core.runs.folders import previous_run, read_run
+from flowerstudio.core.foundation.vocab import TrainMode
 
 
 def test_read_a_finished_run(trained_run):

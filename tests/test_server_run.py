@@ -1,8 +1,8 @@
 import shlex
 
 from flowerstudio.cli import main
-from flowerstudio.core.config import TrainConfig
-from flowerstudio.core.server_run import export_for_server
+from flowerstudio.core.foundation.config import TrainConfig
+from flowerstudio.core.training.server_run import export_for_server
 
 
 def test_export_for_server_drops_local_paths_and_the_command_parses(tmp_path, tiny_data):

@@ -2,8 +2,9 @@
 import os
 from types import SimpleNamespace
 
-from flowerstudio.core.sort_undo import undo_sort, write_log
-from flowerstudio.core.sorting import sort_into
+from flowerstudio.core.photos.sort_log import undo_sort, write_log
+from flowerstudio.core.photos.sorting import sort_into
+from flowerstudio.core.photos.walk import MARKER
 
 
 def photos(folder, n):
@@ -22,9 +23,10 @@ def test_undo_of_a_copy_removes_the_copies_and_their_new_folders(tmp_path):
     dest.mkdir()
     (dest / "mine.txt").write_text("the user's")
     log = write_log(sort_into(preds, dest), tmp_path / "log.json")
-    assert sorted(os.listdir(dest)) == ["mine.txt", "rose", "tulip"]
+    assert sorted(os.listdir(dest)) == [MARKER, "mine.txt", "rose", "tulip"]  # the marker: an app-written folder
     result = undo_sort(log)
     assert result.undone == 4 and sorted(os.listdir(dest)) == ["mine.txt"]
+    assert not log.exists() and log.with_name("log.undone.json").exists()  # never offered again
     assert all(os.path.exists(p.path) for p in preds)
 
 

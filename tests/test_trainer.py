@@ -5,10 +5,13 @@ from pathlib import Path
 import torch
 from tinyrun import tiny_config
 
-from flowerstudio.core.checkpoints import load_model, read_model_info
-from flowerstudio.core.events import CancelToken, CheckpointSaved, EpochEnd, PhaseStarted, Progress
-from flowerstudio.core.models import build_classifier
-from flowerstudio.core.trainer import train
+from flowerstudio.core.model.model_file import load_model, read_model_info
+import pytest
+
+from flowerstudio.core.foundation.events import Cancelled, CancelToken, CheckpointSaved, EpochEnd, PhaseStarted, Progress
+from flowerstudio.core.runs.history import RunError
+from flowerstudio.core.model.classifier import build_classifier
+from flowerstudio.core.training.trainer import train
 
 
 def test_run_folder_holds_everything(trained_run):
@@ -55,7 +58,9 @@ def test_cancel_stops_within_a_batch_and_keeps_the_best(tiny_data, tmp_path):
         if isinstance(event, Progress) and event.phase == "train" and event.epoch == 2:
             token.cancel()
 
-    result = train(tiny_config(tiny_data, tmp_path, epochs=5, feature_cache=False, batch_size=4), callback, token)
+    with pytest.raises(Cancelled) as stop:
+        train(tiny_config(tiny_data, tmp_path, epochs=5, feature_cache=False, batch_size=4), callback, token)
+    result = stop.value.partial
     assert result.status == "cancelled"
     assert [m.epoch for m in result.history] == [1]
     train_batches_epoch2 = [e for e in seen if isinstance(e, Progress) and e.phase == "train" and e.epoch == 2]
@@ -71,7 +76,9 @@ def test_cancel_during_feature_extraction(tiny_data, tmp_path, monkeypatch):
         if isinstance(event, Progress) and event.phase == "extract":
             token.cancel()
 
-    result = train(tiny_config(tiny_data, tmp_path, batch_size=4), callback, token)
+    with pytest.raises(Cancelled) as stop:
+        train(tiny_config(tiny_data, tmp_path, batch_size=4), callback, token)
+    result = stop.value.partial
     assert result.status == "cancelled" and result.history == [] and result.best_path is None
 
 
@@ -89,16 +96,15 @@ def test_fine_tune_continues_the_run(trained_run, tiny_data, tmp_path):
     assert result.history[-1].epoch == 7
     ends = [e for e in events if isinstance(e, EpochEnd)]
     assert [e.metrics.stage for e in ends] == ["all"]
-    # The fine-tuning epoch replaces the best model exactly when it beats it (accuracy, then loss).
+    # The fine-tuning epoch replaces the best model exactly when it beats it (share right, then loss).
     tuned = result.history[-1]
-    beats = tuned.val_acc > before.best_val_acc or (
-        tuned.val_acc == before.best_val_acc and tuned.val_loss < min(m.val_loss for m in result.history[:6]
-                                                                      if m.val_acc == before.best_val_acc))
+    beats = tuned.score.beats(before.score)
     saved = [(e.kind, e.epoch) for e in events if isinstance(e, CheckpointSaved)]
     assert saved == ([("best", 7)] if beats else [])
     after = read_model_info(run / "best.safetensors")
     assert (after.epoch, after.stage) == ((7, "all") if beats else (before.epoch, "frozen"))
-    assert result.best_epoch == after.epoch and result.best_val_acc == after.best_val_acc
+    assert result.best_epoch == after.epoch and result.best == after.score
+    assert result.before == before.score and result.gained == beats
     assert read_model_info(Path(trained_run.run_dir) / "best.safetensors").epoch == before.epoch  # untouched
 
 
@@ -144,7 +150,7 @@ def test_photo_that_fails_mid_run_does_not_stop_it(tmp_path):
     """A photo that passed the scan but cannot be read when its batch comes (here: deleted)."""
     from imagefactory import make_dataset
 
-    from flowerstudio.core.events import BadImage
+    from flowerstudio.core.foundation.events import BadImage
 
     data = make_dataset(tmp_path / "data", classes=("a", "b"), per_class=6, layout="flat")
     victim = sorted((data / "a").glob("*.jpg"))[0]
@@ -163,7 +169,7 @@ def test_photo_that_fails_mid_run_does_not_stop_it(tmp_path):
 
 
 def test_interrupted_stage_resumes_from_its_last_epoch(tiny_data, tmp_path):
-    from flowerstudio.core.trainer import resume
+    from flowerstudio.core.training.trainer import resume
 
     token = CancelToken()
 
@@ -171,7 +177,9 @@ def test_interrupted_stage_resumes_from_its_last_epoch(tiny_data, tmp_path):
         if isinstance(event, EpochEnd):
             token.cancel()
 
-    first = train(tiny_config(tiny_data, tmp_path, epochs=3, feature_cache=False), stop_after_first_epoch, token)
+    with pytest.raises(Cancelled) as stop:
+        train(tiny_config(tiny_data, tmp_path, epochs=3, feature_cache=False), stop_after_first_epoch, token)
+    first = stop.value.partial
     assert first.status == "cancelled" and len(first.history) == 1
     events = []
     result = resume(first.run_dir, events.append)
@@ -207,3 +215,46 @@ def test_the_default_frozen_stage_trains_the_head_30_epochs_and_cuts_the_rate_af
     assert rates[:20] == [cfg.lr] * 20 and rates[20:] == [cfg.lr * 0.1] * 10
     saved = json.loads((Path(result.run_dir) / "config.json").read_text())
     assert (saved["epochs"], saved["step_size"]) == (30, 20)  # the run says what it did
+
+
+def test_a_run_without_its_split_is_not_continued_with_a_new_one(trained_run, tiny_data, tmp_path):
+    """Fine-tuning or resuming a run whose split.json is gone would mix its validation photos into
+    training: refused, naming the file."""
+    import shutil
+
+    from flowerstudio.core.training.trainer import resume
+
+    run = Path(shutil.copytree(trained_run.run_dir, tmp_path / "runs" / "run"))
+    (run / "split.json").unlink()
+    cfg = tiny_config(tiny_data, run.parent, epochs=1, train_mode="all", lr=1e-4, resume_from=str(run))
+    with pytest.raises(RunError, match="has no split.json"):
+        train(cfg)
+    with pytest.raises(RunError, match="has no split.json"):
+        resume(run)
+    assert not (run / "split.json").exists() and len(json.loads((run / "history.json").read_text())) == 6
+
+
+def test_a_validation_photo_deleted_during_extraction_is_skipped_and_listed(tmp_path, monkeypatch):
+    """The frozen stage skips a photo that vanishes while features are extracted, as the other stages do."""
+    from imagefactory import make_dataset
+
+    from flowerstudio.core.foundation.events import BadImage
+
+    monkeypatch.setenv("FLOWERSTUDIO_CACHE_DIR", str(tmp_path / "cache"))
+    data = make_dataset(tmp_path / "data", classes=("a", "b"), per_class=10, layout="flat")
+    events = []
+
+    def callback(event):
+        events.append(event)
+        if isinstance(event, PhaseStarted) and event.phase == "extract" and events.count(event) == 1:
+            from flowerstudio.core.photos.scan import scan_dataset
+
+            victim = scan_dataset(data).val[0].path
+            if os.path.exists(victim):
+                os.unlink(victim)
+
+    result = train(tiny_config(data, tmp_path / "runs", epochs=2, cache_views=1), callback)
+    assert result.status == "completed" and len(result.history) == 2
+    bad = [e for e in events if isinstance(e, BadImage)]
+    assert len(bad) == 1 and "not found" in bad[0].reason
+    assert result.history[0].val_total == 3  # the other validation photos

@@ -3,15 +3,16 @@ import torch
 from imagefactory import draw_image
 from torchvision.transforms import v2
 
-from flowerstudio.core.config import AugmentConfig
-from flowerstudio.core.transforms import (NormalizedTensor, ResizeCenterCrop, build_eval_transform, build_train_transform,
-                                         denormalize)
+from flowerstudio.core.foundation.config import AugmentConfig
+from flowerstudio.core.model.preprocessing import Preprocessing
+from flowerstudio.core.runtime.transforms import (NormalizedTensor, ResizeCenterCrop, denormalize, eval_transform,
+                                                  train_transform)
 
 MEAN, STD = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
 
 
 def test_default_training_pipeline_is_the_tutorials():
-    tf = build_train_transform(AugmentConfig(), 64, MEAN, STD)
+    tf = train_transform(Preprocessing.of(64, MEAN, STD), AugmentConfig())
     kinds = [type(t).__name__ for t in tf.transforms]
     assert kinds == ["Resize", "RandomRotation", "CenterCrop", "RandomHorizontalFlip", "RandomVerticalFlip",
                      "ColorJitter", "RandomGrayscale", "NormalizedTensor"]
@@ -26,20 +27,20 @@ def test_default_training_pipeline_is_the_tutorials():
 def test_switches_turn_steps_off_and_validation_never_augments():
     off = AugmentConfig(rotation=False, hflip=False, vflip=False, color_jitter=False, grayscale=False)
     img = draw_image(1, 3, (90, 70))
-    train = build_train_transform(off, 64, MEAN, STD)
-    evaluation = build_eval_transform(64, MEAN, STD)
+    train = train_transform(Preprocessing.of(64, MEAN, STD), off)
+    evaluation = eval_transform(Preprocessing.of(64, MEAN, STD))
     # The same pixels, to within one step of 255 (validation resizes only what its crop keeps).
     assert (train(img) - evaluation(img)).abs().max() <= (1 / 255) / STD[0] + 1e-6
     assert torch.equal(evaluation(img), evaluation(img))
-    random_crop = build_train_transform(AugmentConfig(random_crop=True), 64, MEAN, STD)
+    random_crop = train_transform(Preprocessing.of(64, MEAN, STD), AugmentConfig(random_crop=True))
     assert any(isinstance(t, v2.RandomCrop) for t in random_crop.transforms)
 
 
 def test_normalisation_uses_the_backbones_statistics_and_round_trips():
     img = draw_image(2, 0, (64, 64))
-    x = build_eval_transform(64, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))(img)
+    x = eval_transform(Preprocessing.of(64, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)))(img)
     back = denormalize(x, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
-    plain = build_eval_transform(64, (0.0,) * 3, (1.0,) * 3)(img)
+    plain = eval_transform(Preprocessing.of(64, (0.0,) * 3, (1.0,) * 3))(img)
     assert torch.allclose(back, plain, atol=1e-5)
 
 

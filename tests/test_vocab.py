@@ -6,9 +6,9 @@ import json
 import pytest
 
 from flowerstudio.cli import main
-from flowerstudio.core.config import ConfigError, TrainConfig
-from flowerstudio.core.events import CheckpointSaved, EpochMetrics, Log, PhaseStarted, Progress, RunStarted
-from flowerstudio.core.vocab import (
+from flowerstudio.core.foundation.config import ConfigError, TrainConfig
+from flowerstudio.core.foundation.events import CheckpointSaved, EpochMetrics, Log, PhaseStarted, Progress, RunStarted
+from flowerstudio.core.foundation.vocab import (
     CheckpointKind, ExportFormat, LogLevel, Optimizer, Phase, Split, TrainMode, is_device,
 )
 

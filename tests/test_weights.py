@@ -9,10 +9,10 @@ import pytest
 import torch
 import torchvision
 
-from flowerstudio.core import weights
-from flowerstudio.core.events import PhaseStarted, Progress
+from flowerstudio.core.model import weights
+from flowerstudio.core.foundation.events import PhaseStarted, Progress
 
-from flowerstudio.core.models import build_classifier
+from flowerstudio.core.model.classifier import build_classifier
 
 
 @pytest.fixture
@@ -75,7 +75,7 @@ def test_weights_file_that_does_not_fit(tmp_path):
 
 
 def test_catalogue_urls_are_torchvisions_defaults():
-    from flowerstudio.core.backbones import BACKBONES
+    from flowerstudio.core.model.backbones import BACKBONES
 
     for spec in BACKBONES.values():
         if spec.weights_url:
@@ -83,7 +83,7 @@ def test_catalogue_urls_are_torchvisions_defaults():
 
 
 def test_offline_readiness_follows_the_hub_cache(tmp_path, monkeypatch):
-    from flowerstudio.core.backbones import weights_available_offline
+    from flowerstudio.core.model.backbones import weights_available_offline
 
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
     assert weights_available_offline("efficientnet_lite0") and not weights_available_offline("resnet18")
@@ -93,7 +93,7 @@ def test_offline_readiness_follows_the_hub_cache(tmp_path, monkeypatch):
 
 
 def test_download_can_be_cancelled_between_chunks(server, monkeypatch, tmp_path):
-    from flowerstudio.core.events import Cancelled, CancelToken
+    from flowerstudio.core.foundation.events import Cancelled, CancelToken
 
     folder, base = server
     name = _publish(folder, torchvision.models.resnet18().state_dict())  # about 45 chunks of 1 MB

@@ -1,5 +1,5 @@
 """A training config small enough for tests (imported as ``from tinyrun import tiny_config``)."""
-from flowerstudio.core.config import TrainConfig
+from flowerstudio.core.foundation.config import TrainConfig
 
 
 def tiny_config(data, out, **kw) -> TrainConfig:
@@ -8,3 +8,10 @@ def tiny_config(data, out, **kw) -> TrainConfig:
                 cache_views=2)
     base.update(kw)
     return TrainConfig(**base)
+
+
+def run_folders(root):
+    """The run folders in a runs folder (not the app's marker file beside them), oldest name first."""
+    from pathlib import Path
+
+    return sorted(p for p in Path(root).iterdir() if p.is_dir())

@@ -1,5 +1,5 @@
 """Names vulture cannot see used: Qt and PyTorch call these overrides by name; dataclass fields are data."""
-from flowerstudio.core.checkpoints import ModelInfo
+from flowerstudio.core.model.model_file import ModelInfo
 from flowerstudio.gui.main_window import MainWindow
 from flowerstudio.gui.widgets.confusion_view import RotatedHeader
 from flowerstudio.gui.widgets.gallery_model import GalleryFilter
@@ -17,7 +17,7 @@ ModelInfo.app_version, ModelInfo.torch_version, ModelInfo.format_version  # writ
 _.forward  # nn.Module.forward, called through __call__
 _.source_parent  # Qt override signature
 _isolated_user_dirs, _gui_thread_collector, qapp, _own_cache  # pytest fixtures, requested by name
-from flowerstudio.core.vocab import Device, ExportFormat, LogLevel
+from flowerstudio.core.foundation.vocab import Device, ExportFormat, LogLevel
 
 LogLevel.ERROR, Device.CPU, ExportFormat.TORCHSCRIPT  # enum members: parsed from words, not named in code
 _.me  # tests: a Python reference cycle made on purpose

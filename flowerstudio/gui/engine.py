@@ -12,8 +12,8 @@ import threading
 from typing import Optional
 
 # The core modules that bring in torch, torchvision and timm, imported one thread at a time.
-HEAVY_MODULES = ("flowerstudio.core.models", "flowerstudio.core.transforms", "flowerstudio.core.predict",
-                 "flowerstudio.core.trainer")
+HEAVY_MODULES = ("flowerstudio.core.model.classifier", "flowerstudio.core.runtime.transforms", "flowerstudio.core.labelling.predict",
+                 "flowerstudio.core.training.trainer")
 _heavy_lock = threading.Lock()
 _heavy_done = False
 
@@ -37,35 +37,35 @@ def import_heavy() -> None:
 
 # -- dataset and training ---------------------------------------------------------------------
 def scan(root: str, callback=None, cancel=None):
-    from flowerstudio.core.dataset import scan_dataset  # Pillow only: a scan never waits for torch
+    from flowerstudio.core.photos.scan import scan_dataset  # Pillow only: a scan never waits for torch
 
     return scan_dataset(root, callback=callback, cancel=cancel)
 
 
 def devices() -> list[tuple[str, str]]:
     import_heavy()
-    from flowerstudio.core.models import available_devices
+    from flowerstudio.core.model.classifier import available_devices
 
     return available_devices()
 
 
 def count_params(backbone: str, num_classes: int, mode: str, stages: int) -> tuple[int, int]:
     import_heavy()
-    from flowerstudio.core.models import count_parameters
+    from flowerstudio.core.model.classifier import count_parameters
 
     return count_parameters(backbone, num_classes, mode, stages)
 
 
 def train(config, callback=None, cancel=None):
     import_heavy()
-    from flowerstudio.core.trainer import train as core_train
+    from flowerstudio.core.training.trainer import train as core_train
 
     return core_train(config, callback=callback, cancel=cancel)
 
 
 def find_lr(config, start_lr: float, end_lr: float, num_steps: int, callback=None, cancel=None):
     import_heavy()
-    from flowerstudio.core.lr_finder import find_lr as core_find_lr
+    from flowerstudio.core.training.lr_finder import find_lr as core_find_lr
 
     return core_find_lr(config, start_lr, end_lr, num_steps, callback=callback, cancel=cancel)
 
@@ -73,13 +73,13 @@ def find_lr(config, start_lr: float, end_lr: float, num_steps: int, callback=Non
 def augment_views(path: str, augment, input_size: int, backbone: str, n: int):
     """(the photo as validation sees it, [n augmented training views]) as PIL images."""
     import_heavy()
-    from flowerstudio.core.preview import augment_views as core_views
+    from flowerstudio.core.runtime.preview import augment_views as core_views
 
     return core_views(path, augment, input_size, backbone, n)
 
 
 def write_server_files(config, out_dir: str, nproc: int, fine_tune=None) -> tuple[str, str]:
-    from flowerstudio.core.server_run import export_for_server
+    from flowerstudio.core.training.server_run import export_for_server
 
     path, command = export_for_server(config, out_dir, nproc, fine_tune)
     return str(path), command
@@ -89,14 +89,14 @@ def write_server_files(config, out_dir: str, nproc: int, fine_tune=None) -> tupl
 def load_predictor(path: str, device: str = "auto"):
     """A frozen-stage model predicts from cached features when it can (a retrain's refresh takes seconds)."""
     import_heavy()
-    from flowerstudio.core.cachedpredict import fast_predictor
+    from flowerstudio.core.labelling.cached_predict import fast_predictor
 
     return fast_predictor(path, device)
 
 
 def list_images(paths: list[str]) -> list[str]:
     import_heavy()  # core.predict imports torch
-    from flowerstudio.core.predict import list_images as core_list_images
+    from flowerstudio.core.labelling.predict import list_images as core_list_images
 
     return core_list_images(paths, recursive=True)
 
@@ -106,7 +106,7 @@ def predict(predictor, paths: list[str], callback=None, cancel=None):
 
 
 def write_csv(predictions, path: str) -> str:
-    from flowerstudio.core.predict import write_csv as core_write_csv
+    from flowerstudio.core.labelling.predict import write_csv as core_write_csv
 
     core_write_csv(predictions, path)
     return path
@@ -114,8 +114,8 @@ def write_csv(predictions, path: str) -> str:
 
 def sort_into(predictions, dest: str, min_confidence: float, move: bool, names: list[str], log_path: str):
     """Sort, then log what was written (for "Undo last sort")."""
-    from flowerstudio.core.sort_undo import write_log
-    from flowerstudio.core.sorting import sort_into as core_sort_into
+    from flowerstudio.core.photos.sort_log import write_log
+    from flowerstudio.core.photos.sorting import sort_into as core_sort_into
 
     summary = core_sort_into(predictions, dest, min_confidence=min_confidence, move=move, names=names)
     write_log(summary, log_path)
@@ -123,15 +123,15 @@ def sort_into(predictions, dest: str, min_confidence: float, move: bool, names: 
 
 
 def undo_sort(log_path: str):
-    from flowerstudio.core.sort_undo import undo_sort as core_undo
+    from flowerstudio.core.photos.sort_log import undo_sort as core_undo
 
     return core_undo(log_path)
 
 
 def add_reviewed(labels: dict[str, str], folders: dict[str, str], log_path: str):
     """Copy reviewed photos into the training folders, then log what was written (for undo)."""
-    from flowerstudio.core.review import add_to_dataset
-    from flowerstudio.core.sort_undo import write_log
+    from flowerstudio.core.photos.review import add_to_dataset
+    from flowerstudio.core.photos.sort_log import write_log
 
     summary = add_to_dataset(labels, folders)
     write_log(summary, log_path)
@@ -141,7 +141,7 @@ def add_reviewed(labels: dict[str, str], folders: dict[str, str], log_path: str)
 def retrain(model_path: str, data_dir: str, callback=None, cancel=None):
     """The frozen stage again on the grown dataset (only new photos are extracted)."""
     import_heavy()
-    from flowerstudio.core.retrain import retrain_head
+    from flowerstudio.core.training.retrain import retrain_head
 
     return retrain_head(model_path, callback=callback, cancel=cancel, data_dir=data_dir)
 
@@ -149,7 +149,7 @@ def retrain(model_path: str, data_dir: str, callback=None, cancel=None):
 def heatmap(model_path: str, image_path: str, target: Optional[int] = None):
     """The photo as the model sees it with the Grad-CAM heat over it (PIL)."""
     import_heavy()
-    from flowerstudio.core.gradcam import heatmap_image
+    from flowerstudio.core.labelling.gradcam import heatmap_image
 
     return heatmap_image(model_path, image_path, target)
 
@@ -157,20 +157,20 @@ def heatmap(model_path: str, image_path: str, target: Optional[int] = None):
 def export_model(model_path: str, out_path: str, fmt: str, check_folder: str = "", overwrite: bool = False,
                  cancel=None):
     import_heavy()
-    from flowerstudio.core.export import choose_check_photos, export_model as core_export
+    from flowerstudio.core.labelling.export import choose_check_photos, export_model as core_export
 
     photos = choose_check_photos(check_folder) if check_folder else []
     return core_export(model_path, out_path, fmt, verify_images=photos, overwrite=overwrite, cancel=cancel)
 
 
 def cache_size() -> int:
-    from flowerstudio.core.cachedisk import cache_size_bytes
+    from flowerstudio.core.foundation.cachedisk import cache_size_bytes
 
     return cache_size_bytes()
 
 
 def clear_cache() -> int:
-    from flowerstudio.core.cachedisk import clear_cache as core_clear
+    from flowerstudio.core.foundation.cachedisk import clear_cache as core_clear
 
     return core_clear()
 
@@ -178,15 +178,16 @@ def clear_cache() -> int:
 # -- the dataset's problems (the Review page) -----------------------------------------------
 def diagnose(data_dir: str, config, callback=None, cancel=None):
     import_heavy()
-    from flowerstudio.core.doctor import diagnose as core_diagnose
-    from flowerstudio.core.events import ignore
+    from flowerstudio.core.doctor.diagnose import diagnose as core_diagnose
+    from flowerstudio.core.foundation.events import ignore
 
     return core_diagnose(data_dir, config, callback=callback or ignore, cancel=cancel)
 
 
 def fix(action: str, data_dir: str, paths: list[str], to_class: str = "", finding: str = ""):
     """One review decision on the dataset folder; returns what undo_fix needs to take it back."""
-    from flowerstudio.core import dataset_edits, dataset_lists
+    from flowerstudio.core.photos import edits as dataset_edits
+    from flowerstudio.core.photos import lists as dataset_lists
 
     if action == "move":
         return dataset_edits.move_photo(data_dir, paths[0], to_class)
@@ -198,7 +199,8 @@ def fix(action: str, data_dir: str, paths: list[str], to_class: str = "", findin
 
 
 def undo_fix(action: str, data_dir: str, record) -> None:
-    from flowerstudio.core import dataset_edits, dataset_lists
+    from flowerstudio.core.photos import edits as dataset_edits
+    from flowerstudio.core.photos import lists as dataset_lists
 
     if action == "move":
         dataset_edits.undo(record)
@@ -212,8 +214,8 @@ def undo_fix(action: str, data_dir: str, record) -> None:
 # -- checking a model ----------------------------------------------------------------------------
 def evaluate(model_path: str, data_dir: str, split: str, device: str = "auto", callback=None, cancel=None):
     import_heavy()
-    from flowerstudio.core.evaluate import evaluate as core_evaluate
-    from flowerstudio.core.events import Cancelled, ignore
+    from flowerstudio.core.labelling.evaluate import evaluate as core_evaluate
+    from flowerstudio.core.foundation.events import Cancelled, ignore
 
     report = core_evaluate(model_path, data_dir, split, device=device, callback=callback or ignore, cancel=cancel)
     if report.cancelled:

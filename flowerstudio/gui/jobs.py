@@ -28,7 +28,7 @@ from typing import Any, Callable, Optional
 import shiboken6
 from PySide6.QtCore import QObject, Qt, Signal
 
-from flowerstudio.core.events import CancelToken, Cancelled, Progress
+from flowerstudio.core.foundation.events import CancelToken, Cancelled, Progress
 
 # Progress events can arrive thousands of times a second (one per scanned file);
 # forwarding them all would flood the GUI, so keep one per interval per phase.

@@ -9,7 +9,7 @@ from typing import Any, Optional
 
 from PySide6.QtCore import QObject, Signal
 
-from flowerstudio.core.config import AugmentConfig, TrainConfig
+from flowerstudio.core.foundation.config import AugmentConfig, TrainConfig
 
 
 class Page(Enum):
@@ -70,7 +70,7 @@ class AppState(QObject):
 
     def latest_model(self) -> Optional[str]:
         """The best model of the newest run in the runs folder (reads the folder listing only)."""
-        from flowerstudio.core.runs import best_model_path, latest_run
+        from flowerstudio.core.runs.folders import best_model_path, latest_run
 
         run = latest_run(self.runs_dir or None)
         return str(best_model_path(run)) if run is not None else None

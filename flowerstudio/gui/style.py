@@ -74,7 +74,7 @@ def fmt_eta(seconds: Optional[float]) -> str:
 
 def model_details(path: str) -> tuple[str, Optional[str]]:
     """One line about a model file (its header only), and the folder it was trained on if it still exists."""
-    from flowerstudio.core.checkpoints import read_model_info
+    from flowerstudio.core.model.model_file import read_model_info
 
     info = read_model_info(path)
     line = (f"{info.backbone} · {len(info.classes)} classes · {info.input_size}px · "

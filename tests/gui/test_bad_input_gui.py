@@ -42,7 +42,7 @@ def test_crafted_model_file_is_refused_with_its_field_named(qtbot, window, tmp_p
 
 
 def test_clear_cache_button_empties_the_feature_cache(qtbot, window, tmp_path, monkeypatch):
-    from flowerstudio.core.cachedisk import cache_size_bytes
+    from flowerstudio.core.foundation.cachedisk import cache_size_bytes
 
     root = tmp_path / "cache"
     monkeypatch.setenv("FLOWERSTUDIO_CACHE_DIR", str(root))

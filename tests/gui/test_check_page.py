@@ -17,7 +17,7 @@ def make_page(qtbot):
 
 
 def test_check_page_shows_table_matrix_cells_and_mistakes(qtbot, trained_run, tiny_data):
-    from flowerstudio.core.evaluate import evaluate
+    from flowerstudio.core.labelling.evaluate import evaluate
 
     page = make_page(qtbot)
     page.resize(1200, 800)

@@ -1,5 +1,5 @@
 """The training curves say what their numbers are: whole epochs, and the rates the run used."""
-from flowerstudio.core.events import EpochMetrics
+from flowerstudio.core.foundation.events import EpochMetrics
 from flowerstudio.gui.widgets.curves import TrainingCurves
 
 

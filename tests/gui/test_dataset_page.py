@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from flowerstudio.core.imageio import IMAGE_EXTENSIONS
+from flowerstudio.core.photos.imageio import IMAGE_EXTENSIONS
 from flowerstudio.gui.state import Page
 from flowerstudio.gui.widgets.gallery_model import PathRole
 

@@ -23,7 +23,7 @@ def test_automatic_collection_is_off_and_runs_on_the_gui_thread(qapp):
 
 
 def test_cyclic_qt_garbage_never_dies_on_a_job_thread(qtbot):
-    from flowerstudio.core.events import EpochMetrics
+    from flowerstudio.core.foundation.events import EpochMetrics
     from flowerstudio.gui.jobs import Outcome, run_job
     from flowerstudio.gui.widgets.curves import TrainingCurves
 

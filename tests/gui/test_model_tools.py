@@ -12,7 +12,7 @@ def a_photo(data):
 
 
 def test_heatmap_job_and_toggle(qtbot, trained_run, tiny_data):
-    from flowerstudio.core.checkpoints import read_model_info
+    from flowerstudio.core.model.model_file import read_model_info
     from flowerstudio.gui.widgets.heatmap import HeatmapToggle
 
     model, photo = str(trained_run.best_path), a_photo(tiny_data)
@@ -52,7 +52,7 @@ def test_lr_finder_dialog_suggests_a_rate_in_range(qtbot, tiny_data, tmp_path, m
 
 
 def test_lr_finder_cancel_stops_the_task(qtbot, tiny_data, tmp_path, messages):
-    from flowerstudio.core.events import LrPoint
+    from flowerstudio.core.foundation.events import LrPoint
     from flowerstudio.gui.dialogs.lr_finder import LrFinderDialog
     from flowerstudio.gui.jobs import Outcome
 

@@ -5,7 +5,7 @@ import os
 import pytest
 from helpers import Heartbeat
 
-from flowerstudio.core.imageio import IMAGE_EXTENSIONS
+from flowerstudio.core.photos.imageio import IMAGE_EXTENSIONS
 from flowerstudio.gui.state import Page
 from flowerstudio.gui.widgets.gallery_model import ItemRole
 
@@ -15,8 +15,8 @@ def trained(tmp_path_factory):
     """A tiny model trained through the core (the GUI path is covered in test_train_page)."""
     from imagefactory import make_dataset
 
-    from flowerstudio.core.config import TrainConfig
-    from flowerstudio.core.trainer import train
+    from flowerstudio.core.foundation.config import TrainConfig
+    from flowerstudio.core.training.trainer import train
 
     root = tmp_path_factory.mktemp("pred")
     data = make_dataset(root / "data", classes=("daisy", "rose", "tulip"), per_class=8, layout="split")
@@ -156,7 +156,7 @@ def test_review_loop_label_add_to_dataset_and_retrain(qtbot, window, trained, tm
 
     from PySide6.QtCore import Qt
 
-    from flowerstudio.core.review import ReviewStore
+    from flowerstudio.core.photos.review import ReviewStore
     from flowerstudio.gui.pages import predict_review
 
     data, model = trained
@@ -227,7 +227,7 @@ def test_photos_that_cannot_be_read_say_why(qtbot, window, trained, tmp_path):
 def test_the_add_photos_dialog_offers_every_format_the_app_knows():
     """The dialog's filter comes from the one list of formats: phone and camera photos included (the
     ones the app cannot read are then reported, with what to do)."""
-    from flowerstudio.core.imageio import PHOTO_EXTENSIONS
+    from flowerstudio.core.photos.imageio import PHOTO_EXTENSIONS
     from flowerstudio.gui.pages.predict import IMAGE_FILTER
 
     offered = set(IMAGE_FILTER.split("(")[1].split(")")[0].split())

@@ -20,7 +20,7 @@ def many_photos(tmp_path_factory):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_closing_the_window_during_a_job_exits_cleanly(kind, many_photos, trained_run, tmp_path):
-    from flowerstudio.core.checkpoints import load_model
+    from flowerstudio.core.model.model_file import load_model
 
     runs = tmp_path / "runs"
     proc = subprocess.run([sys.executable, str(DRIVER), kind, str(many_photos), str(trained_run.best_path),

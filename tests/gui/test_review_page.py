@@ -10,7 +10,7 @@ from flowerstudio.gui.state import Page
 def test_review_finds_a_planted_copy_and_a_mislabelled_photo_and_fixes_them(qtbot, window, tmp_path, messages):
     from imagefactory import make_dataset
 
-    from flowerstudio.core.dataset_lists import read_exclusions, read_keeps
+    from flowerstudio.core.photos.lists import read_exclusions, read_keeps
 
     data = make_dataset(tmp_path / "data", classes=("daisy", "rose", "tulip"), per_class=12, layout="split")
     rose = sorted((data / "train" / "rose").glob("*.jpg"))
@@ -66,7 +66,7 @@ def test_an_undo_pressed_before_a_fix_comes_back_undoes_that_fix(qtbot, window, 
     in between (the fix has not come back) undoes the keep, not the exclusion made before it."""
     from imagefactory import make_dataset
 
-    from flowerstudio.core.dataset_lists import read_exclusions, read_keeps
+    from flowerstudio.core.photos.lists import read_exclusions, read_keeps
 
     data = make_dataset(tmp_path / "data", classes=("daisy", "rose", "tulip"), per_class=12, layout="split")
     shutil.copy(sorted((data / "train" / "tulip").glob("*.jpg"))[1], data / "train" / "daisy" / "really_a_tulip.jpg")

@@ -98,8 +98,8 @@ def test_worker_error_shows_dialog_and_app_stays_usable(qtbot, window, tiny_data
 
 
 def test_previous_run_is_offered_for_fine_tuning(qtbot, window, tiny_dataset):
-    from flowerstudio.core.config import TrainConfig
-    from flowerstudio.core.trainer import train
+    from flowerstudio.core.foundation.config import TrainConfig
+    from flowerstudio.core.training.trainer import train
 
     result = train(TrainConfig(data_dir=str(tiny_dataset), input_size=64, batch_size=8, epochs=1, cache_views=1,
                                device="cpu", output_dir=window.state.runs_dir))
@@ -111,7 +111,7 @@ def test_previous_run_is_offered_for_fine_tuning(qtbot, window, tiny_dataset):
 
 
 def test_the_epoch_axis_labels_whole_epochs_only(qtbot):
-    from flowerstudio.core.events import EpochMetrics
+    from flowerstudio.core.foundation.events import EpochMetrics
     from flowerstudio.gui.widgets.curves import TrainingCurves
 
     curves = TrainingCurves()

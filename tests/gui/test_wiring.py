@@ -84,7 +84,7 @@ def test_server_export_button_writes_the_config(qtbot, window, tiny_dataset, tmp
 
 
 def test_heatmap_toggle_swaps_the_large_image(qtbot, window, trained_run, tiny_data):
-    from flowerstudio.core.checkpoints import read_model_info
+    from flowerstudio.core.model.model_file import read_model_info
 
     page = window.predict_page
     window.go_to(Page.PREDICT)

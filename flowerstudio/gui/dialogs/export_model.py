@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog
 
 from flowerstudio.gui import messages
 from flowerstudio.gui.style import show_in_folder
-from flowerstudio.core.vocab import ExportFormat
+from flowerstudio.core.foundation.vocab import ExportFormat
 from flowerstudio.gui import engine
 from flowerstudio.gui.jobs import Job, run_job
 from flowerstudio.gui.style import BAD, GOOD, model_details, with_button
@@ -99,7 +99,7 @@ class ExportDialog(QDialog):
 
     def _prefill_check_folder(self) -> None:
         """The photos the model was trained on make a good check (read from the file's header; no torch)."""
-        from flowerstudio.core.checkpoints import CheckpointError
+        from flowerstudio.core.model.model_file import CheckpointError
 
         try:
             self._on_details(model_details(self.model_path))

@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QLabel, QProgressBar, QPushButton, QVBoxLayout,
                                QWidget)
 
-from flowerstudio.core.config import TrainConfig  # plain dataclasses, no torch
+from flowerstudio.core.foundation.config import TrainConfig  # plain dataclasses, no torch
 from flowerstudio.gui import messages
 from flowerstudio.gui import engine
 from flowerstudio.gui.jobs import Job, run_job
@@ -102,7 +102,7 @@ class LrFinderDialog(QDialog):
         super().reject()
 
     def _on_event(self, ev) -> None:
-        from flowerstudio.core.events import LrPoint, PhaseStarted, Progress
+        from flowerstudio.core.foundation.events import LrPoint, PhaseStarted, Progress
 
         if isinstance(ev, LrPoint):  # the engine says which rate each step ran at
             self.progress.setRange(0, max(ev.total, 1))

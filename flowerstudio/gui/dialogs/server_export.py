@@ -9,7 +9,7 @@ from PySide6.QtGui import QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
                                QLineEdit, QPlainTextEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
-from flowerstudio.core.config import TrainConfig  # plain dataclasses, no torch
+from flowerstudio.core.foundation.config import TrainConfig  # plain dataclasses, no torch
 from flowerstudio.gui import messages
 from flowerstudio.gui.style import show_in_folder
 from flowerstudio.gui import engine

@@ -6,7 +6,7 @@ from typing import Optional
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QGroupBox, QHBoxLayout, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
-from flowerstudio.core.config import AugmentConfig
+from flowerstudio.core.foundation.config import AugmentConfig
 from flowerstudio.gui import settings
 
 

@@ -134,7 +134,7 @@ class CheckPage(QWidget):
         if not os.path.isfile(path):
             self.model_info.setText(error_html("This file does not exist."))
             return
-        from flowerstudio.core.checkpoints import CheckpointError  # reads the header only: no torch
+        from flowerstudio.core.model.model_file import CheckpointError  # reads the header only: no torch
 
         try:
             details = model_details(path)
@@ -211,7 +211,7 @@ class CheckPage(QWidget):
             self.status.setText("Stopping…")
 
     def _on_event(self, ev) -> None:
-        from flowerstudio.core.events import PhaseStarted, Progress  # light: no torch
+        from flowerstudio.core.foundation.events import PhaseStarted, Progress  # light: no torch
 
         if isinstance(ev, PhaseStarted) and ev.phase == "predict":
             self.progress.setRange(0, max(ev.total, 1))

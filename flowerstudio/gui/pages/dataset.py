@@ -21,9 +21,9 @@ from flowerstudio.gui.state import AppState
 from flowerstudio.gui.widgets.thumbnails import ThumbnailCache
 from flowerstudio.gui import engine
 from flowerstudio.gui.jobs import Job, run_job
-from flowerstudio.core.fsnames import display_path
-from flowerstudio.core.imageio import reasons_by_count
-from flowerstudio.core.dataset import UnlabelledFolderError, WrappedDatasetError
+from flowerstudio.core.foundation.fsnames import display_path
+from flowerstudio.core.photos.imageio import reasons_by_count
+from flowerstudio.core.photos.scan import UnlabelledFolderError, WrappedDatasetError
 from flowerstudio.gui.style import error_html, esc, warning_html
 
 SPLIT_TITLES = {"train": "train", "val": "validation", "test": "test"}

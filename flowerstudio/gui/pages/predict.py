@@ -8,9 +8,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel,
                                QProgressBar, QPushButton, QSplitter, QVBoxLayout, QWidget)
 
-from flowerstudio.core.events import BadImage, PhaseStarted, PredictionBatch, Progress
-from flowerstudio.core.fsnames import display_path
-from flowerstudio.core.imageio import PHOTO_EXTENSIONS, reasons_by_count
+from flowerstudio.core.foundation.events import BadImage, PhaseStarted, PredictionBatch, Progress
+from flowerstudio.core.foundation.fsnames import display_path
+from flowerstudio.core.photos.imageio import PHOTO_EXTENSIONS, reasons_by_count
 from flowerstudio.gui import engine, settings
 from flowerstudio.gui.jobs import Job, Outcome, run_job
 from flowerstudio.gui.pages.predict_detail import PredictDetail

@@ -74,7 +74,7 @@ class ModelBar(QWidget):
             self.load_model(path)
 
     def load_model(self, path: str) -> None:
-        from flowerstudio.core.checkpoints import CheckpointError, read_model_info  # no torch: reads the header
+        from flowerstudio.core.model.model_file import CheckpointError, read_model_info  # no torch: reads the header
 
         if path.lower().endswith(PHOTO_SUFFIXES):
             self._refuse("This is a photo, not a model (model files end in .safetensors). "

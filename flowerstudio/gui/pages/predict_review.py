@@ -9,7 +9,7 @@ from typing import Callable, Optional
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QWidget
 
-from flowerstudio.core.review import ReviewStore, training_folders
+from flowerstudio.core.photos.review import ReviewStore, training_folders
 from flowerstudio.gui import engine, messages, settings
 from flowerstudio.gui.jobs import Job, run_job
 from flowerstudio.gui.pages.predict_output import sort_logs_dir

@@ -10,8 +10,8 @@ from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QTabWidget, QVBoxLayout, QWidget
 
-from flowerstudio.core.events import PhaseStarted, Progress
-from flowerstudio.core.fsnames import display_path
+from flowerstudio.core.foundation.events import PhaseStarted, Progress
+from flowerstudio.core.foundation.fsnames import display_path
 from flowerstudio.gui import engine, messages
 from flowerstudio.gui.jobs import Job, run_job
 from flowerstudio.gui.state import AppState
@@ -92,7 +92,7 @@ class ReviewPage(QWidget):
     def find(self) -> None:
         if not self.state.has_dataset() or self.is_busy():
             return
-        from flowerstudio.core.config import TrainConfig
+        from flowerstudio.core.foundation.config import TrainConfig
 
         cfg = TrainConfig(backbone=self.state.backbone, input_size=self.state.input_size)
         self.progress.setVisible(True)
@@ -162,7 +162,7 @@ class ReviewPage(QWidget):
         return True
 
     def act(self, view: FindingsView, action: str, item: GalleryItem) -> None:
-        from flowerstudio.core.vocab import Finding
+        from flowerstudio.core.foundation.vocab import Finding
 
         f, root = item.payload, self.state.scan.root
         kind = {id(self.labels): Finding.LABEL, id(self.duplicates): Finding.DUPLICATE}.get(id(view), Finding.OUTLIER)

@@ -9,8 +9,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QDialog, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSplitter, QVBoxLayout,
                                QWidget)
 
-from flowerstudio.core.events import CheckpointSaved, RunStarted
-from flowerstudio.core.vocab import TrainMode
+from flowerstudio.core.foundation.events import CheckpointSaved, RunStarted
+from flowerstudio.core.foundation.vocab import TrainMode
 from flowerstudio.gui import engine
 from flowerstudio.gui.dialogs.lr_finder import LrFinderDialog
 from flowerstudio.gui.dialogs.server_export import ServerExportDialog
@@ -118,7 +118,7 @@ class TrainPage(QWidget):
 
     def _offer_previous_run(self, data_dir: str) -> None:
         """After a restart: show the latest run on this dataset, so it can be fine-tuned."""
-        from flowerstudio.core.runs import previous_run, read_run  # small files only, no torch
+        from flowerstudio.core.runs.folders import previous_run, read_run  # small files only, no torch
 
         run = previous_run(self.state.runs_dir or None, data_dir)
         if run is None:
@@ -266,7 +266,7 @@ class TrainPage(QWidget):
 
     def _advise(self, history, report=None) -> None:
         """The result against guessing and the stage before, and the next step the data calls for."""
-        from flowerstudio.core.advice import NextStep, advise, most_confused
+        from flowerstudio.core.training.plan import NextStep, advise, most_confused
 
         if not history or self.state.scan is None:
             self.run_label.setText(self._finished_text)

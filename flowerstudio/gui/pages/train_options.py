@@ -7,9 +7,9 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox,
                                QLabel, QLineEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
-from flowerstudio.core.backbones import DEFAULT_BACKBONE
-from flowerstudio.core.config import HEAD_EPOCHS, TrainConfig
-from flowerstudio.core.vocab import TrainMode
+from flowerstudio.core.model.backbones import DEFAULT_BACKBONE
+from flowerstudio.core.foundation.config import HEAD_EPOCHS, TrainConfig
+from flowerstudio.core.foundation.vocab import TrainMode
 from flowerstudio.gui import engine, settings
 from flowerstudio.gui.jobs import Job, run_job
 from flowerstudio.gui.pages.augment_options import AugmentOptions
@@ -26,7 +26,7 @@ _DEFAULTS = TrainConfig()
 
 def backbone_catalog() -> list[tuple[str, str, bool, int]]:
     """(name, title, weights offline, stages) per backbone; plain data, no torch: fine on the GUI thread."""
-    from flowerstudio.core.backbones import BACKBONES, weights_available_offline
+    from flowerstudio.core.model.backbones import BACKBONES, weights_available_offline
     return [(s.name, s.title, weights_available_offline(s.name), s.num_stages) for s in BACKBONES.values()]
 
 
@@ -219,7 +219,7 @@ class TrainOptions(QWidget):
             return self.depth.currentData(), self.stages.value()
         if self.advised is not None:
             return self.advised
-        from flowerstudio.core.advice import fine_tune_depth
+        from flowerstudio.core.training.plan import fine_tune_depth
 
         mode, stages = fine_tune_depth(self.photos_per_class() or 0)
         return str(mode), stages

@@ -7,8 +7,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QGridLayout, QLabel, QPlainTextEdit, QProgressBar, QSplitter, QVBoxLayout, QWidget
 
-from flowerstudio.core.events import BadImage, CheckpointSaved, EpochEnd, Log, PhaseStarted, Progress
-from flowerstudio.core.vocab import Phase
+from flowerstudio.core.foundation.events import BadImage, CheckpointSaved, EpochEnd, Log, PhaseStarted, Progress
+from flowerstudio.core.foundation.vocab import Phase
 from flowerstudio.gui.style import fmt_eta
 from flowerstudio.gui.widgets.curves import STAGE_NAMES, TrainingCurves
 

@@ -17,7 +17,7 @@ from flowerstudio.gui.widgets.gallery_model import GalleryItem, GalleryModel, It
 from flowerstudio.gui.widgets.gallery_view import GalleryView
 from flowerstudio.gui.style import open_file
 from flowerstudio.gui.widgets.thumbnails import ThumbnailCache
-from flowerstudio.core.fsnames import display_path
+from flowerstudio.core.foundation.fsnames import display_path
 from flowerstudio.gui.style import BAD, GOOD
 
 RIGHT, WRONG = QColor(GOOD), QColor(BAD)

@@ -7,7 +7,7 @@ from typing import Optional, Sequence
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QVBoxLayout, QWidget
-from flowerstudio.core.vocab import TrainMode
+from flowerstudio.core.foundation.vocab import TrainMode
 from flowerstudio.gui import style
 from flowerstudio.gui.widgets.plot_items import remove_item
 

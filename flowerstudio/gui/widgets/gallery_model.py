@@ -11,7 +11,7 @@ from typing import Any, Callable, Optional, Sequence
 from PySide6.QtCore import (QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex,
                             QSortFilterProxyModel, Qt)
 
-from flowerstudio.core.fsnames import display_path
+from flowerstudio.core.foundation.fsnames import display_path
 from flowerstudio.gui.widgets.thumbnails import ThumbnailCache
 
 ItemRole = Qt.ItemDataRole.UserRole + 1

@@ -5,7 +5,7 @@ from typing import Optional
 
 from PySide6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
 
-from flowerstudio.core.fsnames import display_path
+from flowerstudio.core.foundation.fsnames import display_path
 
 
 class ProblemsTree(QTreeWidget):

@@ -20,7 +20,7 @@ MAX_QUEUE = 400  # requests beyond this were scrolled past long ago
 def load_qimage(path: str, size: int) -> QImage:
     """Decode a photo scaled to fit ``size`` (any thread). Null QImage when unreadable."""
     try:
-        from flowerstudio.core.imageio import load_thumbnail  # Pillow only, no torch
+        from flowerstudio.core.photos.imageio import load_thumbnail  # Pillow only, no torch
 
         img = load_thumbnail(path, size)
         return pil_to_qimage(img)
