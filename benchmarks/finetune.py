@@ -1,60 +1,116 @@
-"""Fine-tuning speed: photos/s of one unfrozen epoch in the app's trainer vs the tutorial's loop
-(model.train(): BatchNorm statistics update) and an expert's plain PyTorch (channels-last, BatchNorm
-in inference mode as the app's default), on the same model, batch size and photos, plus where the
-plain loops' time goes. The sides take turns, best of --repeats.
+"""Fine-tuning on the CPU: photos/s of one fine-tuning epoch in the app's trainer against an expert's plain
+PyTorch loop, all layers and the last two stages, with every candidate for a cheaper step measured beside
+them in the same run; then best validation accuracy after the same epochs, over seeds, on two photo sets.
 
-    .venv/bin/python benchmarks/finetune.py [--train-per-class 20]
+Speed (--part speed): the sides take turns, best of --repeats, on the same photos, model and batch size.
+- tutorial: ImageFolder + DataLoader + model.train() (BatchNorm statistics update); all layers only.
+- expert: the same loop done well: channels-last, BatchNorm in inference mode while the weights train
+  (the app's default freeze_bn_stats), the frozen stages' weights left out of the optimizer; Adam as
+  torch gives it (per-tensor). Decoding in the loop (num_workers=0): worker processes or threads beside
+  the step share the same two cores (the candidates "decoding threads" measure that).
+- app, app float32: the training pass of one fine-tuning epoch of the app's trainer, timed from its
+  events; with the config's mixed precision (bfloat16 here) and without (amp off).
+- candidates: the expert's loop with one change each (fused Adam, BatchNorm folded into the convolutions,
+  bfloat16 autocast, bfloat16 with the slow depthwise convolutions in float32, both, decoding threads,
+  torch.compile). A compiled side's photos/s leaves out the batches that compile (their seconds are shown).
+
+Accuracy (--part accuracy): the app (bfloat16 step), the app with a float32 step and the expert's loop
+(float32, the app's learning rates: head --lr, backbone --lr x 0.1), each from the ImageNet weights and a
+new head, --epochs epochs, best validation accuracy, for seeds --seeds, on clothing-small and TrashNet.
+
+Not measured: CUDA (no GPU here). There the step keeps AMP (bfloat16 or float16 with a GradScaler) and
+pinned memory; BatchNorm folding is CPU-only.
+
+    .venv/bin/python benchmarks/finetune.py [--part all|speed|accuracy] [--repeats 3] [--seeds 0,1,2]
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import statistics
 import sys
 import time
+from itertools import islice
 from pathlib import Path
 
 import torch
+from torch import nn
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import Timer, base_parser, best_of, machine, subset  # noqa: E402
+from common import SHARED, base_parser, machine, subset  # noqa: E402
 
 from flowerstudio.core.foundation.config import TrainConfig  # noqa: E402
-from flowerstudio.core.foundation.events import PhaseStarted  # noqa: E402
-from flowerstudio.core.photos.imageio import load_image  # noqa: E402
+from flowerstudio.core.foundation.events import EpochEnd, PhaseStarted  # noqa: E402
 from flowerstudio.core.model.classifier import build_classifier, get_spec  # noqa: E402
+from flowerstudio.core.model.preprocessing import Preprocessing  # noqa: E402
+from flowerstudio.core.runtime.loader import decoded  # noqa: E402
+from flowerstudio.core.runtime.transforms import eval_transform, train_transform  # noqa: E402
+from flowerstudio.core.training.lean import cpu_has_bf16, lean  # noqa: E402
 from flowerstudio.core.training.trainer import train  # noqa: E402
-from flowerstudio.core.model.preprocessing import Preprocessing, resize_for
-from flowerstudio.core.runtime.transforms import train_transform  # noqa: E402
+
+DEPTHS = ("all", "last_stages")
+# name: the expert's loop with these changes (plain_loop's keywords)
+CANDIDATES = {
+    "expert + fused Adam": dict(fused=True),
+    "expert + BN folded": dict(fold=True),
+    "expert + bf16 autocast": dict(bf16="autocast"),
+    "expert + bf16, slow depthwise fp32": dict(bf16="lean"),
+    "expert + BN folded + bf16 (app's step)": dict(fused=True, fold=True, bf16="lean"),
+    "app's step + 2 decoding threads, turns": dict(fused=True, fold=True, bf16="lean", threads=2),
+    "app's step + 1 decoding thread ahead": dict(fused=True, fold=True, bf16="lean", threads=1, ahead=True),
+    "expert + torch.compile": dict(compiled=True),
+    "app's step + torch.compile": dict(fused=True, fold=True, bf16="lean", compiled=True),
+}
 
 
-def plain_loop(data: Path, args, expert: bool = False) -> tuple[float, dict]:
-    """ImageFolder + DataLoader + model.train(); Adam; forward/backward/step. Returns photos/s and a time split.
+def _model(args, classes: int, depth: str, seed: int, tutorial: bool = False) -> nn.Module:
+    torch.manual_seed(seed)
+    model = build_classifier(args.backbone, classes)
+    model.set_trainable(depth, 2, freeze_bn_stats=not tutorial)  # requires_grad off, eval mode for what is frozen
+    return model if tutorial else model.to(memory_format=torch.channels_last)
 
-    The tutorial's loop, or with ``expert`` plain PyTorch done well: channels-last, and BatchNorm kept in
-    inference mode while the weights train (the app's default, freeze_bn_stats), so both sides run the
-    same BatchNorm mode."""
+
+def _optimizer(model: nn.Module, lr: float, fused: bool = False) -> torch.optim.Optimizer:
+    head = list(model.head.parameters())
+    body = [p for p in model.backbone.parameters() if p.requires_grad]
+    groups = [{"params": head, "lr": lr}] + ([{"params": body, "lr": lr * 0.1}] if body else [])
+    return torch.optim.Adam(groups, lr=lr, fused=fused or None)
+
+
+def _batches(ds, args, threads: int, ahead: bool):
+    """The DataLoader's batches; or the same photos decoded by threads (loader.decoded) beside the step."""
+    if not threads:
+        yield from torch.utils.data.DataLoader(ds, batch_size=args.batch_size, shuffle=True)
+        return
+    order = torch.randperm(len(ds)).tolist()
+    items = decoded(lambda i: ds[order[i]], len(ds), threads, args.batch_size, ahead)
+    while chunk := list(islice(items, args.batch_size)):
+        yield torch.utils.data.default_collate(chunk)
+
+
+def plain_loop(data: Path, args, depth: str, tutorial: bool = False, fused: bool = False, fold: bool = False,
+               bf16: str = "", threads: int = 0, ahead: bool = False, compiled: bool = False) -> dict:
+    """One epoch of a plain loop; photos/s, where its time went, and (compiled) the seconds spent compiling."""
     from torchvision import datasets
 
-    torch.manual_seed(0)
     spec = get_spec(args.backbone)
     tf = train_transform(Preprocessing.of(args.input_size, spec.mean, spec.std), TrainConfig().augment)
     ds = datasets.ImageFolder(str(data / "train"), tf)
-    loader = torch.utils.data.DataLoader(ds, batch_size=args.batch_size, shuffle=True)
-    model = build_classifier(args.backbone, len(ds.classes)).train()
-    if expert:
-        model = model.to(memory_format=torch.channels_last)
-        for m in model.modules():
-            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-                m.eval()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    model = _model(args, len(ds.classes), depth, 0, tutorial).train()
+    opt = _optimizer(model, args.lr, fused)
+    net = torch.compile(model) if compiled else model
+    patched = lean(model, args.input_size, fold=fold) if fold or bf16 == "lean" else contextlib.nullcontext()
     split = {"data": 0.0, "forward": 0.0, "backward+step": 0.0}
-    with Timer() as total:
-        t = time.perf_counter()
-        for x, y in loader:
+    steady, compiling, shapes = [0, 0.0], 0.0, set()
+    with patched:
+        start = t = time.perf_counter()
+        for x, y in _batches(ds, args, threads, ahead):
             t1 = time.perf_counter()
-            if expert:
+            if not tutorial:
                 x = x.contiguous(memory_format=torch.channels_last)
-            loss = torch.nn.functional.cross_entropy(model(x), y)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bool(bf16)):
+                loss = nn.functional.cross_entropy(net(x), y)
             t2 = time.perf_counter()
             opt.zero_grad()
             loss.backward()
@@ -63,73 +119,146 @@ def plain_loop(data: Path, args, expert: bool = False) -> tuple[float, dict]:
             split["data"] += t1 - t
             split["forward"] += t2 - t1
             split["backward+step"] += t3 - t2
+            if compiled and x.shape not in shapes:  # a new shape compiles
+                shapes.add(x.shape)
+                compiling += t3 - t
+            else:
+                steady = [steady[0] + len(y), steady[1] + t3 - t]
             t = time.perf_counter()
-    return len(ds) / total.seconds, {k: v / total.seconds for k, v in split.items()}
+        seconds = time.perf_counter() - start
+    rate = steady[0] / steady[1] if compiled else len(ds) / seconds
+    return {"rate": rate, "split": {k: v / seconds for k, v in split.items()}, "compile": compiling}
 
 
-def app_epoch(data: Path, args) -> float:
+def _config(data: Path, args, depth: str, **kw) -> TrainConfig:
+    return TrainConfig(data_dir=str(data), backbone=args.backbone, input_size=args.input_size,
+                       batch_size=args.batch_size, train_mode=depth, output_dir=str(Path(args.work) / "runs"), **kw)
+
+
+def app_epoch(data: Path, args, depth: str, amp: bool) -> dict:
+    """The training pass of one epoch of the app's fine-tuning stage (from its events)."""
     marks = {}
 
     def callback(event):
         if isinstance(event, PhaseStarted) and event.phase in ("train", "validate"):
-            marks[event.phase] = time.perf_counter()
+            marks.setdefault(event.phase, time.perf_counter())
 
-    cfg = TrainConfig(data_dir=str(data), backbone=args.backbone, input_size=args.input_size, epochs=1,
-                      batch_size=args.batch_size, train_mode="all", lr=1e-4, output_dir=str(Path(args.work) / "runs"))
-    result = train(cfg, callback)
+    result = train(_config(data, args, depth, epochs=1, lr=args.lr * 10, amp=amp), callback)
     n = sum(1 for _ in (data / "train").rglob("*.*"))
-    return n / (marks["validate"] - marks["train"]) if result.status == "completed" else float("nan")
+    rate = n / (marks["validate"] - marks["train"]) if result.status == "completed" else float("nan")
+    return {"rate": rate, "split": {}, "compile": 0.0}
 
 
-def decode_ms(data: Path, args) -> tuple[float, float]:
-    files = sorted((data / "train").rglob("*.*"))[:50]
+def speed(data: Path, args) -> None:
+    n = sum(1 for _ in (data / "train").rglob("*.*"))
+    print(f"\n## speed: {args.backbone} @ {args.input_size}px, batch {args.batch_size}, {n} training photos, "
+          f"one epoch, sides taking turns, best of {args.repeats}", flush=True)
+    for depth in DEPTHS:
+        sides = {} if depth != "all" else {"tutorial": lambda d=depth: plain_loop(data, args, d, tutorial=True)}
+        sides["expert"] = lambda d=depth: plain_loop(data, args, d)
+        sides["app"] = lambda d=depth: app_epoch(data, args, d, amp=True)
+        sides["app, float32 step"] = lambda d=depth: app_epoch(data, args, d, amp=False)
+        for name, kw in CANDIDATES.items():
+            sides[name] = lambda d=depth, kw=kw: plain_loop(data, args, d, **kw)
+        runs: dict[str, list[dict]] = {k: [] for k in sides}
+        for turn in range(args.repeats):
+            for name, fn in sides.items():
+                runs[name].append(fn())
+            print(f"  {depth}, turn {turn + 1}: " + ", ".join(f"{k} {v[-1]['rate']:.1f}" for k, v in runs.items()),
+                  flush=True)
+        _speed_table(depth, runs)
+
+
+def _speed_table(depth: str, runs: dict) -> None:
+    best = {k: max(r["rate"] for r in v) for k, v in runs.items()}
+    median = {k: statistics.median(r["rate"] for r in v) for k, v in runs.items()}
+    print(f"\n### {depth}\n\n| side | photos/s (best) | x expert | photos/s (median) | x expert |\n|---|---|---|---|---|")
+    for k in runs:
+        note = f" (compiling: {max(r['compile'] for r in runs[k]):.0f} s)" if runs[k][0]["compile"] else ""
+        print(f"| {k}{note} | {best[k]:.1f} | {best[k] / best['expert']:.2f}x | {median[k]:.1f} | "
+              f"{median[k] / median['expert']:.2f}x |")
+    for k in ("tutorial", "expert", "expert + BN folded + bf16 (app's step)"):
+        if k in runs:
+            split = runs[k][-1]["split"]
+            print(f"- {k}: time split " + ", ".join(f"{n} {100 * v:.0f} %" for n, v in split.items()))
+
+
+def expert_accuracy(data: Path, args, depth: str, seed: int) -> float:
+    """Best validation accuracy of the expert's loop after --epochs epochs (float32)."""
+    from torchvision import datasets
+
     spec = get_spec(args.backbone)
-    tf = train_transform(Preprocessing.of(args.input_size, spec.mean, spec.std), TrainConfig().augment)
-    with Timer() as d:
-        imgs = [load_image(f) for f in files]
-    with Timer() as a:
-        for img in imgs:
-            tf(img)
-    return 1000 * d.seconds / len(files), 1000 * a.seconds / len(files)
+    pre = Preprocessing.of(args.input_size, spec.mean, spec.std)
+    sets = {"train": datasets.ImageFolder(str(data / "train"), train_transform(pre, TrainConfig().augment)),
+            "valid": datasets.ImageFolder(str(data / "valid"), eval_transform(pre))}
+    model = _model(args, len(sets["train"].classes), depth, seed)
+    opt = _optimizer(model, args.lr * 10)
+    loader = torch.utils.data.DataLoader(sets["train"], batch_size=args.batch_size, shuffle=True)
+    best = 0.0
+    for _ in range(args.epochs):
+        model.train()
+        for x, y in loader:
+            loss = nn.functional.cross_entropy(model(x.contiguous(memory_format=torch.channels_last)), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        model.eval()
+        correct = 0
+        with torch.no_grad():
+            for x, y in torch.utils.data.DataLoader(sets["valid"], batch_size=64):
+                correct += int((model(x.contiguous(memory_format=torch.channels_last)).argmax(1) == y).sum())
+        best = max(best, correct / len(sets["valid"]))
+    return best
+
+
+def app_accuracy(data: Path, args, depth: str, seed: int, amp: bool) -> float:
+    epochs: list = []
+    train(_config(data, args, depth, epochs=args.epochs, lr=args.lr * 10, amp=amp, seed=seed),
+          lambda e: epochs.append(e.metrics.val_acc) if isinstance(e, EpochEnd) else None)
+    return max(epochs)
+
+
+def accuracy(args, sets: dict[str, Path]) -> None:
+    seeds = [int(s) for s in args.seeds.split(",")]
+    print(f"\n## accuracy: best validation accuracy after {args.epochs} epochs from the ImageNet weights and a new "
+          f"head (head lr {args.lr * 10:g}, backbone {args.lr:g}), seeds {seeds}", flush=True)
+    sides = {"app (bf16 step)": lambda d, dp, s: app_accuracy(d, args, dp, s, amp=True),
+             "app, float32 step": lambda d, dp, s: app_accuracy(d, args, dp, s, amp=False),
+             "expert (float32)": lambda d, dp, s: expert_accuracy(d, args, dp, s)}
+    print("\n| photos | depth | side | per seed | mean |\n|---|---|---|---|---|")
+    for set_name, data in sets.items():
+        for depth in DEPTHS:
+            accs = {k: [] for k in sides}
+            for seed in seeds:  # the sides take turns within each seed
+                for k, fn in sides.items():
+                    accs[k].append(fn(data, depth, seed))
+            for k, v in accs.items():
+                print(f"| {set_name} | {depth} | {k} | {' '.join(f'{a:.3f}' for a in v)} | "
+                      f"{statistics.mean(v):.3f} |", flush=True)
 
 
 def main() -> None:
     p = base_parser(__doc__)
     p.set_defaults(train_per_class=20, val_per_class=2, batch_size=16)
+    p.add_argument("--part", choices=("all", "speed", "accuracy"), default="all")
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--lr", type=float, default=1e-4, help="backbone learning rate (the head's is 10x)")
+    p.add_argument("--epochs", type=int, default=4, help="epochs of each accuracy run")
+    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--acc-train-per-class", type=int, default=30)
     args = p.parse_args()
     work = Path(args.work + "-finetune")
     shutil.rmtree(work, ignore_errors=True)
     args.work = str(work)
-    data = subset(args.data, work / "data", args.train_per_class, args.val_per_class)
     os.environ.setdefault("FLOWERSTUDIO_CACHE_DIR", str(work / "cache"))
-    print(f"machine: {machine()}")
-    print(f"{args.backbone} @ {args.input_size}px, batch {args.batch_size}, "
-          f"{sum(1 for _ in (data / 'train').rglob('*.*'))} training photos", flush=True)
-    dec, aug = decode_ms(data, args)
-    rates: dict[str, list[float]] = {}
-    splits = {}
-
-    def side(name, fn):
-        def run():
-            rate, split = fn()
-            rates.setdefault(name, []).append(rate)
-            splits[name] = split
-        return run
-
-    best_of(args.repeats, {
-        "tutorial": side("tutorial", lambda: plain_loop(data, args)),
-        "expert": side("expert", lambda: plain_loop(data, args, expert=True)),
-        "app": side("app", lambda: (app_epoch(data, args), {})),
-    })
-    best = {k: max(v) for k, v in rates.items()}
-    print(f"decode {dec:.1f} ms/photo, augment {aug:.1f} ms/photo")
-    for k in ("tutorial", "expert"):
-        print(f"{k} loop time split: " + ", ".join(f"{n} {100 * v:.0f} %" for n, v in splits[k].items()))
-    print("\n| side | photos/s (best of %d) | app is |" % args.repeats)
-    print("|---|---|---|")
-    for k, r in best.items():
-        print(f"| {k} | {r:.2f} | {best['app'] / r:.2f}x |")
+    os.environ.setdefault("FLOWERSTUDIO_SPEEDS_FILE", str(work / "speeds.json"))
+    print(f"machine: {machine()}; bfloat16 instructions: {cpu_has_bf16()}")
+    if args.part in ("all", "speed"):
+        speed(subset(args.data, work / "data", args.train_per_class, args.val_per_class), args)
+    if args.part in ("all", "accuracy"):
+        sets = {"clothing-small": subset(args.data, work / "acc-clothing", args.acc_train_per_class, 0),
+                "trashnet": subset(str(SHARED / "trashnet"), work / "acc-trashnet", args.acc_train_per_class, 0)}
+        accuracy(args, sets)
 
 
 if __name__ == "__main__":

@@ -9,8 +9,12 @@ sys.path.insert(0, str(Path(__file__).parent))  # tests import imagefactory dire
 
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_user_dirs(tmp_path_factory):
-    """Feature cache and torch hub go to temp folders: tests never touch the user's."""
+    """Feature cache, torch hub, runs, sort logs, speeds and reviews go to temp folders: tests never touch
+    the user's."""
     os.environ["FLOWERSTUDIO_CACHE_DIR"] = str(tmp_path_factory.mktemp("feature-cache"))
+    os.environ["XDG_DATA_HOME"] = str(tmp_path_factory.mktemp("user-data"))
+    os.environ["FLOWERSTUDIO_SORT_LOGS"] = str(tmp_path_factory.mktemp("sort-logs"))
+    os.environ["FLOWERSTUDIO_SPEEDS_FILE"] = str(tmp_path_factory.mktemp("speeds") / "speeds.json")
     import torch
 
     torch.hub.set_dir(str(tmp_path_factory.mktemp("torch-hub")))

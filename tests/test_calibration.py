@@ -243,7 +243,8 @@ def test_evaluate_reports_ece_calibrated_and_raw(calibrated_run, sharp_model, tm
 
 def test_export_folds_t_into_the_graph_and_says_so(calibrated_run, sharp_model, tmp_path):
     ort = pytest.importorskip("onnxruntime")
-    from flowerstudio.core.labelling.export import export_model, read_sidecar
+    from flowerstudio.core.labelling.export import export_model
+    from modelfiles import read_sidecar
 
     photos = list_images([calibrated_run[0]])[:5]
     result = export_model(sharp_model, tmp_path / "m.onnx", "onnx", photos)

@@ -7,7 +7,8 @@ import torch
 
 from flowerstudio.cli import main
 from flowerstudio.core.model.model_file import load_model
-from flowerstudio.core.labelling.export import ExportError, export_model, read_sidecar
+from flowerstudio.core.labelling.export import ExportError, export_model
+from modelfiles import read_sidecar
 from flowerstudio.core.photos.imageio import load_image
 from flowerstudio.core.labelling.predict import list_images
 from flowerstudio.core.model.preprocessing import Preprocessing, resize_for

@@ -14,6 +14,9 @@ GalleryFilter.filterAcceptsRow, GalleryFilter.lessThan  # QSortFilterProxyModel 
 ThumbnailDelegate.paint, RotatedHeader.paintSection  # painting overrides
 RateAxis.logTickValues, RateAxis.logTickStrings  # pyqtgraph AxisItem overrides
 ModelInfo.app_version, ModelInfo.torch_version, ModelInfo.format_version  # written into every model file
+from flowerstudio.core.model.calibration import TemperatureFit
+
+TemperatureFit.nll_before, TemperatureFit.nll_after  # a fit's result, read by the calibration benchmark
 _.forward  # nn.Module.forward, called through __call__
 _.source_parent  # Qt override signature
 _isolated_user_dirs, _gui_thread_collector, qapp, _own_cache  # pytest fixtures, requested by name

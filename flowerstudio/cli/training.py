@@ -59,7 +59,8 @@ def cmd_train(args, cancel) -> int:
 def cmd_continue(args, cancel) -> int:
     from flowerstudio.core.runs.folders import resolve_model_path
     from flowerstudio.core.runs.record import RunRecord
-    from flowerstudio.core.training.next_stage import advice_for_run, next_config
+    from flowerstudio.core.training.next_stage import advice_for_run
+    from flowerstudio.core.training.plan import next_config
     from flowerstudio.core.training.trainer import train
 
     record = RunRecord.load(resolve_model_path(args.run).parent)

@@ -1,8 +1,10 @@
 """Start the desktop app: ``python main.py`` or the ``flowerstudio-gui`` entry point."""
 from __future__ import annotations
 
+import gc
 import os
 import sys
+import threading
 from importlib import resources
 from typing import Optional, Sequence
 
@@ -18,17 +20,29 @@ _collector = None  # pyqtgraph's GarbageCollector, kept alive for the whole proc
 def collect_on_gui_thread() -> None:
     """Python's cyclic garbage collector only ever runs on the GUI thread from now on.
 
-    Left automatic, it runs on whichever thread allocates — a training thread included —
-    and a Qt object freed there has its C++ destructor run off the GUI thread, which
-    deadlocks or crashes. pyqtgraph's GarbageCollector turns automatic collection off and
-    collects from a QTimer instead; ``jobs.run_job`` also collects before each job starts,
-    so an explicit ``gc.collect()`` inside a library finds no Qt garbage on a worker.
+    Left automatic, it runs on whichever thread allocates — a training thread included — and a Qt
+    object freed there has its C++ destructor run off the GUI thread, which deadlocks or crashes.
+    pyqtgraph's GarbageCollector turns automatic collection off and collects from a QTimer instead.
+    Library code (torch, timm) also calls ``gc.collect()`` itself, on a job's thread: such a call is
+    passed to the GUI thread's next collection instead (tests/gui/test_gui_thread_gc.py deadlocked
+    without this, with a plot's markers collected on the job's thread).
     """
     global _collector
     if _collector is None:
         from pyqtgraph.util.garbage_collector import GarbageCollector
 
         _collector = GarbageCollector(interval=1.0)
+        gc.collect = _collect_on_gui_thread_only
+
+
+_real_collect = gc.collect
+
+
+def _collect_on_gui_thread_only(generation: int = 2) -> int:
+    """gc.collect() for the GUI thread; on any other thread a no-op (the GUI thread's timer collects soon)."""
+    if threading.current_thread() is threading.main_thread():
+        return _real_collect(generation)
+    return 0
 
 
 def configure_plots() -> None:
@@ -56,6 +70,15 @@ def create_app(argv: Sequence[str] = ()) -> QApplication:
     return app
 
 
+def freeze_what_started() -> None:
+    """Once, when torch has loaded (the device list is known): collect, then leave what the start-up made
+    out of later full passes (torch's modules, the window), so pyqtgraph's timer passes stay short."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Show the window; an optional argument is a dataset folder (or .safetensors model) to open."""
     argv = list(sys.argv if argv is None else argv)
@@ -69,7 +92,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from flowerstudio.gui.main_window import MainWindow
 
     window = MainWindow()
-    window.state.devices_changed.connect(jobs.collect_garbage)  # torch is in: keep later passes short
+    window.state.devices_changed.connect(freeze_what_started)
     window.show()
     paths = [a for a in argv[1:] if not a.startswith("-") and os.path.exists(a)]
     if paths:

@@ -1,9 +1,9 @@
 """The engine calls the GUI runs in the background (through ``jobs.run_job``), all in one place.
 
-Each call imports its core module inside the function, so importing the GUI
-stays light and torch loads on first use, on a job's thread, never on the GUI
-thread. Nothing here touches Qt: results are core objects or PIL images, which
-widgets turn into pixmaps on the GUI thread.
+Each call imports its core module inside the function, so importing the GUI stays light and torch loads
+on first use, on a job's thread, never on the GUI thread. Nothing here touches Qt, and nothing here
+decides anything: every choice (which photos, which split, which model wins, what to train next) is the
+core's; these functions only pass the GUI's inputs through.
 """
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import threading
 from typing import Optional
 
 # The core modules that bring in torch, torchvision and timm, imported one thread at a time.
-HEAVY_MODULES = ("flowerstudio.core.model.classifier", "flowerstudio.core.runtime.transforms", "flowerstudio.core.labelling.predict",
-                 "flowerstudio.core.training.trainer")
+HEAVY_MODULES = ("flowerstudio.core.model.classifier", "flowerstudio.core.runtime.transforms",
+                 "flowerstudio.core.labelling.predict", "flowerstudio.core.training.trainer")
 _heavy_lock = threading.Lock()
 _heavy_done = False
 
@@ -35,11 +35,19 @@ def import_heavy() -> None:
             _heavy_done = True
 
 
-# -- dataset and training ---------------------------------------------------------------------
-def scan(root: str, callback=None, cancel=None):
-    from flowerstudio.core.photos.scan import scan_dataset  # Pillow only: a scan never waits for torch
+def _run(run_dir: Optional[str]):
+    from flowerstudio.core.runs.record import RunRecord
 
-    return scan_dataset(root, callback=callback, cancel=cancel)
+    return RunRecord.load(run_dir) if run_dir else None
+
+
+# -- dataset and training ---------------------------------------------------------------------
+def scan(root: str, run_dir: Optional[str] = None, callback=None, cancel=None):
+    """The dataset as the model in use sees it (its run's split), Pillow only: a scan never waits for torch."""
+    from flowerstudio.core.foundation.events import ignore
+    from flowerstudio.core.runs.record import scan_as_trained
+
+    return scan_as_trained(root, _run(run_dir), callback or ignore, cancel)
 
 
 def devices() -> list[tuple[str, str]]:
@@ -61,6 +69,21 @@ def train(config, callback=None, cancel=None):
     from flowerstudio.core.training.trainer import train as core_train
 
     return core_train(config, callback=callback, cancel=cancel)
+
+
+def advice(run_dir: str):
+    """The advice after the run's last stage, and the stage it plans (core/training/next_stage.py)."""
+    import_heavy()
+    from flowerstudio.core.training.next_stage import advice_for_run
+
+    return advice_for_run(_run(run_dir))
+
+
+def next_config(run_dir: str, plan):
+    """The config of the stage ``plan`` describes, continuing the run's best model (small files: no torch)."""
+    from flowerstudio.core.training.plan import next_config as core_next
+
+    return core_next(_run(run_dir), plan)
 
 
 def find_lr(config, start_lr: float, end_lr: float, num_steps: int, callback=None, cancel=None):
@@ -85,6 +108,14 @@ def write_server_files(config, out_dir: str, nproc: int, fine_tune=None) -> tupl
     return str(path), command
 
 
+def retrain(model_path: str, data_dir: str, callback=None, cancel=None):
+    """The frozen stage again on the grown dataset (only new photos are extracted): (result, verdict)."""
+    import_heavy()
+    from flowerstudio.core.training.retrain import retrain_head
+
+    return retrain_head(model_path, callback=callback, cancel=cancel, data_dir=data_dir)
+
+
 # -- prediction ------------------------------------------------------------------------------
 def load_predictor(path: str, device: str = "auto"):
     """A frozen-stage model predicts from cached features when it can (a retrain's refresh takes seconds)."""
@@ -95,14 +126,14 @@ def load_predictor(path: str, device: str = "auto"):
 
 
 def list_images(paths: list[str]) -> list[str]:
-    import_heavy()  # core.predict imports torch
+    import_heavy()  # core.labelling.predict imports torch
     from flowerstudio.core.labelling.predict import list_images as core_list_images
 
     return core_list_images(paths, recursive=True)
 
 
 def predict(predictor, paths: list[str], callback=None, cancel=None):
-    return predictor.predict(paths, batch_size=32, top_k=5, callback=callback, cancel=cancel)
+    return predictor.predict(paths, batch_size=32, callback=callback, cancel=cancel)
 
 
 def write_csv(predictions, path: str) -> str:
@@ -112,14 +143,26 @@ def write_csv(predictions, path: str) -> str:
     return path
 
 
-def sort_into(predictions, dest: str, min_confidence: float, move: bool, names: list[str], log_path: str):
-    """Sort, then log what was written (for "Undo last sort")."""
-    from flowerstudio.core.photos.sort_log import write_log
-    from flowerstudio.core.photos.sorting import sort_into as core_sort_into
+def sort_preview(predictions, dest: str, min_confidence: float, move: bool, reviewed: dict[str, str]) -> str:
+    from flowerstudio.core.photos.sorting import preview
 
-    summary = core_sort_into(predictions, dest, min_confidence=min_confidence, move=move, names=names)
-    write_log(summary, log_path)
-    return summary
+    return preview(predictions, min_confidence, move, dest, reviewed)
+
+
+def sort_into(predictions, dest: str, min_confidence: float, move: bool, names: list[str],
+              reviewed: dict[str, str]):
+    """Sort (photos the user reviewed go to the class they gave them), then log it for undo: (summary, log)."""
+    from flowerstudio.core.photos.sort_log import sort_and_log
+
+    return sort_and_log(predictions, dest, min_confidence, move, names, reviewed)
+
+
+def last_log(kind: str) -> Optional[str]:
+    """The newest sort (or addition) that can still be undone, if any; after a restart too."""
+    from flowerstudio.core.photos.sort_log import latest_log
+
+    log = latest_log(kind)
+    return str(log) if log is not None else None
 
 
 def undo_sort(log_path: str):
@@ -128,22 +171,17 @@ def undo_sort(log_path: str):
     return core_undo(log_path)
 
 
-def add_reviewed(labels: dict[str, str], folders: dict[str, str], log_path: str):
-    """Copy reviewed photos into the training folders, then log what was written (for undo)."""
+def add_reviewed(store, folders: dict[str, str], only: set[str]):
+    """Copy the reviewed photos not added yet into the training folders: (summary, undo log)."""
     from flowerstudio.core.photos.review import add_to_dataset
-    from flowerstudio.core.photos.sort_log import write_log
 
-    summary = add_to_dataset(labels, folders)
-    write_log(summary, log_path)
-    return summary
+    return add_to_dataset(store, folders, only)
 
 
-def retrain(model_path: str, data_dir: str, callback=None, cancel=None):
-    """The frozen stage again on the grown dataset (only new photos are extracted)."""
-    import_heavy()
-    from flowerstudio.core.training.retrain import retrain_head
+def undo_add(store, log_path: str):
+    from flowerstudio.core.photos.review import undo_add as core_undo_add
 
-    return retrain_head(model_path, callback=callback, cancel=cancel, data_dir=data_dir)
+    return core_undo_add(store, log_path)
 
 
 def heatmap(model_path: str, image_path: str, target: Optional[int] = None):
@@ -176,53 +214,65 @@ def clear_cache() -> int:
 
 
 # -- the dataset's problems (the Review page) -----------------------------------------------
-def diagnose(data_dir: str, config, callback=None, cancel=None):
+def diagnose(data_dir: str, config, run_dir: Optional[str] = None, callback=None, cancel=None):
+    """The doctor's findings; with the run of the model in use, its split decides the leaks."""
     import_heavy()
     from flowerstudio.core.doctor.diagnose import diagnose as core_diagnose
     from flowerstudio.core.foundation.events import ignore
 
-    return core_diagnose(data_dir, config, callback=callback or ignore, cancel=cancel)
+    return core_diagnose(data_dir, config, callback=callback or ignore, cancel=cancel, run=_run(run_dir))
 
 
-def fix(action: str, data_dir: str, paths: list[str], to_class: str = "", finding: str = ""):
-    """One review decision on the dataset folder; returns what undo_fix needs to take it back."""
-    from flowerstudio.core.photos import edits as dataset_edits
-    from flowerstudio.core.photos import lists as dataset_lists
+def fix(action, data_dir: str, paths: list[str], to_class: str = "", finding: str = ""):
+    """One review decision (a FixAction) on the dataset folder; returns what undo_fix needs to take it back."""
+    from flowerstudio.core.foundation.vocab import FixAction
+    from flowerstudio.core.photos import edits, lists
 
-    if action == "move":
-        return dataset_edits.move_photo(data_dir, paths[0], to_class)
-    if action == "exclude":
-        dataset_lists.add_exclusions(data_dir, paths)
+    action = FixAction(action)
+    if action == FixAction.MOVE:
+        return edits.move_photo(data_dir, paths[0], to_class)
+    if action == FixAction.EXCLUDE:
+        lists.add_exclusions(data_dir, paths)
         return paths
-    dataset_lists.add_keep(data_dir, finding, *paths)
+    lists.add_keep(data_dir, finding, *paths)
     return finding, paths
 
 
-def undo_fix(action: str, data_dir: str, record) -> None:
-    from flowerstudio.core.photos import edits as dataset_edits
-    from flowerstudio.core.photos import lists as dataset_lists
+def recorded_moves(data_dir: str) -> list:
+    """The moves of the dataset's log not undone yet (small files, no torch): Undo takes them back."""
+    from flowerstudio.core.photos.edits import read_moves
+    from flowerstudio.core.photos.lists import EditError
 
-    if action == "move":
-        dataset_edits.undo(record)
-    elif action == "exclude":
-        dataset_lists.remove_exclusions(data_dir, record)
-    elif action == "keep":
+    try:
+        return read_moves(data_dir)
+    except EditError:
+        return []  # an unreadable log: nothing to offer, the moves themselves are done
+
+
+def undo_fix(action, data_dir: str, record) -> None:
+    from flowerstudio.core.foundation.vocab import FixAction
+    from flowerstudio.core.photos import edits, lists
+
+    action = FixAction(action)
+    if action == FixAction.MOVE:
+        edits.undo(record)
+    elif action == FixAction.EXCLUDE:
+        lists.remove_exclusions(data_dir, record)
+    else:
         finding, paths = record
-        dataset_lists.remove_keep(data_dir, finding, *paths)
+        lists.remove_keep(data_dir, finding, *paths)
 
 
 # -- checking a model ----------------------------------------------------------------------------
 def evaluate(model_path: str, data_dir: str, split: str, device: str = "auto", callback=None, cancel=None):
+    """The report (its ``photos_used`` and ``notes`` say which photos); a stop raises Cancelled."""
     import_heavy()
+    from flowerstudio.core.foundation.events import ignore
     from flowerstudio.core.labelling.evaluate import evaluate as core_evaluate
-    from flowerstudio.core.foundation.events import Cancelled, ignore
 
-    report = core_evaluate(model_path, data_dir, split, device=device, callback=callback or ignore, cancel=cancel)
-    if report.cancelled:
-        # A partial confusion matrix would read as a finished one: report "stopped" instead.
-        raise Cancelled()
-    return report
+    return core_evaluate(model_path, data_dir, split, device=device, callback=callback or ignore, cancel=cancel)
 
 
-def save_report(report, out_dir: str) -> list[str]:
-    return [str(p) for p in report.save(out_dir)]
+def save_report(report, out_dir: str) -> tuple[list[str], list[str]]:
+    written, failed = report.save(out_dir)
+    return [str(p) for p in written], failed

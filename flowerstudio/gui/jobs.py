@@ -15,7 +15,6 @@ a finished job. One GUI-thread dispatcher delivers for all of them.
 """
 from __future__ import annotations
 
-import gc
 import inspect
 import queue
 import sys
@@ -105,8 +104,8 @@ class Job:
             kwargs["cancel"] = self.token
         try:
             result = fn(*args, **kwargs)
-        except Cancelled:
-            _post(self, Outcome.CANCELLED, None)
+        except Cancelled as stop:  # what was done before the stop comes with it (a stage's best model)
+            _post(self, Outcome.CANCELLED, stop.partial)
         except BaseException as exc:  # noqa: BLE001 - any error must reach the user, not kill the thread
             self.exception = exc
             _post(self, Outcome.FAILED, (_message(exc), traceback.format_exc()))
@@ -135,19 +134,19 @@ class Job:
             self._call_handler("result", payload)
         elif kind is Outcome.FAILED:
             message, details = payload
-            if "error" in self.handlers or (self.owner is not None and not shiboken6.isValid(self.owner)):
-                self._call_handler("error", message, details)
-            else:
-                _error_handler(self.title, message, details)
+            if not self._call_handler("error", message, details):
+                _error_handler(self.title, message, details)  # nobody handles it, or its owner is gone
         else:
-            self._call_handler("cancelled")
+            self._call_handler("cancelled", payload)
         self._call_handler("done")
 
-    def _call_handler(self, key: str, *args: Any) -> None:
+    def _call_handler(self, key: str, *args: Any) -> bool:
+        """Call the handler for ``key``; False when there is none, or its owner (a closed dialog) is gone."""
         handler = self.handlers.get(key)
-        # A dialog closed while its job ran is gone: nobody is left to show the outcome to.
-        if handler is not None and (self.owner is None or shiboken6.isValid(self.owner)):
-            handler(*args)
+        if handler is None or (self.owner is not None and not shiboken6.isValid(self.owner)):
+            return False
+        handler(*args)
+        return True
 
 
 def _parameters(fn: Callable) -> set[str]:
@@ -197,7 +196,10 @@ class _Dispatcher(QObject):
             except queue.Empty:
                 return
             try:
-                job._deliver(kind, payload)
+                if job is None:  # call_on_gui_thread
+                    payload()
+                else:
+                    job._deliver(kind, payload)
             except Exception:  # noqa: BLE001 - one broken handler must not hold up the other jobs
                 sys.excepthook(*sys.exc_info())
 
@@ -212,6 +214,16 @@ def _post(job: Job, kind: Any, payload: Any) -> None:
     _dispatcher.post(job, kind, payload)
 
 
+def call_on_gui_thread(fn: Callable[[], Any]) -> None:
+    """Run ``fn()`` on the GUI thread soon; callable from any thread (the core's warning relay calls it)."""
+    global _dispatcher
+    if _dispatcher is None:
+        if threading.current_thread() is not threading.main_thread():
+            return  # no window yet: nothing to show it in
+        _dispatcher = _Dispatcher()
+    _dispatcher.post(None, "call", fn)
+
+
 def run_job(fn: Callable, *args: Any, title: str = "", owner: Optional[QObject] = None,
             on_result: Optional[Callable] = None,
             on_error: Optional[Callable[[str, str], None]] = None, on_event: Optional[Callable] = None,
@@ -221,9 +233,10 @@ def run_job(fn: Callable, *args: Any, title: str = "", owner: Optional[QObject] 
 
     The handlers run on the GUI thread: ``on_event(ev)`` for each core event,
     then one of ``on_result(value)``, ``on_error(message, details)`` (without it the
-    app's error handler shows the error, titled ``title``) or ``on_cancelled()``,
-    and last ``on_done()``. With an ``owner`` (a dialog, say), the handlers are
-    skipped once the owner has been deleted.
+    app's error handler shows the error, titled ``title``) or ``on_cancelled(partial)``
+    (what the call had done when it was stopped, or None), and last ``on_done()``.
+    With an ``owner`` (a dialog, say), the handlers are skipped once the owner has
+    been deleted; an error then still reaches the app's error handler.
     """
     global _dispatcher
     if threading.current_thread() is not threading.main_thread():
@@ -234,22 +247,20 @@ def run_job(fn: Callable, *args: Any, title: str = "", owner: Optional[QObject] 
     handlers = {"result": on_result, "error": on_error, "event": on_event, "cancelled": on_cancelled,
                 "done": on_done}
     job.handlers = {k: v for k, v in handlers.items() if v is not None}
-    collect_garbage()
     _LIVE.add(job)
     job._thread.start()
     return job
 
 
-def collect_garbage() -> None:
-    """Anything Qt that is cyclic garbage dies here, on the GUI thread, not in a ``gc.collect()`` that
-    library code (torch, timm) may run on a job's thread.
+def running() -> bool:
+    """Whether any job is still running (quitting waits for none to be)."""
+    return any(job._thread.is_alive() for job in _LIVE)
 
-    What survives is frozen: a full pass over a heap with torch loaded takes ~200 ms, a pass over what
-    is new since the last freeze a few. The price: a cycle of objects that were alive at a freeze and
-    die later is never collected (a small leak, never a destructor on the wrong thread).
-    """
-    gc.collect()
-    gc.freeze()
+
+def cancel_all() -> None:
+    """Ask every job to stop at its next check; their handlers still run as they end."""
+    for job in _LIVE:
+        job.cancel()
 
 
 def stop_all(timeout: float = 10.0) -> list[str]:

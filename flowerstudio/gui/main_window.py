@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import time
+import weakref
 from typing import Optional
 
 from PySide6.QtCore import QSize, Qt, QTimer
@@ -9,6 +11,7 @@ from PySide6.QtGui import QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMainWindow, QMenu,
                                QMessageBox, QStackedWidget, QWidget)
 
+from flowerstudio.core.foundation import notify
 from flowerstudio.gui import jobs, messages, settings
 from flowerstudio.gui.drops import local_paths, route_drop
 from flowerstudio.gui.pages.check import CheckPage
@@ -67,7 +70,12 @@ class MainWindow(QMainWindow):
         self.dataset_page.label_folder_requested.connect(lambda folder: self.route_to_predict([folder]))
         jobs.set_error_handler(lambda title, message, details: messages.show_error(
             self, f"{title} failed", message, details))
+        # Warnings the core logs outside any job (an engine falling back, say) reach the status bar.
+        me = weakref.ref(self)
+        self._unsubscribe = notify.subscribe(lambda ev: jobs.call_on_gui_thread(
+            lambda: me() is not None and me().statusBar().showMessage(f"Note: {ev.text}", 20000)))
 
+        self._stopping_since: Optional[float] = None  # quitting: when the jobs were asked to stop
         self._build_menu()
         self.setAcceptDrops(True)
         self._restore()
@@ -84,10 +92,6 @@ class MainWindow(QMainWindow):
     @property
     def predict_page(self) -> PredictPage:
         return self.pages[Page.PREDICT]
-
-    @property
-    def check_page(self) -> CheckPage:
-        return self.pages[Page.CHECK]
 
     # -- menu -----------------------------------------------------------------------------------
     def _build_menu(self) -> None:
@@ -219,17 +223,39 @@ class MainWindow(QMainWindow):
         self.go_to(Page[name] if name in Page.__members__ else Page.DATASET)
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self.train_page.is_busy() and not messages.ask(
-                self, "Training is running", "A training run is still going. Stop it and quit?\n\n"
-                "The best model saved so far is kept.", yes="Stop and quit", no="Keep training"):
-            event.ignore()
-            return
+        """Quitting stops every job first, and shows that it does: the window stays drawn and says
+        "Stopping…" while the jobs end (each within a batch), then closes. A job that outlives
+        QUIT_WAIT_S cannot hold up the exit (app.finish)."""
+        if self._stopping_since is None:
+            if self.train_page.is_busy() and not messages.ask(
+                    self, "Training is running", "A training run is still going. Stop it and quit?\n\n"
+                    "The best model saved so far is kept.", yes="Stop and quit", no="Keep training"):
+                event.ignore()
+                return
+            if jobs.running():
+                event.ignore()
+                self._stop_then_close()
+                return
         settings.put("window/geometry", self.saveGeometry())
         for page in self.pages.values():
             page.save_settings()
         settings.sync()
-        self.statusBar().showMessage("Stopping background work…")
-        jobs.stop_all(QUIT_WAIT_S)
+        jobs.stop_all(0.5)
         jobs.set_error_handler(None)
+        self._unsubscribe()
         self.thumbs.shutdown()
         event.accept()
+
+    def _stop_then_close(self) -> None:
+        self._stopping_since = time.monotonic()
+        jobs.cancel_all()
+        self.centralWidget().setEnabled(False)
+        self.run_label.setText("Stopping… (the best model so far is kept), then Flower Studio closes.")
+        timer = QTimer(self, interval=100)
+
+        def check() -> None:
+            if not jobs.running() or time.monotonic() - self._stopping_since > QUIT_WAIT_S:
+                timer.stop()
+                self.close()
+        timer.timeout.connect(check)
+        timer.start()

@@ -1,12 +1,18 @@
 """Message boxes: errors, information and yes/no questions, in words a user reads.
 
-Tests replace these functions (monkeypatch) rather than this module carrying test switches.
+Errors and information open without blocking (``open()``, no nested event loop): a box shown from a
+job's result never holds up, or re-enters, the delivery of other jobs' results. Only a question
+waits for its answer. Tests replace these functions (monkeypatch) rather than this module carrying
+test switches.
 """
 from __future__ import annotations
 
 from typing import Optional
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QWidget
+
+_open: set[QMessageBox] = set()  # boxes on screen without a parent: held here until they close
 
 
 def _box(parent: Optional[QWidget], icon: QMessageBox.Icon, title: str, text: str,
@@ -22,14 +28,21 @@ def _box(parent: Optional[QWidget], icon: QMessageBox.Icon, title: str, text: st
     return box
 
 
+def _show(box: QMessageBox) -> None:
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    _open.add(box)
+    box.finished.connect(lambda _code, b=box: _open.discard(b))
+    box.open()
+
+
 def show_error(parent: Optional[QWidget], title: str, message: str, details: str = "") -> None:
     """An error in words, with the technical details (traceback) folded away."""
-    _box(parent, QMessageBox.Icon.Critical, title, message, details).exec()
+    _show(_box(parent, QMessageBox.Icon.Critical, title, message, details))
 
 
 def show_info(parent: Optional[QWidget], title: str, message: str, details: str = "",
               informative: str = "") -> None:
-    _box(parent, QMessageBox.Icon.Information, title, message, details, informative).exec()
+    _show(_box(parent, QMessageBox.Icon.Information, title, message, details, informative))
 
 
 def ask(parent: Optional[QWidget], title: str, question: str, yes: str = "Yes", no: str = "No") -> bool:

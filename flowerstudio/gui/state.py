@@ -4,6 +4,7 @@ Pages read it and listen to its signals; they never reach into each other.
 """
 from __future__ import annotations
 
+import os
 from enum import Enum
 from typing import Any, Optional
 
@@ -31,6 +32,7 @@ class AppState(QObject):
     devices_changed = Signal()  # the device list is known (it needs torch: found in the background)
     model_changed = Signal(str)  # the model to predict with and check: freshly trained or opened
     status_changed = Signal(str)  # short text for the status bar ("Training epoch 3/10")
+    dataset_changed = Signal(bool)  # photos were added to (or taken back from) the dataset: scan it again
 
     def __init__(self, parent: Optional[QObject] = None) -> None:
         super().__init__(parent)
@@ -42,6 +44,7 @@ class AppState(QObject):
         self.runs_dir = ""  # where runs go and are looked for; "" = the core's default folder
         self.devices: list[tuple[str, str]] = [("cpu", "CPU")]
         self.model_path: Optional[str] = None
+        self.run_dir: Optional[str] = None  # the run folder of the model in use: its split is the truth
 
     def set_scan(self, scan: Any) -> None:
         self.scan = scan
@@ -63,7 +66,20 @@ class AppState(QObject):
     def set_model(self, path: str) -> None:
         """Emits even for the same path: a fine-tune rewrites best.safetensors in place."""
         self.model_path = path
+        folder = os.path.dirname(os.path.abspath(path))
+        self.run_dir = folder if os.path.isfile(os.path.join(folder, "config.json")) else None
         self.model_changed.emit(path)
+
+    def split_run(self, root: str) -> Optional[str]:
+        """The run whose split a scan of ``root`` uses: the model in use's, when it was trained on ``root``."""
+        from flowerstudio.core.runs.record import RunRecord, RunError
+
+        if not self.run_dir or not root:
+            return None
+        try:
+            return self.run_dir if RunRecord.load(self.run_dir).trained_on(root) else None
+        except RunError:
+            return None
 
     def set_status(self, text: str) -> None:
         self.status_changed.emit(text)

@@ -51,7 +51,7 @@ def scanned():
 
 
 def start():
-    train, predict, check = window.train_page, window.predict_page, window.check_page
+    train, predict, check = window.train_page, window.predict_page, window.pages[Page.CHECK]
     if kind == "scan":
         window.dataset_page.open_folder(data)
         when(lambda: window.dataset_page.is_busy(), close, 1)

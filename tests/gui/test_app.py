@@ -26,7 +26,8 @@ def test_recent_folders_and_geometry_persist(qtbot, window, tiny_dataset, monkey
     window.recent_datasets.aboutToShow.emit()
     assert str(tiny_dataset) in [a.text() for a in window.recent_datasets.actions()]
     window.go_to(Page.TRAIN)
-    window.close()
+    window.close()  # jobs still running (the device list, say) are stopped first, then the window closes
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=60000)
     saved = settings.settings().value("window/geometry")
     assert isinstance(saved, QByteArray) and saved == window.saveGeometry()
     # The offscreen screen (800x600) clamps sizes, so check the saved bytes are what gets restored.

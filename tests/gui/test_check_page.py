@@ -52,7 +52,7 @@ def test_check_page_shows_table_matrix_cells_and_mistakes(qtbot, trained_run, ti
         for c in range(3):
             rect = page.confusion.table.visualRect(cm.index(r, c))
             qtbot.mouseClick(page.confusion.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
-            listed = page.cell_paths()
+            listed = page.cell_photos.paths()
             assert len(listed) == report.confusion[r][c]
             folder = report.classes[r]
             assert all(os.path.basename(os.path.dirname(p)) == folder for p in listed)

@@ -67,7 +67,7 @@ def test_predict_folder_filter_export_sort(qtbot, window, trained, tmp_path, mes
     assert page.detail.bars.isHidden()  # nothing selected: no empty chart
     page.gallery.setCurrentIndex(page.proxy.index(0, 0))
     assert page.detail.bars.labels and len(page.detail.bars.labels) == 3 and not page.detail.bars.isHidden()
-    qtbot.waitUntil(lambda: page.detail.image.has_photo, timeout=10000)
+    qtbot.waitUntil(lambda: page.detail.image._photo is not None, timeout=10000)
 
     out = tmp_path / "pred.csv"
     with qtbot.waitSignal(page.output.exported, timeout=10000):
@@ -81,15 +81,18 @@ def test_predict_folder_filter_export_sort(qtbot, window, trained, tmp_path, mes
         page.output.sort_into(str(dest))
     summary = blocker.args[0]
     assert sum(summary.counts.values()) == 6 and not summary.moved
-    assert sum(len(files) for _, _, files in os.walk(dest)) == 6
+    assert len(list(dest.rglob("*.jpg"))) == 6
     assert len(list((data / "valid").rglob("*.jpg"))) == 6  # copied, not moved
     with qtbot.waitSignal(page.output.sorted, timeout=10000) as blocker:
         page.output.sort_into(str(dest))
     assert blocker.args[0].renamed == 6  # never overwrites
-    # Undo takes back the second sort's six copies, and only those.
+    # Undo takes back the second sort's six copies, and only those; then the first sort's, and that is all.
     page.output.undo_last_sort()
-    qtbot.waitUntil(lambda: any(b.title == "Sort undone" for b in messages.shown), timeout=10000)
-    assert sum(len(files) for _, _, files in os.walk(dest)) == 6
+    qtbot.waitUntil(lambda: sum(b.title == "Sort undone" for b in messages.shown) == 1, timeout=10000)
+    assert len(list(dest.rglob("*.jpg"))) == 6 and page.output.undo_btn.isEnabled()
+    page.output.undo_last_sort()
+    qtbot.waitUntil(lambda: sum(b.title == "Sort undone" for b in messages.shown) == 2, timeout=10000)
+    assert not dest.exists() or not list(dest.rglob("*.jpg"))
     assert len(list((data / "valid").rglob("*.jpg"))) == 6 and not page.output.undo_btn.isEnabled()
     assert "Photos sorted" in [b.title for b in messages.shown]
 
@@ -125,7 +128,7 @@ def test_default_model_is_latest_run_of_the_chosen_runs_folder(qtbot, window, tr
     window.go_to(Page.PREDICT)
     qtbot.waitUntil(lambda: window.predict_page.model_path == model, timeout=60000)
     window.go_to(Page.CHECK)
-    assert window.check_page.model_edit.text() == model
+    assert window.pages[Page.CHECK].model_edit.text() == model
 
 
 def test_use_latest_run_button_follows_the_runs_folder(qtbot, window, trained, tmp_path):
@@ -160,7 +163,7 @@ def test_review_loop_label_add_to_dataset_and_retrain(qtbot, window, trained, tm
     from flowerstudio.gui.pages import predict_review
 
     data, model = trained
-    monkeypatch.setattr(predict_review, "store_path", lambda: str(tmp_path / "labels.jsonl"))
+    monkeypatch.setattr(predict_review, "default_store_path", lambda: tmp_path / "labels.jsonl")
     work = tmp_path / "dataset"
     shutil.copytree(data, work)
     with qtbot.waitSignal(window.state.scan_changed, timeout=60000):
@@ -189,14 +192,36 @@ def test_review_loop_label_add_to_dataset_and_retrain(qtbot, window, trained, tm
     assert page.proxy.rowCount() == 4
 
     before = len(list((work / "train").rglob("*.jpg")))
-    page.review.add_to_dataset(page.review.reviewed_labels())
+    page.review.confirm_add()
     qtbot.waitUntil(lambda: not page.review.busy(), timeout=30000)
     assert len(list((work / "train").rglob("*.jpg"))) == before + 2
-    with qtbot.waitSignal(page.review.retrained, timeout=120000) as done:
-        page.review.retrain()
-    new_model = done.args[0]
-    assert new_model != model
-    qtbot.waitUntil(lambda: page.model_path == new_model and not page.is_busy() and
+    assert page.review.undo_add_btn.isEnabled()  # the addition can be taken back (after a restart too)
+    page.review.confirm_add()  # pressed again: nothing is copied twice
+    qtbot.waitUntil(lambda: not page.review.busy(), timeout=30000)
+    assert len(list((work / "train").rglob("*.jpg"))) == before + 2
+    assert any(s.title == "Nothing to add" for s in messages.shown)
+
+    # Sorting puts the reviewed photos where the user said, whatever the model's confidence.
+    dest = tmp_path / "sorted"
+    page.review.show_box.setCurrentIndex(0)  # all photos again: a sort takes the photos shown
+    page.output.threshold.setValue(100)  # every unreviewed photo is "unsure"
+    with qtbot.waitSignal(page.output.sorted, timeout=30000) as sorted_:
+        page.output.sort_into(str(dest))
+    assert sorted_.args[0].reviewed == 2
+    placed = dict(sorted_.args[0].placed)
+    for item in page.gallery_model.items():
+        if item.reviewed:  # in the folder of the class the user gave it
+            assert os.path.basename(os.path.dirname(placed[item.path])) == item.reviewed
+    assert len(placed) == 6
+
+    page.review.retrain()
+    qtbot.waitUntil(lambda: not page.review.busy(), timeout=120000)
+    verdict = [s.text for s in messages.shown if s.title == "Retrained"][-1]
+    assert "The retrained model scores" in verdict and "the model in use" in verdict and "%" in verdict
+    if page.review.use_retrained_btn.isVisible():  # the model in use was as good or better: it stayed
+        assert page.model_path == model and "stays" in verdict
+        page.review.use_retrained_btn.click()
+    qtbot.waitUntil(lambda: page.model_path != model and not page.is_busy() and
                     page.gallery_model.rowCount() == 6, timeout=120000)
     reviewed = [it for it in page.gallery_model.items() if it.reviewed]
     assert len(reviewed) == 2  # kept; the 4 others were predicted again by the new model

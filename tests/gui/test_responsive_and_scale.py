@@ -3,7 +3,7 @@ from helpers import Heartbeat, tiny_setup
 from PySide6.QtCore import QPoint
 from PySide6.QtWidgets import QListView
 
-from flowerstudio.gui.jobs import collect_garbage
+from flowerstudio.gui.app import freeze_what_started
 from flowerstudio.gui.state import Page
 from flowerstudio.gui.widgets.gallery_model import GalleryFilter, GalleryItem, GalleryModel, ItemRole
 
@@ -15,7 +15,7 @@ def test_gui_heartbeat_during_scan_train_predict(qtbot, window, tmp_path):
     opts = window.train_page.options
     # Start-up imports torch/timm once in the background; measure the steady state after it.
     qtbot.waitUntil(lambda: bool(opts.num_stages) and "counting" not in opts.params.text(), timeout=60000)
-    collect_garbage()  # as the app does after start-up; earlier tests left much garbage behind
+    freeze_what_started()  # as the app does after start-up; earlier tests left much garbage behind
     beat = Heartbeat().start()
     with qtbot.waitSignal(window.state.scan_changed, timeout=60000):
         window.dataset_page.open_folder(str(data))

@@ -25,16 +25,20 @@ def test_train_then_fine_tune(qtbot, window, tiny_dataset):
     assert os.path.isfile(result.best_path) and result.best_path.startswith(window.state.runs_dir)
     curves = page.progress.curves
     assert len(curves.points("val_acc")) == 1 and curves.best_epoch == 1
-    assert "Best validation accuracy" in page.progress.best_label.text()
+    assert "Best so far" in page.progress.best_label.text() and "(round 1)" in page.progress.best_label.text()
     assert window.state.model_path == result.best_path
-    # One epoch: the loss is still falling, so the advice (on Automatic) is to train the head more.
-    assert "guessing would get 33%" in page.run_label.text() and "Next:</b> Train 10 more epochs" in page.run_label.text()
+    # One round: still learning, so the advice (the core's plan) is to train the new layer more, in seconds.
+    qtbot.waitUntil(lambda: page.advice is not None, timeout=60000)
+    assert "guessing would get 33 %" in page.run_label.text() and "Next:</b> Train the new layer 10 more rounds" \
+        in page.run_label.text()
     assert re.search(r"Run finished after (\d+ min )?\d+ s\.", page.run_label.text())  # seconds, not "0.0 min"
-    assert page.finetune_btn.isEnabled() and page.finetune_btn.text() == "Continue training the head"
-    more = page.options.config(window.state.scan.root, page.options.fine_tune_mode(), resume_from=result.best_path)
-    assert more.train_mode == "frozen" and more.lr == page.options.lr.value()  # the head's rate, not fine-tuning's
+    assert page.finetune_btn.isEnabled() and page.finetune_btn.text() == "Train the new layer more (seconds)"
+    plan = page.next_plan()
+    assert plan.mode == "frozen" and plan.lr == page.options.lr.value()  # the head's rate, not fine-tuning's
+    assert "The next step will train the new layer for 10 more rounds." == page.options.hint.text()
     page.options.depth.setCurrentIndex(page.options.depth.findData("all"))  # the user decides otherwise
-    assert page.finetune_btn.text() == "Fine-tune all layers (unfreeze)"
+    assert page.finetune_btn.text() == "Fine-tune the whole network (slower)"
+    assert "as chosen here" in page.options.hint.text()
 
     with qtbot.waitSignal(page.training_done, timeout=120000) as blocker:
         page.finetune_btn.click()
@@ -46,8 +50,28 @@ def test_train_then_fine_tune(qtbot, window, tiny_dataset):
     assert len(curves.points("train_loss")) == 2 and len(curves.points("lr")) == 2
     assert "epoch 2" in page.progress.log.toPlainText()
     best = [m for m in curves.history if m.is_best][-1]
-    assert f"(epoch {best.epoch})" in page.progress.best_label.text()
-    assert f"at epoch {tuned.best_epoch}" in page.run_label.text() and best.epoch == tuned.best_epoch
+    assert f"(round {best.epoch})" in page.progress.best_label.text() and best.epoch == tuned.best_epoch
+    # The fine-tune gained or not: the page says which, from the core's exact comparison.
+    assert ("no gain from this stage" in page.run_label.text()) == (not tuned.gained)
+
+
+def test_stop_is_acknowledged_and_stays_on_screen_until_the_stage_ends(qtbot, window, tiny_dataset):
+    from flowerstudio.core.foundation.events import Progress
+    from flowerstudio.gui.pages.train_progress import STOPPING
+
+    scan(qtbot, window, tiny_dataset)
+    page = window.train_page
+    tiny_setup(window, epochs=200)
+    page.options.overrides = {"cache_views": 1, "feature_cache": False}  # a slow, image-by-image run
+    page.train_btn.click()
+    qtbot.waitUntil(lambda: "left in this step" in page.progress.phase_label.text(), timeout=120000)
+    page.stop_btn.click()
+    assert page.progress.phase_label.text() == STOPPING and not page.stop_btn.isEnabled()
+    page._on_event(Progress("train", 1, 3, 2, loss=0.5, eta=9.0, stage_eta=99.0))  # a batch under way
+    assert page.progress.phase_label.text() == STOPPING  # not overwritten by a late progress line
+    with qtbot.waitSignal(page.training_done, timeout=60000):
+        pass
+    assert "stopped" in page.progress.phase_label.text()
 
 
 def test_stop_keeps_best_checkpoint(qtbot, window, tiny_dataset):
@@ -63,7 +87,9 @@ def test_stop_keeps_best_checkpoint(qtbot, window, tiny_dataset):
     assert result.status == "cancelled"
     assert result.best_path and os.path.isfile(result.best_path)
     assert len(result.history) < 200
+    qtbot.waitUntil(lambda: page.advice is not None, timeout=60000)  # the advice for the stopped stage
     assert page.train_btn.isEnabled() and page.finetune_btn.isEnabled()
+    assert "Run stopped after" in page.run_label.text()
 
 
 def test_close_during_training_stops_worker(qtbot, window, tiny_dataset, messages):
@@ -79,9 +105,11 @@ def test_close_during_training_stops_worker(qtbot, window, tiny_dataset, message
     assert not window.close()
     assert task.running and "training run is still going" in messages.asked[-1]
     messages.answer = True  # "Stop and quit"
-    assert window.close()
-    assert not task.running and task.token.cancelled
-    assert task.wait(0)
+    window.close()
+    # Quitting shows that it stops, and closes once the run has stopped (each job within a batch).
+    assert "Stopping" in window.run_label.text() and task.token.cancelled
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=60000)
+    assert not task.running and task.wait(0)
 
 
 def test_worker_error_shows_dialog_and_app_stays_usable(qtbot, window, tiny_dataset, messages):

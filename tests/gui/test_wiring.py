@@ -12,7 +12,7 @@ from flowerstudio.gui.state import Page
 
 def test_check_page_evaluates_the_freshly_trained_model(qtbot, window, tiny_dataset, messages):
     assert window.sidebar.count() == len(Page) == 5 and "Check" in window.sidebar.item(4).text()
-    assert window.stack.widget(4) is window.check_page
+    assert window.stack.widget(4) is window.pages[Page.CHECK]
     scan(qtbot, window, tiny_dataset)
     page = window.train_page
     tiny_setup(window)
@@ -25,7 +25,7 @@ def test_check_page_evaluates_the_freshly_trained_model(qtbot, window, tiny_data
     assert page.run_dir == result.run_dir  # from the RunStarted event
     assert page.options.lr_find_btn.isEnabled() and page.options.ft_lr_find_btn.isEnabled()
 
-    check = window.check_page
+    check = window.pages[Page.CHECK]
     window.go_to(Page.CHECK)
     assert window.stack.currentWidget() is check
     assert check.model_edit.text() == result.best_path
@@ -69,8 +69,10 @@ def test_server_export_button_writes_the_config(qtbot, window, tiny_dataset, tmp
     scan(qtbot, window, tiny_dataset)
     page = window.train_page
     tiny_setup(window)
+    from flowerstudio.gui.dialogs.server_export import ServerExportDialog
+
     page.server_btn.click()
-    dlg = page.server_dialog
+    dlg = page.findChild(ServerExportDialog)
     assert dlg is not None and dlg.config.input_size == 64
     dlg.folder.setText(str(tmp_path / "server"))
     dlg.write_btn.click()
@@ -100,7 +102,7 @@ def test_heatmap_toggle_swaps_the_large_image(qtbot, window, trained_run, tiny_d
     page.gallery.selectionModel().setCurrentIndex(page.proxy.index(0, 0),
                                                   QItemSelectionModel.SelectionFlag.ClearAndSelect)
     detail = page.detail
-    qtbot.waitUntil(lambda: detail.image.has_photo, timeout=30000)
+    qtbot.waitUntil(lambda: detail.image._photo is not None, timeout=30000)
     photo_pix = detail.shown_pixmap()
     toggle = detail.heatmap
     assert toggle.isEnabled()

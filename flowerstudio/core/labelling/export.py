@@ -255,11 +255,6 @@ def _runner(out: Path, fmt: str):
     return run
 
 
-def read_sidecar(path: str | os.PathLike) -> dict:
-    """The sidecar of an exported file (``<file>.json``)."""
-    return json.loads(Path(str(path) + ".json").read_text(encoding="utf-8"))
-
-
 def choose_check_photos(folder: str | os.PathLike, n: int = CHECK_PHOTOS) -> list[str]:
     """Up to ``n`` photos of ``folder`` to check an export with, evenly spaced through the sorted
     listing, so a folder of class folders gives photos of many classes, not all of the first."""

@@ -84,10 +84,6 @@ class DatasetScan:
         """Training photos per class, on average (what the advice and the GUI's hints go by)."""
         return len(self.train) / len(self.classes) if self.classes else 0.0
 
-    def part_of(self) -> dict[str, Part]:
-        """path -> the part it belongs to, for every photo of the scan."""
-        return {s.path: part for part in Part for s in self.samples(part)}
-
     def summary(self) -> str:
         """A few human-readable lines describing the scan."""
         if self.layout == Layout.SPLIT:

@@ -49,6 +49,13 @@ def new_run_dir(root: str | Path, backbone: str) -> Path:
     return folder
 
 
+def _only_a_start(run: Path) -> bool:
+    try:
+        return {p.name for p in run.iterdir()} <= _STARTING
+    except OSError:
+        return False
+
+
 def hold(run_dir: str | Path) -> Optional[HeldLock]:
     """Take a run folder's lock for as long as a stage trains in it (None: another process has it)."""
     return try_lock(Path(run_dir) / LOCK)
@@ -64,20 +71,18 @@ def remove_unfinished_runs(root: Path) -> list[Path]:
         return removed
     for run in folders:
         remove_stale_temp_files(run)
-        try:
-            names = {p.name for p in run.iterdir()}
-        except OSError:
-            continue
-        if not names <= _STARTING:
+        if not _only_a_start(run):
             continue
         lock = hold(run)
         if lock is None:
             continue  # a stage is starting in it right now
         try:
-            for name in names:
-                (run / name).unlink(missing_ok=True)
-            run.rmdir()
-            removed.append(run)
+            names = {p.name for p in run.iterdir()}
+            if names <= _STARTING:  # still, now that it is ours
+                for name in names:
+                    (run / name).unlink(missing_ok=True)
+                run.rmdir()
+                removed.append(run)
         except OSError:
             pass
         finally:

@@ -87,3 +87,19 @@ class RunRecord:
         return scan_dataset(data_dir or cfg.data_dir, cfg.names_file, cfg.val_fraction, cfg.split_seed,
                             split_file=self.require_split(why), check_images=check_images, callback=callback,
                             cancel=cancel, min_classes=min_classes)
+
+
+def scan_as_trained(root: str | os.PathLike, run: Optional[RunRecord], callback: Callback = ignore,
+                    cancel: Optional[CancelToken] = None) -> DatasetScan:
+    """A dataset as the model in use sees it: with its run's split when that run trained on ``root`` (the
+    counts, the per-class photos and the advice then speak of the photos the model learnt and was judged
+    on), else split as a new run would split it. A run whose split.json is gone is said, not guessed."""
+    if run is not None and run.trained_on(root):
+        if run.split_file.is_file():
+            return run.scan(root, callback=callback, cancel=cancel)
+        scan = scan_dataset(root, run.config.names_file, run.config.val_fraction, run.config.split_seed,
+                            callback=callback, cancel=cancel)
+        scan.warnings.append(f"The run of the model in use ({run.run_dir.name}) has no split.json: this split is "
+                             "drawn now and may differ from the one it was trained on.")
+        return scan
+    return scan_dataset(root, callback=callback, cancel=cancel)

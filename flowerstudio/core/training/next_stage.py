@@ -3,11 +3,9 @@ second button run. Everything comes from the run folder: its history, its split,
 validation mix-ups, and the speeds this computer measured (speeds.py)."""
 from __future__ import annotations
 
-import copy
 import os
 from typing import Optional
 
-from flowerstudio.core.foundation.config import TrainConfig
 from flowerstudio.core.foundation.errors import UserError
 from flowerstudio.core.foundation.events import Callback, CancelToken, ignore
 from flowerstudio.core.foundation.vocab import TrainMode
@@ -15,7 +13,7 @@ from flowerstudio.core.model.classifier import resolve_device
 from flowerstudio.core.model.model_file import read_model_info
 from flowerstudio.core.runs.record import RunRecord
 from flowerstudio.core.training import speeds
-from flowerstudio.core.training.plan import Advice, StagePlan, advise, most_confused, stage_seconds
+from flowerstudio.core.training.plan import Advice, advise, most_confused, next_config, stage_seconds
 
 
 def advice_for_run(record: RunRecord) -> Advice:
@@ -33,23 +31,3 @@ def advice_for_run(record: RunRecord) -> Advice:
 
     return advise(history, info.num_classes, train_n / max(info.num_classes, 1), cfg.lr, cfg.unfreeze_stages,
                   most_confused(info.val_confusion, info.display_names), seconds)
-
-
-def next_config(record: RunRecord, plan: StagePlan) -> TrainConfig:
-    """The config of the planned stage: the run's, from its best model, with the plan's depth, rate and length."""
-    cfg = copy.deepcopy(record.config)
-    cfg.train_mode, cfg.unfreeze_stages, cfg.epochs, cfg.lr = plan.mode, plan.stages, plan.epochs, plan.lr
-    cfg.step_size = None  # the stage's default schedule for its length
-    cfg.resume_from = str(record.best_path)
-    return cfg.validate()
-
-
-def continue_run(run_dir: str | os.PathLike, callback: Callback = ignore, cancel: Optional[CancelToken] = None):
-    """Run the stage the advice plans for ``run_dir``; UserError saying why when it plans none."""
-    from flowerstudio.core.training.trainer import train
-
-    record = RunRecord.load(run_dir)
-    advice = advice_for_run(record)
-    if advice.plan is None:
-        raise UserError(f"Nothing more to train in {record.run_dir}: {advice.next_step}")
-    return train(next_config(record, advice.plan), callback, cancel)

@@ -10,6 +10,7 @@ nothing is likely to help, it says so and points at the photos. The thresholds c
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
@@ -180,3 +181,25 @@ def _best(stage: Sequence[EpochMetrics]) -> Score:
         if m.score.beats(best):
             best = m.score
     return best
+
+
+def stage_config(base, plan: StagePlan, start: str):
+    """The TrainConfig of the planned stage: ``base``'s data and settings, starting from the model ``start``
+    (a model file, a run folder, or "best"), with the plan's depth, rate and length."""
+    cfg = copy.deepcopy(base)
+    cfg.train_mode, cfg.unfreeze_stages, cfg.epochs, cfg.lr = plan.mode, plan.stages, plan.epochs, plan.lr
+    cfg.step_size = None  # the stage's default schedule for its length
+    cfg.resume_from = start
+    return cfg.validate()
+
+
+def next_config(record, plan: StagePlan):
+    """The config of the planned stage of a run (a RunRecord): from its best model."""
+    return stage_config(record.config, plan, str(record.best_path))
+
+
+def first_fine_tune(per_class: float, lr: float) -> StagePlan:
+    """The fine-tune a run of this many photos per class would usually get, before any result says more
+    (what a server export writes as its second step)."""
+    mode, stages = fine_tune_depth(per_class)
+    return StagePlan(mode, stages, FINE_TUNE_EPOCHS, lr * FINE_TUNE_LR_FACTOR)

@@ -26,6 +26,7 @@ from flowerstudio.core.runtime.inference import InferenceNet
 from flowerstudio.core.runtime.loader import ImageDataset, make_loader
 from flowerstudio.core.runtime.transforms import eval_transform, train_transform
 from flowerstudio.core.training import speeds
+from flowerstudio.core.training.lean import lean
 from flowerstudio.core.training.report import Reporter
 from flowerstudio.core.training.setup import Setup
 
@@ -114,14 +115,18 @@ class FeatureSource:
 
 
 class ImageSource:
-    """Decoded, augmented photos every epoch, through the whole network."""
+    """Decoded, augmented photos every epoch, through the whole network.
+
+    The photos are decoded in the loop, between steps (``workers`` processes when the config asks): threads
+    decoding beside the step measured slower on the CPU, where both want every core (benchmarks/README.md,
+    finetune)."""
 
     progress_every = 1
-    mixed_precision = True  # autocast on CUDA (step.py)
 
     def __init__(self, setup: Setup, report: Reporter, cancel: CancelToken) -> None:
         cfg, scan, pre, dist = setup.config, setup.scan, setup.preprocessing, setup.dist
         self.setup, self.report, self.cancel = setup, report, cancel
+        self.mixed_precision = cfg.amp  # autocast on CUDA, bfloat16 on a CPU that has it (step.py)
         self.train_ds = ImageDataset([s.path for s in scan.train], [s.label for s in scan.train],
                                      train_transform(pre, cfg.augment), pre.resize)
         self.val_ds = ImageDataset([s.path for s in scan.val], [s.label for s in scan.val], eval_transform(pre),
@@ -140,7 +145,11 @@ class ImageSource:
                              Part.VAL: DistributedSampler(self.val_ds, dist.world, dist.rank, shuffle=False)}
 
     def threads(self):
-        return _nothing()
+        """The context the stage's steps and validation run in: on the CPU, BatchNorm folded into the
+        convolutions and the depthwise ones bfloat16 would slow kept in float32 (lean.py)."""
+        if self.setup.device.type != "cpu":
+            return _nothing()
+        return lean(self.setup.model, self.setup.config.input_size)
 
     def steps(self) -> int:
         share = len(self.samplers[Part.TRAIN]) if self.samplers else self.photos
@@ -196,8 +205,12 @@ def _nothing():
     yield
 
 
-def autocast_for(device: torch.device, amp: bool):
-    """Mixed precision where it pays: bfloat16 (or float16) autocast on CUDA; nothing on the CPU."""
+def autocast_for(device: torch.device, amp: bool, cpu_bf16: bool = False):
+    """Mixed precision where it pays: bfloat16 (or float16) autocast on CUDA; on the CPU bfloat16 only for the
+    training step on a CPU with bfloat16 instructions (``cpu_bf16``, step.py). Validation stays float32 there:
+    the accuracy that picks the best epoch is the float32 model's, as it is saved and used."""
+    if device.type == "cpu" and cpu_bf16:
+        return torch.autocast("cpu", dtype=torch.bfloat16)
     if device.type != "cuda" or not amp:
         return _nothing()
     dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16

@@ -79,7 +79,7 @@ class LrFinderDialog(QDialog):
     @property
     def suggested_lr(self) -> Optional[float]:
         """The suggestion once the test finished (None before, or when it was stopped)."""
-        if self.result is None or self.result.cancelled or not self.result.lrs:
+        if self.result is None or not self.result.lrs:
             return None
         return self.result.suggested_lr
 
@@ -91,7 +91,7 @@ class LrFinderDialog(QDialog):
     def start(self) -> None:
         self.task = run_job(engine.find_lr, self.config, self.start_lr, self.end_lr, self.num_steps,
                             title="Learning-rate finder", owner=self, on_event=self._on_event,
-                            on_result=self._on_result, on_error=self._on_failed)
+                            on_result=self._on_result, on_error=self._on_failed, on_cancelled=self._on_stopped)
 
     def is_busy(self) -> bool:
         return self.task is not None and self.task.running
@@ -131,13 +131,20 @@ class LrFinderDialog(QDialog):
         low = min(ys)
         self.plot.setYRange(low - 0.05 * (top - low + 1e-9), top + 0.05 * (top - low + 1e-9), padding=0)
 
+    def _on_stopped(self, partial) -> None:
+        """Stopped: the curve so far stays on screen, with no suggestion to use."""
+        self.progress.setVisible(False)
+        if partial is not None:
+            self._draw(partial.lrs, partial.losses)
+        self.status.setText("Stopped.")
+
     def _on_result(self, result) -> None:
         self.result = result
         self.progress.setRange(0, 1)
         self.progress.setValue(1)
         self._draw(result.lrs, result.losses)
-        if result.cancelled or not result.lrs:
-            self.status.setText("Stopped.")
+        if not result.lrs:
+            self.status.setText("No step could run.")
             return
         lr = result.suggested_lr
         i = min(range(len(result.lrs)), key=lambda k: abs(result.lrs[k] - lr))

@@ -16,11 +16,10 @@ from flowerstudio.gui.widgets.confusion_view import CellPhotos, ConfusionView
 from flowerstudio.gui.widgets.mistakes_view import MistakesView
 from flowerstudio.gui.widgets.reliability import ReliabilityDiagram
 from flowerstudio.gui.widgets.thumbnails import ThumbnailCache
-from flowerstudio.gui.style import error_html, model_details
+from flowerstudio.gui.style import error_html, esc, model_details
 
-SPLITS = (("auto", "Test photos (or validation if there is no test folder)"), ("val", "Validation photos"),
+SPLITS = (("auto", "The photos the model never trained on"), ("val", "Validation photos"),
           ("test", "Test photos"), ("all", "All photos"))
-PART_WORDS = {"test": "test", "val": "validation", "train": "training", "all": ""}
 HINT = ("Choose a model and a folder of labelled photos (one sub-folder per class, like the training "
         "folder), then press <b>Evaluate</b>.")
 
@@ -202,7 +201,7 @@ class CheckPage(QWidget):
         self.stop_btn.setEnabled(True)
         self.task = run_job(engine.evaluate, model, data, self.split.currentData(), title="Evaluation", owner=self,
                             on_event=self._on_event, on_result=lambda report, m=model: self._show(report, m),
-                            on_cancelled=lambda: self.status.setText("Stopped before the end — nothing to show."),
+                            on_cancelled=lambda _partial: self.status.setText("Stopped before the end — nothing to show."),
                             on_done=self._on_done)
 
     def stop(self) -> None:
@@ -236,16 +235,15 @@ class CheckPage(QWidget):
     def _show(self, report, model_path: str) -> None:
         self.report, self._evaluated_model = report, model_path
         r = report
-        part = PART_WORDS.get(r.split, str(r.split))
-        extra = []
+        extra = list(r.notes)
         if r.unreadable:
             extra.append(f"{len(r.unreadable)} photos could not be read")
         if r.skipped_classes:
             extra.append(f"{len(r.skipped_classes)} folders are not classes of this model and were left out")
         self.headline.setText(
             f"<span style='font-size:20pt; font-weight:600'>{100 * r.accuracy:.1f}% right</span>"
-            f"&nbsp;&nbsp;— {r.correct} of {r.total} {part} photos, {len(r.mistakes)} mistakes"
-            + (f"<br><small>{'; '.join(extra)}.</small>" if extra else ""))
+            f"&nbsp;&nbsp;— {r.correct} of {r.total}: {esc(r.photos_used)}, {len(r.mistakes)} mistakes"
+            + (f"<br><small>{esc(' '.join(e if e.endswith('.') else e + '.' for e in extra))}</small>" if extra else ""))
         self.classes.set_rows(r.per_class())
         self.confusion.set_matrix(r.display_names, r.confusion)
         self.cell_photos.clear()
@@ -267,9 +265,6 @@ class CheckPage(QWidget):
         self.cell_photos.set_photos(f"{what}: {len(photos)} photo{'s' if len(photos) != 1 else ''}", photos,
                                     correct=true == predicted)
 
-    def cell_paths(self) -> list[str]:
-        return self.cell_photos.paths()
-
     def _on_class_activated(self, row: int) -> None:
         if self.report is None:
             return
@@ -288,6 +283,14 @@ class CheckPage(QWidget):
         folder = QFileDialog.getExistingDirectory(self, "Save the report into…", start)
         if folder:
             run_job(engine.save_report, self.report, folder, title="Saving the report", owner=self,
-                    on_result=lambda files: messages.show_info(
-                        self, "Report saved", f"Saved {len(files)} files in {folder}.", "\n".join(files)))
+                    on_result=lambda outcome: self._on_saved(outcome, folder))
+
+    def _on_saved(self, outcome, folder: str) -> None:
+        """Each file the disk took is kept; those it refused are named, with why."""
+        files, failed = outcome
+        if failed:
+            messages.show_error(self, "Some files were not saved", f"Saved {len(files)} files in {folder}; "
+                                f"{len(failed)} could not be written.", "\n".join(failed))
+        else:
+            messages.show_info(self, "Report saved", f"Saved {len(files)} files in {folder}.", "\n".join(files))
 

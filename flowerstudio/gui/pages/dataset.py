@@ -23,6 +23,7 @@ from flowerstudio.gui import engine
 from flowerstudio.gui.jobs import Job, run_job
 from flowerstudio.core.foundation.fsnames import display_path
 from flowerstudio.core.photos.imageio import reasons_by_count
+from flowerstudio.core.foundation.vocab import Layout
 from flowerstudio.core.photos.scan import UnlabelledFolderError, WrappedDatasetError
 from flowerstudio.gui.style import error_html, esc, warning_html
 
@@ -39,6 +40,7 @@ class DatasetPage(QWidget):
         self.state = state
         self.task: Optional[Job] = None
         self.scan = None
+        self._refused = ""  # the last folder that could not be used (the good one stays open)
 
         self.path_edit = QLineEdit()
         self.path_edit.setReadOnly(True)
@@ -113,6 +115,8 @@ class DatasetPage(QWidget):
         lay.addWidget(self.progress)
         lay.addWidget(self.summary)
         lay.addWidget(split, 1)
+        state.model_changed.connect(lambda _path: self._rescan_if_split_changed())
+        state.dataset_changed.connect(self._rescan_if_split_changed)
 
     # -- scanning ------------------------------------------------------------------
     def choose_folder(self) -> None:
@@ -133,9 +137,18 @@ class DatasetPage(QWidget):
         self.progress.setVisible(True)
         self.stop_btn.setVisible(True)
         self.state.set_status("Scanning dataset…")
-        self.task = run_job(engine.scan, path, title="Scanning the dataset", owner=self, on_event=self._on_event,
-                            on_result=self._on_scanned, on_error=self._on_failed,
-                            on_cancelled=lambda: self._end("Scan stopped."))
+        self.task = run_job(engine.scan, path, self.state.split_run(path), title="Scanning the dataset", owner=self,
+                            on_event=self._on_event, on_result=self._on_scanned, on_error=self._on_failed,
+                            on_cancelled=lambda _partial: self._end("Scan stopped."))
+
+    def _rescan_if_split_changed(self, force: bool = False) -> None:
+        """The model in use changed (its run's split is the truth for this folder), or the folder did."""
+        if self.scan is None or self.is_busy():
+            return
+        want = self.state.split_run(self.scan.root)
+        have = os.path.dirname(self.scan.split_file) if self.scan.split_file else None
+        if force or want != have:
+            self.open_folder(self.scan.root)
 
     def stop(self) -> None:
         if self.task is not None and self.task.running:
@@ -163,28 +176,26 @@ class DatasetPage(QWidget):
             self.summary.setText(text)
 
     def _on_failed(self, message: str, details: str) -> None:
+        """A folder that cannot be used never replaces the dataset that works: it stays open, and the
+        message says which folder was refused and why."""
         self._end("")
-        text = error_html(f"<b>This folder cannot be used:</b> {esc(message)}")
+        text = error_html(f"<b>{esc(display_path(self.path_edit.text()))} cannot be used:</b> {esc(message)}")
         if isinstance(self.task.exception, UnlabelledFolderError):
             text += ("<br>These look like unlabelled photos: <a href='predict'>label them on the Predict page</a> "
                      "with a model you trained.")
         elif isinstance(self.task.exception, WrappedDatasetError):
             text += f"<br><a href='inner'>Open {esc(display_path(self.task.exception.inner))}</a>"
+        if self.scan is not None:
+            text += f"<br>Still using <b>{esc(display_path(self.scan.root))}</b>."
+            self._refused = self.path_edit.text()
+            self.path_edit.setText(self.scan.root)
         self.summary.setText(text)
-        # Nothing of the previous dataset may stay on screen as if it belonged to this folder.
-        self.table.setRowCount(0)
-        self.gallery_model.clear()
-        self.gallery_label.setText("")
-        self.chart.set_counts([], {})
-        self._show_problems(None)
-        self.scan = None
-        self.state.set_scan(None)
 
     def _on_link(self, link: str) -> None:
         if link == "inner":  # the folder a wrapped dataset really starts in
             self.open_folder(self.task.exception.inner)
         else:
-            self.label_folder_requested.emit(self.path_edit.text())
+            self.label_folder_requested.emit(self._refused or self.path_edit.text())
 
     def _on_scanned(self, scan) -> None:
         self._end("")
@@ -198,9 +209,13 @@ class DatasetPage(QWidget):
     # -- presenting -----------------------------------------------------------------
     def _fill(self, scan) -> None:
         counts = {s: scan.counts(s) for s in ("train", "val", "test")}
-        layout = ("train / validation sub-folders" if scan.layout == "split"
-                  else f"one folder per class (validation: {round(scan.val_fraction * 100)}% of each class, "
-                       f"seed {scan.seed})")
+        if scan.split_file:  # the run of the model in use: its own validation photos, however the folder grew
+            layout = "the split of the model in use: " + "; ".join(n[0].lower() + n[1:] for n in scan.split_notes[1:]) \
+                if len(scan.split_notes) > 1 else "the split of the model in use (its validation photos)"
+        elif scan.layout == Layout.SPLIT:
+            layout = "train / validation sub-folders"
+        else:
+            layout = f"one folder per class ({round(scan.val_fraction * 100)}% of each class set aside to check the model)"
         parts = [f"<b>{len(scan.classes)} classes</b>", f"{sum(counts['train'])} training photos",
                  f"{sum(counts['val'])} validation photos"]
         if scan.test:

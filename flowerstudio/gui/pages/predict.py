@@ -86,7 +86,7 @@ class PredictPage(QWidget):
         split.setStretchFactor(1, 2)
         split.setSizes([760, 420])
 
-        self.output = PredictOutput(self.predictions)
+        self.output = PredictOutput(self.predictions, self.reviewed_names)
         self.output.sorted.connect(self._on_sorted)
         self.review = ReviewBar(state, self.gallery, self.proxy, self.gallery_model, self.classes,
                                 lambda: self.model_bar.model_path)
@@ -203,7 +203,7 @@ class PredictPage(QWidget):
         self.stop_btn.setEnabled(True)
         self.state.set_status(f"Predicting {len(batch)} photos…")
         self.task = run_job(engine.predict, self.predictor, batch, title="Prediction", owner=self, on_event=self._on_event,
-                            on_result=self._on_predicted, on_done=self._on_done)
+                            on_cancelled=self._on_stopped, on_done=self._on_done)
 
     def _on_event(self, ev) -> None:
         if isinstance(ev, PredictionBatch):  # the only way predictions arrive: each exactly once
@@ -219,9 +219,10 @@ class PredictPage(QWidget):
         elif isinstance(ev, BadImage):
             self.unreadable.append((ev.path, ev.reason))
 
-    def _on_predicted(self, result) -> None:
-        if result.cancelled:
-            self.pending = list(result.not_done) + self.pending
+    def _on_stopped(self, partial) -> None:
+        """Stopped: the photos not labelled yet wait for the next run."""
+        if partial is not None:
+            self.pending = list(partial.not_done) + self.pending
 
     def _on_done(self) -> None:
         self.progress.setVisible(False)
@@ -261,6 +262,12 @@ class PredictPage(QWidget):
         """The model's (class folder names, display names); empty before a model is loaded."""
         info = self.model_bar.info
         return (list(info.classes), list(info.display_names)) if info is not None else ([], [])
+
+    def reviewed_names(self) -> dict[str, str]:
+        """photo -> the display name of the class the user gave it, for the photos on the page."""
+        shown = {it.path for it in self.gallery_model.items()}
+        labels = self.review.store.display_labels(*self.classes())
+        return {p: name for p, name in labels.items() if p in shown}
 
     def predictions(self) -> list:
         """The predictions currently shown (after filters), in view order."""

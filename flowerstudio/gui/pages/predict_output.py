@@ -2,40 +2,31 @@
 from __future__ import annotations
 
 import os
-import time
 import weakref
 from typing import Callable, Optional
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QWidget
 
+from flowerstudio.core.photos.sort_log import SORT
 from flowerstudio.gui import engine, messages, settings
 from flowerstudio.gui.jobs import Job, run_job
 
 
-UNDO_KEY = "predict/last_sort_log"
-
-
-def sort_logs_dir() -> str:
-    """Where sort logs are kept: the user's data folder, not the sorted folder (it stays as the user made it)."""
-    from platformdirs import user_data_dir
-
-    path = os.path.join(user_data_dir("FlowerStudio", appauthor=False), "sort-logs")
-    os.makedirs(path, exist_ok=True)
-    return path
-
-
 class PredictOutput(QWidget):
-    """The Predict page's bottom bar. ``source()`` returns the core Predictions to write."""
+    """The Predict page's bottom bar. ``source()`` returns the core Predictions to write; ``reviewed()`` the
+    display name of the class the user gave each reviewed photo (sorting puts those photos there)."""
 
     sorted = Signal(object)  # core SortSummary
     exported = Signal(str)
 
-    def __init__(self, source: Callable[[], list], parent: Optional[QWidget] = None) -> None:
+    def __init__(self, source: Callable[[], list], reviewed: Callable[[], dict],
+                 parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
-        # A weak reference: the page owns this bar, and a page <-> bar reference cycle would leave
+        # Weak references: the page owns this bar, and a page <-> bar reference cycle would leave
         # both to Python's collector, which may run on any thread (Qt objects must die on the GUI thread).
         self._source = weakref.WeakMethod(source)
+        self._reviewed = weakref.WeakMethod(reviewed)
         self.names: list[str] = []  # the model's class names: each class always gets the same folder
         self.export_btn = QPushButton("Export CSV…")
         self.export_btn.clicked.connect(self.choose_csv)
@@ -51,7 +42,7 @@ class PredictOutput(QWidget):
         self.move_box = QCheckBox("Move instead of copy")
         self.undo_btn = QPushButton("Undo last sort")
         self.undo_btn.setToolTip("Take back the files the last sort wrote (or move the photos back)")
-        self.undo_btn.setEnabled(os.path.isfile(settings.get(UNDO_KEY, "", str)))
+        self.undo_btn.setEnabled(engine.last_log(SORT) is not None)  # a sort's log: undo works after a restart
         self.undo_btn.clicked.connect(self.undo_last_sort)
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -67,6 +58,10 @@ class PredictOutput(QWidget):
     def source(self) -> list:
         get = self._source()
         return get() if get is not None else []
+
+    def reviewed(self) -> dict:
+        get = self._reviewed()
+        return get() if get is not None else {}
 
     def set_enabled(self, has_items: bool, idle: bool) -> None:
         self.export_btn.setEnabled(has_items)
@@ -94,47 +89,40 @@ class PredictOutput(QWidget):
             return
         settings.put("predict/sort_dir", dest)
         move = self.move_box.isChecked()
-        preds = self.source()
-        limit = self.threshold.value() / 100.0
-        unsure = sum(1 for p in preds if p.confidence < limit)
-        folders = len({p.label for p in preds if p.confidence >= limit}) + (1 if unsure else 0)
-        verb = "Move" if move else "Copy"
-        question = (f"{verb} {len(preds)} photos into {folders} folders in {dest}?\n\n"
-                    f"{unsure} predicted with less than {self.threshold.value():.0f}% confidence go to _uncertain. "
-                    "Existing files are never overwritten.")
+        question = engine.sort_preview(self.source(), dest, self.threshold.value() / 100.0, move, self.reviewed())
         if move:
             question += "\n\nMoved photos will no longer be where they are now."
+        verb = "Move" if move else "Copy"
         if messages.ask(self, f"{verb} photos?", question, yes=verb, no="Cancel"):
             self.sort_into(dest, move)
 
     def sort_into(self, dest: str, move: bool = False) -> Job:
         """Copy (or move) every predicted photo; existing files are never overwritten."""
-        preds = self.source()
         settings.put("predict/threshold", self.threshold.value())
         self._busy = True
         self.sort_btn.setEnabled(False)
-        log = os.path.join(sort_logs_dir(), time.strftime("sort-%Y%m%d-%H%M%S.json"))
-        return run_job(engine.sort_into, preds, dest, self.threshold.value() / 100.0, move, list(self.names), log,
-                       title="Sorting photos", owner=self,
-                       on_result=lambda summary: self._on_sorted(summary, log), on_done=self._on_done)
+        return run_job(engine.sort_into, self.source(), dest, self.threshold.value() / 100.0, move, list(self.names),
+                       self.reviewed(), title="Sorting photos", owner=self, on_result=self._on_sorted,
+                       on_done=self._on_done)
 
     def _on_done(self) -> None:
         self._busy = False
         self.sort_btn.setEnabled(True)
 
-    def undo_last_sort(self) -> Job:
-        log = settings.get(UNDO_KEY, "", str)
+    def undo_last_sort(self) -> Optional[Job]:
+        log = engine.last_log(SORT)
+        if log is None:
+            return None
         self.undo_btn.setEnabled(False)
-        return run_job(engine.undo_sort, log, title="Undoing the last sort", owner=self,
-                       on_result=self._on_undone)
+        return run_job(engine.undo_sort, log, title="Undoing the last sort", owner=self, on_result=self._on_undone)
 
     def _on_undone(self, result) -> None:
-        settings.put(UNDO_KEY, "")
+        self.undo_btn.setEnabled(engine.last_log(SORT) is not None)
         messages.show_info(self, "Sort undone", result.summary().splitlines()[0], details=result.summary())
 
-    def _on_sorted(self, summary, log: str) -> None:
-        settings.put(UNDO_KEY, log)
-        self.undo_btn.setEnabled(True)
+    def _on_sorted(self, outcome) -> None:
+        summary, _log = outcome
+        self.undo_btn.setEnabled(engine.last_log(SORT) is not None)
         text = summary.summary()
         messages.show_info(self, "Photos sorted", text.splitlines()[0], details=text)
         self.sorted.emit(summary)

@@ -3,16 +3,15 @@ dataset, retrained — the labelling loop of the Predict page."""
 from __future__ import annotations
 
 import os
-import time
 from typing import Callable, Optional
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QWidget
 
-from flowerstudio.core.photos.review import ReviewStore, training_folders
+from flowerstudio.core.photos.review import ReviewStore, default_store_path, training_folders
+from flowerstudio.core.photos.sort_log import ADD
 from flowerstudio.gui import engine, messages, settings
 from flowerstudio.gui.jobs import Job, run_job
-from flowerstudio.gui.pages.predict_output import sort_logs_dir
 from flowerstudio.gui.state import AppState
 from flowerstudio.gui.widgets.gallery_model import GalleryFilter, GalleryItem, GalleryModel
 from flowerstudio.gui.widgets.gallery_view import GalleryView
@@ -22,19 +21,13 @@ SHOW = (("All photos", None), ("Not reviewed", False), ("Reviewed", True))
 TYPE_AHEAD_MS = 900  # letters typed within this time make one class name
 
 
-def store_path() -> str:
-    from platformdirs import user_data_dir
-
-    return os.path.join(user_data_dir("FlowerStudio", appauthor=False), "reviews", "labels.jsonl")
-
-
 class ReviewBar(QWidget):
     """Owns the review store; handles the gallery's review keys; adds reviewed photos and retrains.
 
     ``classes()`` returns the model's (class folder names, display names). ``model_path()`` the model.
     """
 
-    retrained = Signal(str)  # the new best model
+    retrained = Signal(str)  # the model to use after a retrain
 
     def __init__(self, state: AppState, view: GalleryView, proxy: GalleryFilter, model: GalleryModel,
                  classes: Callable[[], tuple[list, list]], model_path: Callable[[], Optional[str]],
@@ -42,7 +35,8 @@ class ReviewBar(QWidget):
         super().__init__(parent)
         self.state, self.view, self.proxy, self.gallery_model = state, view, proxy, model
         self._classes, self._model_path = classes, model_path
-        self.store = ReviewStore.open(store_path())
+        self.store = ReviewStore.open(default_store_path())
+        self.kept_retrain: Optional[str] = None  # a retrained model the verdict did not switch to
         self._undo: list[tuple[str, Optional[str]]] = []
         self._typed = ""
         self._typing = QTimer(self, singleShot=True, interval=TYPE_AHEAD_MS)
@@ -59,15 +53,24 @@ class ReviewBar(QWidget):
         self.add_btn = QPushButton("Add reviewed to dataset…")
         self.add_btn.setToolTip("Copy the reviewed photos into the training folders of the dataset, as labelled")
         self.add_btn.clicked.connect(self.confirm_add)
+        self.undo_add_btn = QPushButton("Undo add")
+        self.undo_add_btn.setToolTip("Take the last added photos out of the dataset again (also after a restart)")
+        self.undo_add_btn.clicked.connect(self.undo_add)
         self.retrain_btn = QPushButton("Retrain")
-        self.retrain_btn.setToolTip("Train the classifier again with the added photos (seconds: the rest is cached)")
+        self.retrain_btn.setToolTip("Train the new layer again with the added photos (seconds: the rest is cached). "
+                                    "The better of the two models is used.")
         self.retrain_btn.clicked.connect(self.retrain)
+        self.use_retrained_btn = QPushButton("Use the retrained model")
+        self.use_retrained_btn.setToolTip("The retrain scored no better than the model in use, which was kept: "
+                                          "use the retrained one anyway")
+        self.use_retrained_btn.setVisible(False)
+        self.use_retrained_btn.clicked.connect(self.use_retrained)
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         for w in (self.counts, QLabel("Show:"), self.show_box):
             lay.addWidget(w)
         lay.addStretch(1)
-        for w in (self.export_btn, self.add_btn, self.retrain_btn):
+        for w in (self.export_btn, self.add_btn, self.undo_add_btn, self.retrain_btn, self.use_retrained_btn):
             lay.addWidget(w)
         view.installEventFilter(self)
         if self.store.problem():
@@ -113,6 +116,7 @@ class ReviewBar(QWidget):
         self.counts.setText(f"Reviewed <b>{done}</b> of {len(items)}" + (f" · typing: {self._typed}…"
                                                                           if self._typed else ""))
         self.add_btn.setEnabled(bool(done) and self.state.has_dataset() and not self.busy())
+        self.undo_add_btn.setEnabled(engine.last_log(ADD) is not None and not self.busy())
         self.export_btn.setEnabled(bool(self.store.labels))
         self.retrain_btn.setEnabled(self.state.has_dataset() and bool(self._model_path()) and not self.busy())
 
@@ -185,48 +189,76 @@ class ReviewBar(QWidget):
             folders, names = self._classes()
             self.store.export_csv(path, dict(zip(folders, names)))
 
-    def reviewed_labels(self) -> dict[str, str]:
-        shown = {it.path for it in self.gallery_model.items() if it.reviewed}
-        return {p: label for p, label in self.store.labels.items() if p in shown and os.path.exists(p)}
+    def shown_reviewed(self) -> set[str]:
+        """The photos on the page the user has reviewed."""
+        return {it.path for it in self.gallery_model.items() if it.reviewed}
 
     def confirm_add(self) -> None:
-        labels = self.reviewed_labels()
         scan = self.state.scan
-        if not labels or scan is None:
+        if scan is None:
+            return
+        new = {p for p in self.store.to_add() if p in self.shown_reviewed()}
+        if not new:
+            messages.show_info(self, "Nothing to add", "Every reviewed photo here is in the dataset already.")
             return
         if messages.ask(self, "Add photos to the dataset?",
-                        f"Copy {len(labels)} reviewed photos into the training folders of {scan.root}?\n\n"
-                        "Existing files are never overwritten, and the copy can be undone (Undo last sort).",
-                        yes="Copy", no="Cancel"):
-            self.add_to_dataset(labels)
+                        f"Copy {len(new)} reviewed photos into the training folders of {scan.root}?\n\n"
+                        "Existing files are never overwritten, a photo is added once however often you press, "
+                        "and the copy can be taken back with Undo add.", yes="Copy", no="Cancel"):
+            self.add_to_dataset(new)
 
-    def add_to_dataset(self, labels: dict[str, str]) -> Job:
+    def add_to_dataset(self, only: set[str]) -> Job:
         folders = training_folders(self.state.scan)
-        log = os.path.join(sort_logs_dir(), time.strftime("add-%Y%m%d-%H%M%S.json"))
-        self.task = run_job(engine.add_reviewed, labels, folders, log, title="Adding photos to the dataset",
-                            owner=self, on_result=lambda summary: self._on_added(summary, log),
-                            on_done=self.update_counts)
+        self.task = run_job(engine.add_reviewed, self.store, folders, only, title="Adding photos to the dataset",
+                            owner=self, on_result=self._on_added, on_done=self.update_counts)
         self.update_counts()
         return self.task
 
-    def _on_added(self, summary, log: str) -> None:
-        settings.put("predict/last_sort_log", log)  # "Undo last sort" takes it back
+    def _on_added(self, outcome) -> None:
+        summary, _log = outcome
+        self.state.dataset_changed.emit(True)  # the Dataset page counts them (as training photos of the run)
         text = summary.summary().replace("Copied", "Added", 1)
         messages.show_info(self, "Photos added", text.splitlines()[0] + ". Retrain to use them.", details=text)
+
+    def undo_add(self) -> Optional[Job]:
+        log = engine.last_log(ADD)
+        if log is None or self.busy():
+            return None
+        self.task = run_job(engine.undo_add, self.store, log, title="Taking the added photos back", owner=self,
+                            on_result=self._on_add_undone, on_done=self.update_counts)
+        self.update_counts()
+        return self.task
+
+    def _on_add_undone(self, result) -> None:
+        self.state.dataset_changed.emit(True)
+        messages.show_info(self, "Addition undone", result.summary().splitlines()[0], details=result.summary())
 
     def retrain(self) -> Optional[Job]:
         model = self._model_path()
         if not model or self.state.scan is None:
             return None
-        self.state.set_status("Retraining the classifier with the added photos…")
+        self.state.set_status("Retraining the new layer with the added photos…")
+        self.use_retrained_btn.setVisible(False)
         self.task = run_job(engine.retrain, model, self.state.scan.root, title="Retraining", owner=self,
                             on_result=self._on_retrained, on_done=self._after_retrain)
         self.update_counts()
         return self.task
 
-    def _on_retrained(self, result) -> None:
-        if result.best_path:
+    def _on_retrained(self, outcome) -> None:
+        """Switch only when the core's verdict says the retrained model is better; say so either way."""
+        result, verdict = outcome
+        if verdict.use_new and result.best_path:
             self.retrained.emit(result.best_path)
+        elif result.best_path:
+            self.kept_retrain = result.best_path
+            self.use_retrained_btn.setVisible(True)
+        messages.show_info(self, "Retrained", verdict.message)
+
+    def use_retrained(self) -> None:
+        if self.kept_retrain:
+            self.retrained.emit(self.kept_retrain)
+            self.kept_retrain = None
+        self.use_retrained_btn.setVisible(False)
 
     def _after_retrain(self) -> None:
         self.state.set_status("")

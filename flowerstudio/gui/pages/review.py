@@ -11,6 +11,7 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QTabWidget, QVBoxLayout, QWidget
 
 from flowerstudio.core.foundation.events import PhaseStarted, Progress
+from flowerstudio.core.foundation.vocab import FixAction
 from flowerstudio.core.foundation.fsnames import display_path
 from flowerstudio.gui import engine, messages
 from flowerstudio.gui.jobs import Job, run_job
@@ -26,7 +27,7 @@ HINT = ("Press <b>Find problems</b>: the app looks for photos that are probably 
         "<i>.flowerstudio/exclude.txt</i> inside the dataset folder.")
 
 
-KEYS = {Qt.Key.Key_M: "move", Qt.Key.Key_E: "exclude", Qt.Key.Key_K: "keep"}
+KEYS = {Qt.Key.Key_M: FixAction.MOVE, Qt.Key.Key_E: FixAction.EXCLUDE, Qt.Key.Key_K: FixAction.KEEP}
 
 
 class ReviewPage(QWidget):
@@ -57,11 +58,11 @@ class ReviewPage(QWidget):
         top.addWidget(self.progress, 1)
         self.summary = QLabel(HINT)
         self.summary.setWordWrap(True)
-        self.labels = FindingsView(thumbs, [("move", "Move to suggested (M)"), ("exclude", "Exclude (E)"),
-                                            ("keep", "Keep (K)")], strips=2)
-        self.duplicates = FindingsView(thumbs, [("exclude", "Exclude this copy (E)"), ("keep", "Keep both (K)")],
-                                       strips=1)
-        self.outliers = FindingsView(thumbs, [("exclude", "Exclude (E)"), ("keep", "Keep (K)")])
+        self.labels = FindingsView(thumbs, [(FixAction.MOVE, "Move to suggested (M)"),
+                                            (FixAction.EXCLUDE, "Exclude (E)"), (FixAction.KEEP, "Keep (K)")], strips=2)
+        self.duplicates = FindingsView(thumbs, [(FixAction.EXCLUDE, "Exclude this copy (E)"),
+                                                (FixAction.KEEP, "Keep both (K)")], strips=1)
+        self.outliers = FindingsView(thumbs, [(FixAction.EXCLUDE, "Exclude (E)"), (FixAction.KEEP, "Keep (K)")])
         self.tabs = QTabWidget()
         for view, title in ((self.labels, "Wrong class?"), (self.duplicates, "Duplicates"),
                             (self.outliers, "Outliers")):
@@ -100,8 +101,9 @@ class ReviewPage(QWidget):
         self.find_btn.setEnabled(False)
         self.stop_btn.setEnabled(True)
         self.summary.setText("Looking at every photo (the first time reads them all; later it takes seconds)…")
-        self.task = run_job(engine.diagnose, self.state.scan.root, cfg, title="Finding problems", owner=self,
-                            on_event=self._on_event, on_result=self._show, on_done=self._after)
+        root = self.state.scan.root
+        self.task = run_job(engine.diagnose, root, cfg, self.state.split_run(root), title="Finding problems",
+                            owner=self, on_event=self._on_event, on_result=self._show, on_done=self._after)
 
     def _on_event(self, ev) -> None:
         if isinstance(ev, (PhaseStarted, Progress)) and ev.total:
@@ -136,7 +138,7 @@ class ReviewPage(QWidget):
                               f"</b> ({100 * f.suggested_probability:.0f}% vs {100 * f.given_probability:.0f}%).")
             view.set_strip(0, f"Typical {esc(names[f.given])}:", self.report.typical.get(f.given, [])[:6])
             view.set_strip(1, f"Typical {esc(names[f.suggested])}:", self.report.typical.get(f.suggested, [])[:6])
-            view.buttons["move"].setText(f"Move to {names[f.suggested]} (M)")
+            view.buttons[FixAction.MOVE].setText(f"Move to {names[f.suggested]} (M)")
         elif view is self.duplicates:
             view.text.setText(f"{esc(display_path(os.path.basename(f.path_a)))} ({f.part_a}) and its copy "
                               f"{esc(display_path(os.path.basename(f.path_b)))} ({f.part_b})"
@@ -166,7 +168,7 @@ class ReviewPage(QWidget):
 
         f, root = item.payload, self.state.scan.root
         kind = {id(self.labels): Finding.LABEL, id(self.duplicates): Finding.DUPLICATE}.get(id(view), Finding.OUTLIER)
-        paths = [f.path_a, f.path_b] if kind == Finding.DUPLICATE and action == "keep" else [item.path]
+        paths = [f.path_a, f.path_b] if kind == Finding.DUPLICATE and action == FixAction.KEEP else [item.path]
         self._queue_fix(lambda: run_job(
             engine.fix, action, root, paths, getattr(f, "suggested", ""), str(kind), title="Changing the dataset",
             owner=self, on_result=lambda record: self._fixed(view, item, action, root, record),
@@ -205,9 +207,13 @@ class ReviewPage(QWidget):
         self.undo_btn.setEnabled(bool(self.done) and not self.fixes_running())
 
     def _forget(self) -> None:
-        self.report, self.done = None, []
+        """Another dataset: its findings are gone, but its moves (logged in the dataset folder) can still be
+        undone, after a restart too."""
+        self.report = None
+        root = self.state.dataset_root()
+        self.done = [(FixAction.MOVE, root, record) for record in engine.recorded_moves(root)] if root else []
         for view in (self.labels, self.duplicates, self.outliers):
             view.set_items([])
         self.summary.setText(HINT)
-        self.undo_btn.setEnabled(False)
+        self.undo_btn.setEnabled(bool(self.done))
         self.find_btn.setEnabled(self.state.has_dataset())

@@ -1,7 +1,11 @@
-"""Train page: settings on the left; the two training buttons, progress, live curves and the log on the right."""
+"""Train page: settings on the left; the two training buttons, progress, live curves and the log on the right.
+
+The first button trains the new layer; the second runs the next stage the core plans from the result
+(core/training/plan.py: what to train, how deep, how long, at what rate, and what it costs here), or
+the one the user chose under Advanced. The page shows what the core says; it decides nothing.
+"""
 from __future__ import annotations
 
-import os
 import time
 from typing import Optional
 
@@ -14,15 +18,17 @@ from flowerstudio.core.foundation.vocab import TrainMode
 from flowerstudio.gui import engine
 from flowerstudio.gui.dialogs.lr_finder import LrFinderDialog
 from flowerstudio.gui.dialogs.server_export import ServerExportDialog
-from flowerstudio.gui.jobs import Job, Outcome, run_job
+from flowerstudio.gui.jobs import Job, run_job
 from flowerstudio.gui.pages.train_options import TrainOptions
 from flowerstudio.gui.pages.train_progress import TrainProgress
 from flowerstudio.gui.state import AppState
-from flowerstudio.gui.style import error_html, fmt_duration
+from flowerstudio.gui.style import error_html, esc, fmt_duration
 from flowerstudio.gui.widgets.thumbnails import ThumbnailCache
 
-DEPTH_WORDS = {TrainMode.FROZEN: "head only", TrainMode.LAST_STAGES: "last stages", TrainMode.ALL: "all layers"}
 NO_DATA = "Choose a dataset on the Dataset page, then press Train."
+FIRST = "Train the new layer (fast)"
+FIRST_TIP = ("Step 1: keep the pretrained network as it is and train a new last layer for your classes "
+             "(technically: the backbone stays frozen, only the head trains).")
 
 
 class TrainPage(QWidget):
@@ -39,11 +45,10 @@ class TrainPage(QWidget):
         self.config = None  # the TrainConfig of the stage running or last run
         self.run_dir: Optional[str] = None
         self.best_path: Optional[str] = None
+        self.advice = None  # core Advice after the last finished stage (its plan: what the second button runs)
         self._started = 0.0
         self._finished_text = ""
-        self.advice = None  # core Advice after the last finished stage
         self.lr_dialog: Optional[LrFinderDialog] = None
-        self.server_dialog: Optional[ServerExportDialog] = None
 
         self.options = TrainOptions(state)
         scroll = QScrollArea()
@@ -55,17 +60,16 @@ class TrainPage(QWidget):
         self.options.ft_lr_find_btn.clicked.connect(lambda: self.find_lr(fine_tune=True))
         self.options.preview_btn.clicked.connect(self.preview_requested)
 
-        self.train_btn = QPushButton("Train classifier (backbone frozen)")
-        self.train_btn.setToolTip("Step 1: keep the pretrained backbone as it is and train a new final layer.")
-        self.finetune_btn = QPushButton("Fine-tune all layers (unfreeze)")
-        self.finetune_btn.setToolTip("Step 2: continue from the best checkpoint of this run with a lower learning rate.")
+        self.train_btn = QPushButton(FIRST)
+        self.train_btn.setToolTip(FIRST_TIP)
+        self.finetune_btn = QPushButton("Train more")
         self.stop_btn = QPushButton("Stop")
-        self.stop_btn.setToolTip("Stops within a batch; the best checkpoint so far is kept.")
+        self.stop_btn.setToolTip("Stops within seconds; the best model so far is kept.")
         for b in (self.train_btn, self.finetune_btn):
             b.setMinimumHeight(34)
         self.train_btn.setStyleSheet("font-weight: bold;")
         self.train_btn.clicked.connect(self.start_training)
-        self.finetune_btn.clicked.connect(self.start_fine_tune)
+        self.finetune_btn.clicked.connect(self.start_next_stage)
         self.stop_btn.clicked.connect(self.stop)
         self.server_btn = QPushButton("Export run for a server…")
         self.server_btn.setToolTip("Write these settings and the command to train on a GPU server")
@@ -80,7 +84,6 @@ class TrainPage(QWidget):
         self.run_label.setWordWrap(True)
         self.run_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.progress = TrainProgress()
-
         right = QWidget()
         rl = QVBoxLayout(right)
         rl.setContentsMargins(0, 0, 0, 0)
@@ -92,9 +95,9 @@ class TrainPage(QWidget):
         split.addWidget(right)
         split.setStretchFactor(1, 1)
         split.setSizes([380, 900])
-        lay = QVBoxLayout(self)
-        lay.addWidget(split)
+        QVBoxLayout(self).addWidget(split)
         state.scan_changed.connect(self._on_scan)
+        state.model_changed.connect(self._on_model)
         state.runs_dir_changed.connect(lambda _d: self._on_scan(state.scan))
         self._update_buttons()
 
@@ -108,27 +111,38 @@ class TrainPage(QWidget):
     def is_busy(self) -> bool:
         return self.task is not None and self.task.running
 
-    # -- a run from before ---------------------------------------------------------------------
+    # -- the run in use ----------------------------------------------------------------------
     def _on_scan(self, scan) -> None:
-        self.options.advised = None  # advice belongs to the dataset it was given for
-        self.options.update_depth()
         if scan is not None and not self.is_busy() and not self.best_path:
             self._offer_previous_run(scan.root)
         self._update_buttons()
 
+    def _on_model(self, path: str) -> None:
+        """Another model is in use (opened on Predict, a retrain): its run is the one the second button continues."""
+        if self.is_busy() or path == self.best_path or not self.state.run_dir:
+            return
+        self._show_run(self.state.run_dir, path, "The run of the model in use")
+
     def _offer_previous_run(self, data_dir: str) -> None:
-        """After a restart: show the latest run on this dataset, so it can be fine-tuned."""
-        from flowerstudio.core.runs.folders import previous_run, read_run  # small files only, no torch
+        """After a restart: the latest run on this dataset, so it can be continued (and used)."""
+        from flowerstudio.core.runs.folders import previous_run  # small files only, no torch
 
         run = previous_run(self.state.runs_dir or None, data_dir)
-        if run is None:
-            return
-        summary = read_run(run)
-        if summary.best_path is None:
-            return
-        self.run_dir, self.best_path = str(run), str(summary.best_path)
+        if run is not None and (run / "best.safetensors").is_file():
+            self._show_run(str(run), str(run / "best.safetensors"), "Latest run on this dataset")
+            if not self.state.model_path:
+                self.state.set_model(self.best_path)
+
+    def _show_run(self, run_dir: str, best: str, why: str) -> None:
+        from flowerstudio.core.runs.folders import read_run
+
+        summary = read_run(run_dir)
+        self.run_dir, self.best_path = run_dir, best
         self.progress.show_history(summary.history, summary.log_text)
-        self.run_label.setText(f"Latest run on this dataset: {run}<br>Fine-tune it, or train a new one.")
+        self._finished_text = f"{why}: {esc(run_dir)}"
+        self.run_label.setText(self._finished_text)
+        if summary.history:
+            self._ask_advice()
 
     # -- starting and stopping --------------------------------------------------------------
     def start_training(self) -> None:
@@ -136,28 +150,33 @@ class TrainPage(QWidget):
         if not self.state.has_dataset() or self.is_busy():
             return
         self.progress.reset()
-        self.run_dir = self.best_path = None
-        self._start(self.options.config(self.state.scan.root, "frozen"), "Training the classifier (backbone frozen)")
+        self.run_dir = self.best_path = self.advice = None
+        self._start(self.options.config(self.state.scan.root), "Training the new layer")
 
-    def start_fine_tune(self) -> None:
-        """Step 2: same run, from its best checkpoint, more layers trainable, lower learning rate."""
-        if not self.state.has_dataset() or self.is_busy() or not self.best_path:
+    def next_plan(self):
+        """What the second button runs: the user's choice under Advanced, else the core's plan for the run."""
+        manual = self.options.manual_plan()
+        if manual is not None:
+            return manual
+        return self.advice.plan if self.advice is not None else None
+
+    def start_next_stage(self) -> None:
+        """Step 2: the same run, from its best model, as next_plan() says."""
+        plan = self.next_plan()
+        if not self.state.has_dataset() or self.is_busy() or not self.run_dir or plan is None:
             return
-        mode = self.options.fine_tune_mode()
-        # On Automatic the advice decides how long too ("Train 10 more epochs").
-        follow = self.advice is not None and self.options.follows_data() and self.options.advised is not None
-        epochs = self.advice.epochs if follow else None
-        self._start(self.options.config(self.state.scan.root, mode, resume_from=self.best_path, epochs=epochs),
-                    f"Fine-tuning ({DEPTH_WORDS.get(mode, mode)}) from {os.path.basename(self.best_path)}")
+        config = engine.next_config(self.run_dir, plan)
+        config.device, config.output_dir = self.options.device_choice(), self.options.output_dir.text().strip()
+        self._start(config, plan.words()[0].upper() + plan.words()[1:])
 
     def _start(self, config, title: str) -> None:
         self.config = config
         self._started = time.monotonic()
-        self.progress.begin(f"{title}: {config.backbone}, {config.epochs} epochs, lr {config.lr:g}, "
-                            f"batch {config.batch_size}, {config.input_size}px, device {config.device}", config.epochs)
-        self.run_label.setText(title + " …")
+        self.progress.begin(title, config.epochs)
+        self.run_label.setText(esc(title) + " …")
         self.task = run_job(engine.train, config, title="Training", owner=self, on_event=self._on_event,
-                            on_result=self._on_finished, on_error=self._on_failed, on_done=self._on_done)
+                            on_result=self._on_finished, on_error=self._on_failed,
+                            on_cancelled=self._on_stopped, on_done=self._on_done)
         self._update_buttons()
 
     def stop(self) -> None:
@@ -165,19 +184,17 @@ class TrainPage(QWidget):
             self.task.cancel()
             self.stop_btn.setEnabled(False)
             self.progress.stopping()
+            self.state.set_status("Stopping training… the best model so far is kept")
 
     # -- learning-rate finder and server export ------------------------------------------------
     lr_finder_steps = 100  # test batches of the learning-rate finder
 
     def find_lr(self, fine_tune: bool = False) -> Optional[LrFinderDialog]:
-        """Opens the learning-rate finder for the first step or the fine-tune step; "Use" fills the field."""
-        if not self.state.has_dataset() or self.is_busy() or (fine_tune and not self.best_path):
+        """Opens the learning-rate finder for the first step or the next stage; "Use" fills the field."""
+        plan = self.next_plan() if fine_tune else None
+        if not self.state.has_dataset() or self.is_busy() or (fine_tune and (plan is None or not self.run_dir)):
             return None
-        root = self.state.scan.root
-        if fine_tune:
-            config = self.options.config(root, self.options.fine_tune_mode(), resume_from=self.best_path)
-        else:
-            config = self.options.config(root, "frozen")
+        config = engine.next_config(self.run_dir, plan) if fine_tune else self.options.config(self.state.scan.root)
         field = self.options.ft_lr if fine_tune else self.options.lr
         dlg = LrFinderDialog(config, self, num_steps=self.lr_finder_steps)
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -197,92 +214,89 @@ class TrainPage(QWidget):
         self._update_buttons()
 
     def export_for_server(self) -> Optional[ServerExportDialog]:
-        """The current settings as files and commands for a GPU server: the first step, and the fine-tune
-        step when the settings call for one."""
+        """The current settings as files and commands for a GPU server: the first step, and the next stage."""
         if self.is_busy():
             return None
-        root = self.state.dataset_root()
-        mode = self.options.fine_tune_mode()
-        tune = self.options.config(root, mode, resume_from="best") if mode != "frozen" else None
-        dlg = ServerExportDialog(self.options.config(root, "frozen"), self, fine_tune=tune)
+        from flowerstudio.core.training.plan import first_fine_tune, stage_config  # light: no torch
+
+        first = self.options.config(self.state.dataset_root())
+        scan = self.state.scan
+        plan = self.next_plan() or first_fine_tune(scan.photos_per_class() if scan else 0, first.lr)
+        dlg = ServerExportDialog(first, self, fine_tune=stage_config(first, plan, "best"))
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dlg.destroyed.connect(lambda _=None: setattr(self, "server_dialog", None))
-        self.server_dialog = dlg
         dlg.open()
         return dlg
 
     def _update_buttons(self) -> None:
-        busy = self.is_busy()
-        has_data = self.state.has_dataset()
-        finding = self.lr_dialog is not None
-        idle = has_data and not busy and not finding
+        busy, has_data = self.is_busy(), self.state.has_dataset()
+        idle = has_data and not busy and self.lr_dialog is None
+        plan = self.next_plan()
         self.train_btn.setEnabled(idle)
-        self.finetune_btn.setEnabled(idle and bool(self.best_path))
-        self.stop_btn.setEnabled(busy)
+        self.finetune_btn.setEnabled(idle and bool(self.run_dir) and plan is not None)
+        self.stop_btn.setEnabled(busy and not self.task.token.cancelled)
         self.options.lr_find_btn.setEnabled(idle)
-        self.options.ft_lr_find_btn.setEnabled(idle and bool(self.best_path))
+        self.options.ft_lr_find_btn.setEnabled(idle and bool(self.run_dir) and plan is not None)
         self.server_btn.setEnabled(not busy)
-        mode, stages = self.options.fine_tune_setup()
-        text = {"all": "Fine-tune all layers (unfreeze)", "last_stages": f"Fine-tune last {stages} stages (unfreeze)",
-                "frozen": "Continue training the head"}.get(mode, "Fine-tune")
-        self.finetune_btn.setText(text)
+        self.finetune_btn.setText(_next_words(plan, self.advice))
+        self.options.show_next(plan, self.advice)
         if not has_data and not busy:
             self.run_label.setText(NO_DATA)
         elif self.run_label.text() == NO_DATA:
-            self.run_label.setText("Ready: press <b>Train classifier</b>.")
+            self.run_label.setText(f"Ready: press <b>{FIRST}</b>.")
 
-    # -- events from the engine ------------------------------------------------------------------
+    # -- events and results --------------------------------------------------------------------------
     def _on_event(self, ev) -> None:
         if isinstance(ev, RunStarted):
             self.run_dir = ev.run_dir
         elif isinstance(ev, CheckpointSaved) and ev.kind == "best":
             self.best_path = ev.path
         status = self.progress.on_event(ev)
-        if status:
+        if status and not (self.task is not None and self.task.token.cancelled):
             self.state.set_status(status)
 
-    def _on_finished(self, result) -> None:
+    def _on_finished(self, result, stopped: bool = False) -> None:
         self.run_dir = result.run_dir
         if result.best_path:
             self.best_path = result.best_path
         if result.history and len(result.history) != len(self.progress.curves.history):
             self.progress.curves.set_history(result.history)
         took = fmt_duration(time.monotonic() - self._started)
-        word = "finished" if result.status == "completed" else "stopped"
-        self._finished_text = (f"Run {word} after {took}. Best validation accuracy "
-                               f"<b>{100 * result.best_val_acc:.1f}%</b> at epoch {result.best_epoch}.")
-        self._advise(result.history)
-        if result.best_path:
-            # Which classes get mixed up sharpens the advice: a quick check on the validation photos.
-            run_job(engine.evaluate, result.best_path, self.state.scan.root, "val", title="Checking mix-ups",
-                    owner=self, on_result=lambda report: self._advise(result.history, report),
-                    on_error=lambda _m, _d: None)
+        word = "stopped" if stopped else "finished"
+        best = result.best.words() if result.best else "none"
+        gained = "" if result.gained else " (no gain from this stage: the earlier model is kept)"
+        self._finished_text = f"Run {word} after {took}. Best validation accuracy <b>{best}</b>{gained}."
+        self.run_label.setText(self._finished_text)
         self.progress.end(word)
-        self.progress.append(f"== Run {word}. Best val acc {100 * result.best_val_acc:.1f}% "
-                             f"(epoch {result.best_epoch}).")
+        self.progress.append(f"== Run {word}. Best val acc {best} (epoch {result.best_epoch}).")
         if result.best_path:
             self.state.set_model(result.best_path)
+            self._ask_advice()
         self.training_done.emit(result)
 
-    def _advise(self, history, report=None) -> None:
-        """The result against guessing and the stage before, and the next step the data calls for."""
-        from flowerstudio.core.training.plan import NextStep, advise, most_confused
+    def _on_stopped(self, partial) -> None:
+        if partial is not None:  # stopped after the run folder existed: the best model so far is kept
+            self._on_finished(partial, stopped=True)
+        else:
+            self.progress.end("stopped")
+            self.run_label.setText("Stopped before the first round ended: nothing was kept.")
 
-        if not history or self.state.scan is None:
-            self.run_label.setText(self._finished_text)
-            return
-        confused = most_confused(report.confusion, report.display_names) if report is not None else None
-        advice = advise(history, len(self.state.scan.classes), self.options.photos_per_class(), confused)
+    def _ask_advice(self) -> None:
+        """The result against guessing and the stage before, and the next step the data calls for (core)."""
+        run_dir = self.run_dir
+        run_job(engine.advice, run_dir, title="Reading the run", owner=self,
+                on_result=lambda a, r=run_dir: self._show_advice(a, r))
+
+    def _show_advice(self, advice, run_dir: str) -> None:
+        if run_dir != self.run_dir or self.is_busy():
+            return  # another run meanwhile
         self.advice = advice
-        if advice.step in (NextStep.TRAIN_MORE, NextStep.FINE_TUNE):
-            self.options.advised = (str(advice.mode), advice.stages)
-        self.options.update_depth()  # the second button and its hint follow the advice (on Automatic)
-        self.run_label.setText(f"{self._finished_text}<br>{advice.result}<br><b>Next:</b> {advice.next_step}")
+        self.run_label.setText(f"{self._finished_text}<br>{esc(advice.result)}<br><b>Next:</b> {esc(advice.next_step)}")
+        self._update_buttons()
 
     def _on_failed(self, message: str, details: str) -> None:
         from flowerstudio.gui import messages
 
-        self.run_label.setText(error_html(f"Training failed: {message}"))
+        self.run_label.setText(error_html(f"Training failed: {esc(message)}"))
         self.progress.append(f"ERROR: {message}")
         messages.show_error(self, "Training failed", f"Training stopped because of an error:\n\n{message}", details)
 
@@ -290,5 +304,16 @@ class TrainPage(QWidget):
         self.progress.aux_bar.setVisible(False)
         self.state.set_status("")
         self._update_buttons()
-        if self.task is not None and self.task.outcome is Outcome.CANCELLED:
-            self.progress.end("stopped")
+
+
+def _next_words(plan, advice) -> str:
+    """The second button says what it will run, with its cost when known."""
+    if plan is None:
+        return "Train more" if advice is None else "Nothing more to train"
+    from flowerstudio.core.training.plan import duration
+
+    words = {TrainMode.FROZEN: "Train the new layer more", TrainMode.ALL: "Fine-tune the whole network",
+             TrainMode.LAST_STAGES: f"Fine-tune the last {plan.stages} parts"}[plan.mode]
+    cost = duration(plan.seconds) if plan.seconds is not None else ("seconds" if plan.mode == TrainMode.FROZEN
+                                                                   else "slower")
+    return f"{words} ({cost})"

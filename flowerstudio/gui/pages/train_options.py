@@ -1,4 +1,6 @@
-"""The training settings form; it turns its controls into a core TrainConfig."""
+"""The training settings form: what a newcomer decides in plain words, the rest under Advanced. It turns
+its controls into a core TrainConfig (the first step) and, when the user overrides the core's advice,
+a core StagePlan (the next step)."""
 from __future__ import annotations
 
 from typing import Optional
@@ -10,6 +12,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
 from flowerstudio.core.model.backbones import DEFAULT_BACKBONE
 from flowerstudio.core.foundation.config import HEAD_EPOCHS, TrainConfig
 from flowerstudio.core.foundation.vocab import TrainMode
+from flowerstudio.core.training.plan import FINE_TUNE_EPOCHS, StagePlan
 from flowerstudio.gui import engine, settings
 from flowerstudio.gui.jobs import Job, run_job
 from flowerstudio.gui.pages.augment_options import AugmentOptions
@@ -18,9 +21,10 @@ from flowerstudio.gui.style import with_button
 from flowerstudio.gui.widgets.cache_row import CacheRow
 from flowerstudio.gui.widgets.collapsible import Collapsible
 
-AUTO = "auto"  # the depth the data calls for (core.advice), not a TrainMode of its own
-DEPTHS = [(AUTO, "Automatic (follows your data)"), (TrainMode.FROZEN.value, "No: train the head more"),
-          (TrainMode.LAST_STAGES.value, "Last stages of the backbone"), (TrainMode.ALL.value, "All layers")]
+AUTO = "auto"  # the next step the core plans from the result (core/training/plan.py), not a TrainMode
+DEPTHS = [(AUTO, "As advised after each step"), (TrainMode.FROZEN.value, "Train the new layer more"),
+          (TrainMode.LAST_STAGES.value, "Fine-tune the last parts of the network"),
+          (TrainMode.ALL.value, "Fine-tune the whole network (slower)")]
 _DEFAULTS = TrainConfig()
 
 
@@ -62,13 +66,14 @@ class TrainOptions(QWidget):
         self.state = state
         self.num_stages: dict[str, int] = {}
         self.overrides: dict = {}  # extra TrainConfig fields the form does not show (tests, experts)
-        self.advised: Optional[tuple[str, int]] = None  # (mode, stages) the last result's advice asks for
         self._count_task: Optional[Job] = None
 
         self.backbone = QComboBox()
         self._fill_backbones()
         self.epochs = _spin(1, 500, settings.get("train/head_epochs", HEAD_EPOCHS, int))
-        self.epochs.setSuffix(" epochs")
+        self.epochs.setSuffix(" rounds")
+        self.epochs.setToolTip("Rounds through the training photos in the first step (epochs). The new layer "
+                               "trains in seconds: 30 rounds is the default.")
         self.depth = QComboBox()
         for key, title in DEPTHS:
             self.depth.addItem(title, key)
@@ -79,8 +84,8 @@ class TrainOptions(QWidget):
         basic = QGroupBox("Training")
         form = QFormLayout(basic)
         form.addRow("Model:", self.backbone)
-        form.addRow("How long:", self.epochs)
-        form.addRow("Fine-tune:", self.depth)
+        form.addRow("First step:", self.epochs)
+        form.addRow("Next step:", self.depth)
         form.addRow(self.hint)
 
         self.device = QComboBox()
@@ -104,7 +109,8 @@ class TrainOptions(QWidget):
         self.ft_lr_find_btn = QPushButton("Find…")
         self.ft_lr_find_btn.setToolTip("Find learning rate for fine-tuning: a short test run from the best model "
                                        "of the latest run")
-        self.ft_epochs = _spin(1, 500, settings.get("train/ft_epochs", 5, int))
+        self.ft_epochs = _spin(1, 500, settings.get("train/ft_epochs", FINE_TUNE_EPOCHS, int))
+        self.ft_epochs.setSuffix(" rounds")
         self.keep_bn = QCheckBox("Keep BatchNorm statistics (recommended)")
         self.keep_bn.setChecked(settings.get("train/freeze_bn_stats", _DEFAULTS.freeze_bn_stats, bool))
         self.keep_bn.setToolTip("Keeps the backbone's pretrained BatchNorm statistics while fine-tuning;\n"
@@ -119,10 +125,10 @@ class TrainOptions(QWidget):
         adv.addRow("Input size:", self.input_size)
         adv.addRow("Save runs in:", with_button(self.output_dir, browse))
         adv.addRow(self.cache)
-        adv.addRow(QLabel("<b>Fine-tuning (second step)</b>"))
-        adv.addRow("Stages to unfreeze:", self.stages)
+        adv.addRow(QLabel("<b>Next step, when not as advised</b>"))
+        adv.addRow("Parts to fine-tune:", self.stages)
         adv.addRow("Learning rate:", with_button(self.ft_lr, self.ft_lr_find_btn))
-        adv.addRow("Epochs:", self.ft_epochs)
+        adv.addRow("Rounds:", self.ft_epochs)
         adv.addRow(self.keep_bn)
         adv.addRow(self.params)
         self.advanced.body_layout.addLayout(adv)
@@ -189,47 +195,46 @@ class TrainOptions(QWidget):
         self.state.set_devices(devices)
 
     # -- reading the form ---------------------------------------------------------------
-    def config(self, data_dir: str, stage: str = "frozen", resume_from: Optional[str] = None,
-               epochs: Optional[int] = None) -> TrainConfig:
-        """A TrainConfig for the first step (stage='frozen') or the second step (``resume_from`` set)."""
-        fine = stage != "frozen" or resume_from is not None
-        stages = self.fine_tune_setup()[1] if fine else self.stages.value()
+    def config(self, data_dir: str) -> TrainConfig:
+        """The first step's TrainConfig: a new run, the new layer on the frozen network."""
         cfg = TrainConfig(
             data_dir=data_dir, backbone=self.backbone.currentData() or _DEFAULTS.backbone,
-            input_size=self.input_size.value(), train_mode=stage, unfreeze_stages=stages,
-            resume_from=resume_from,
-            epochs=epochs or (self.ft_epochs.value() if fine else self.epochs.value()),
-            # More epochs of the head alone continue at the head's rate; fine-tuning's lower rate is for the backbone.
-            batch_size=self.batch.value(), lr=self.ft_lr.value() if stage != "frozen" else self.lr.value(),
-            device=self.device.currentData() or "auto", output_dir=self.output_dir.text().strip(),
-            augment=self.aug.augment(), freeze_bn_stats=self.keep_bn.isChecked(),
+            input_size=self.input_size.value(), train_mode=TrainMode.FROZEN, epochs=self.epochs.value(),
+            batch_size=self.batch.value(), lr=self.lr.value(), device=self.device_choice(),
+            output_dir=self.output_dir.text().strip(), augment=self.aug.augment(),
+            freeze_bn_stats=self.keep_bn.isChecked(),
         )
         for key, value in self.overrides.items():
             setattr(cfg, key, value)
         self.save()
         return cfg.validate()
 
-    def fine_tune_mode(self) -> str:
-        return self.fine_tune_setup()[0]
+    def device_choice(self) -> str:
+        return self.device.currentData() or "auto"
 
-    def fine_tune_setup(self) -> tuple[str, int]:
-        """(mode, stages) of the second step: the user's choice, or on Automatic what the data calls for —
-        the last result's advice, else the depth for this many photos per class."""
-        if not self.follows_data():
-            return self.depth.currentData(), self.stages.value()
-        if self.advised is not None:
-            return self.advised
-        from flowerstudio.core.training.plan import fine_tune_depth
+    def manual_plan(self) -> Optional[StagePlan]:
+        """The next step the user chose under Advanced, or None: the core's advice decides."""
+        if self.follows_advice():
+            return None
+        mode = TrainMode(self.depth.currentData())
+        lr = self.lr.value() if mode == TrainMode.FROZEN else self.ft_lr.value()
+        return StagePlan(mode, self.stages.value(), self.ft_epochs.value(), lr)
 
-        mode, stages = fine_tune_depth(self.photos_per_class() or 0)
-        return str(mode), stages
-
-    def follows_data(self) -> bool:
+    def follows_advice(self) -> bool:
         return self.depth.currentData() == AUTO
 
-    def photos_per_class(self) -> float:
-        scan = self.state.scan
-        return len(scan.train) / len(scan.classes) if scan is not None and scan.classes else 0.0
+    def show_next(self, plan: Optional[StagePlan], advice) -> None:
+        """The hint under "Next step": what the second button will run, in words."""
+        if plan is not None:
+            self.hint.setText(f"The next step will {plan.words()}" + ("." if self.follows_advice()
+                                                                       else ", as chosen here."))
+        elif advice is not None:
+            self.hint.setText("After this result, training more is unlikely to help: see the advice.")
+        else:
+            per_class = round(self.state.scan.photos_per_class()) if self.state.has_dataset() else 0
+            why = f"With about {per_class} training photos per class, after" if per_class else "After"
+            self.hint.setText(f"{why} the first step Flower Studio suggests the next one from the result, with "
+                              "how long it would take.")
 
     def save(self) -> None:
         for key, value in [("head_epochs", self.epochs.value()), ("batch_size", self.batch.value()),
@@ -254,24 +259,13 @@ class TrainOptions(QWidget):
         self.changed.emit()
 
     def update_depth(self) -> None:
-        mode, stages = self.fine_tune_setup()
         name = self.backbone.currentData() or _DEFAULTS.backbone
         if name in self.num_stages:
             self.stages.setMaximum(self.num_stages[name])
-        self.stages.setEnabled(self.depth.currentData() == "last_stages")
-        per_class = round(self.photos_per_class())
-        words = {"frozen": "train the head more (no fine-tuning)", "all": "fine-tune all layers",
-                 "last_stages": f"fine-tune the last {stages} stages"}[mode]
-        if self.follows_data() and self.advised is not None:
-            self.hint.setText(f"As the last result advises, the next step will {words}.")
-        elif self.follows_data():
-            why = (f"You have about {per_class} training photos per class: " if per_class else "")
-            self.hint.setText(f"{why}the second step will {words}.")
-        else:
-            self.hint.setText(f"The second step will {words}.")
+        self.stages.setEnabled(self.depth.currentData() == TrainMode.LAST_STAGES)
         self.params.setText("Trainable parameters: counting…")
         self._count_timer.start()
-        self.changed.emit()
+        self.changed.emit()  # the Train page shows what the next step will run (show_next)
 
     def _count(self) -> None:
         if self._count_task is not None and self._count_task.running:
@@ -280,7 +274,8 @@ class TrainOptions(QWidget):
         scan = self.state.scan
         n = len(scan.classes) if scan is not None and scan.classes else 10
         name = self.backbone.currentData() or _DEFAULTS.backbone
-        mode, stages = self.fine_tune_setup()
+        plan = self.manual_plan()
+        mode, stages = (plan.mode, plan.stages) if plan is not None else (TrainMode.ALL, self.stages.value())
         self._count_task = run_job(engine.count_params, name, n, mode, stages,
                                    title="Counting parameters", owner=self, on_result=self._on_counted,
                                    on_error=lambda _m, _d: self.params.setText("Trainable parameters: unknown"))

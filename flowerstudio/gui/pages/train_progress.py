@@ -9,12 +9,13 @@ from PySide6.QtWidgets import QGridLayout, QLabel, QPlainTextEdit, QProgressBar,
 
 from flowerstudio.core.foundation.events import BadImage, CheckpointSaved, EpochEnd, Log, PhaseStarted, Progress
 from flowerstudio.core.foundation.vocab import Phase
-from flowerstudio.gui.style import fmt_eta
+from flowerstudio.gui.style import fmt_duration, fmt_eta
 from flowerstudio.gui.widgets.curves import STAGE_NAMES, TrainingCurves
 
-PHASE_TITLES = {Phase.DOWNLOAD: "Downloading pretrained weights", Phase.EXTRACT: "Extracting features",
-                Phase.SCAN: "Checking photos", Phase.TRAIN: "Training", Phase.VALIDATE: "Validating",
+PHASE_TITLES = {Phase.DOWNLOAD: "Downloading the pretrained network", Phase.EXTRACT: "Reading the photos once",
+                Phase.SCAN: "Checking photos", Phase.TRAIN: "Training", Phase.VALIDATE: "Checking on validation photos",
                 Phase.PREDICT: "Predicting", Phase.LR_FIND: "Trying learning rates"}
+STOPPING = "Stopping… the best model so far is kept."
 BATCH_PHASES = (Phase.TRAIN, Phase.VALIDATE)  # the main bar; everything else uses the second one
 
 
@@ -23,8 +24,11 @@ class TrainProgress(QWidget):
 
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
-        self.epoch_label = QLabel("Epoch: –")
-        self.best_label = QLabel("Best validation accuracy: –")
+        self.epoch_label = QLabel("Round: –")
+        self.epoch_label.setToolTip("A round (an epoch) is one pass through all the training photos.")
+        self.best_label = QLabel("Best so far: –")
+        self.best_label.setToolTip("The share of validation photos (photos kept aside, never trained on) the best "
+                                   "model gets right.")
         self.phase_label = QLabel("")
         self.batch_bar = QProgressBar()
         self.batch_bar.setFormat("%v / %m batches")
@@ -37,6 +41,7 @@ class TrainProgress(QWidget):
         self.log.setFont(QFont("monospace", 9))
         self._epochs_total = 0
         self._epoch_offset = 0
+        self._stopping = False  # Stop was pressed: that stays on screen until the stage has ended
 
         grid = QGridLayout()
         grid.addWidget(self.epoch_label, 0, 0)
@@ -56,14 +61,17 @@ class TrainProgress(QWidget):
     def reset(self) -> None:
         self.curves.clear()
         self.log.clear()
-        self.best_label.setText("Best validation accuracy: –")
+        self.best_label.setText("Best so far: –")
 
     def begin(self, title: str, epochs: int) -> None:
-        """A stage starts; its epochs count from 1 even when it continues a run."""
+        """A stage starts; its rounds count from 1 even when it continues a run."""
         self._epochs_total = epochs
         self._epoch_offset = len(self.curves.history)
+        self._stopping = False
         self.batch_bar.setValue(0)
-        self.append(f"== {title}")
+        self.epoch_label.setText(f"Round – / {epochs}")
+        self.phase_label.setText(f"{title}: {epochs} rounds. Starting…")
+        self.append(f"== {title}: {epochs} rounds")
 
     def show_history(self, history: list, log_text: str) -> None:
         """A finished run, reopened: its curves and its log."""
@@ -90,13 +98,15 @@ class TrainProgress(QWidget):
         return None
 
     def end(self, word: str) -> None:
+        self._stopping = False
         self.aux_bar.setVisible(False)
         self.phase_label.setText(f"Training {word}.")
         self.batch_bar.setFormat(f"Training {word}")
         self.batch_bar.setValue(self.batch_bar.maximum())
 
     def stopping(self) -> None:
-        self.phase_label.setText("Stopping after this batch…")
+        self._stopping = True
+        self.phase_label.setText(STOPPING)
 
     def append(self, text: str) -> None:
         bar = self.log.verticalScrollBar()
@@ -110,7 +120,7 @@ class TrainProgress(QWidget):
         best = [m for m in self.curves.history if m.is_best]
         if best:
             m = best[-1]
-            self.best_label.setText(f"Best validation accuracy: <b>{100 * m.val_acc:.1f}%</b> (epoch {m.epoch})")
+            self.best_label.setText(f"Best so far: <b>{m.score.words()}</b> validation photos right (round {m.epoch})")
 
     def _on_phase(self, ev: PhaseStarted) -> Optional[str]:
         batch = ev.phase in BATCH_PHASES
@@ -125,15 +135,16 @@ class TrainProgress(QWidget):
         else:
             unit = "MB" if ev.phase == Phase.DOWNLOAD else "photos"
             bar.setFormat(f"{title}: %v / %m {unit}" if ev.total else f"{title}…")
-        self.phase_label.setText(title + "…")
+        if not self._stopping:
+            self.phase_label.setText(title + "…")
         if not ev.epoch:
             return None
         stage = STAGE_NAMES.get(ev.stage, str(ev.stage))
         n = ev.epoch - self._epoch_offset
-        self.epoch_label.setText(f"Epoch {n} / {self._epochs_total}" + (f" · {stage}" if stage else ""))
+        self.epoch_label.setText(f"Round {n} / {self._epochs_total}" + (f" · {stage}" if stage else ""))
         best = [m for m in self.curves.history if m.is_best]
-        return f"Training: epoch {n}/{self._epochs_total}" + (
-            f" · best {100 * best[-1].val_acc:.1f}%" if best else "")
+        return f"Training: round {n}/{self._epochs_total}" + (
+            f" · best {100 * best[-1].val_acc:.1f} %" if best else "")
 
     def _on_progress(self, ev: Progress) -> None:
         bar = self.batch_bar if ev.phase in BATCH_PHASES else self.aux_bar
@@ -143,9 +154,11 @@ class TrainProgress(QWidget):
         else:
             bar.setRange(0, max(ev.total, 0))
             bar.setValue(ev.done)
+        if self._stopping:
+            return  # "Stopping…" stays until the stage has ended
         bits = [PHASE_TITLES.get(ev.phase, str(ev.phase))]
-        if ev.loss is not None:
-            bits.append(f"loss {ev.loss:.3f}")
-        if ev.eta is not None:
+        if ev.stage_eta is not None:
+            bits.append(f"{fmt_duration(ev.stage_eta)} left in this step")
+        elif ev.eta is not None:
             bits.append(fmt_eta(ev.eta))
         self.phase_label.setText(" · ".join(bits))

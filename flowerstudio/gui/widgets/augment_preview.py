@@ -129,7 +129,5 @@ class AugmentPreview(QWidget):
             tile.setPixmap(QPixmap.fromImage(img).scaled(tile.width(), tile.height(), Qt.AspectRatioMode.KeepAspectRatio,
                                                          Qt.TransformationMode.SmoothTransformation))
 
-    def views_shown(self) -> int:
-        return sum(1 for t in self.tiles if t.pixmap() is not None and not t.pixmap().isNull())
 
 

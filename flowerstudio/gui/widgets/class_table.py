@@ -23,7 +23,7 @@ class ClassTableModel(QAbstractTableModel):
         super().__init__(parent)
         self.rows: list[dict] = []
 
-    def set_rows(self, rows: Sequence[dict]) -> None:
+    def set_rows(self, rows: Sequence) -> None:
         self.beginResetModel()
         self.rows = list(rows)
         self.endResetModel()
@@ -39,27 +39,27 @@ class ClassTableModel(QAbstractTableModel):
             return None
         row, col = self.rows[index.row()], index.column()
         # numpy numbers would reach Qt as opaque objects that never sort: plain floats.
-        acc = float(row["accuracy"]) if row["accuracy"] is not None else math.nan
+        acc = float(row.accuracy) if row.accuracy is not None else math.nan
         known = not math.isnan(acc)
         if role == Qt.ItemDataRole.DisplayRole:
-            return (row["name"], row["images"], row["correct"], f"{100 * acc:.1f}%" if known else "—",
-                    row["most_confused_with"] or "—")[col]
+            return (row.name, row.photos, row.correct, f"{100 * acc:.1f}%" if known else "—",
+                    row.most_confused_with or "—")[col]
         if role == SortRole:
             # Classes without photos sort below every measured one.
-            return (row["name"].lower(), int(row["images"]), int(row["correct"]), acc if known else -1.0,
-                    (row["most_confused_with"] or "").lower())[col]
+            return (row.name.lower(), int(row.photos), int(row.correct), acc if known else -1.0,
+                    (row.most_confused_with or "").lower())[col]
         if role == Qt.ItemDataRole.BackgroundRole and col == 3 and known:
             return blend(RIGHT if acc >= 0.9 else FAIR if acc >= 0.7 else WRONG, 0.3)
         if role == Qt.ItemDataRole.TextAlignmentRole and col in (1, 2, 3):
             return Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
         if role == Qt.ItemDataRole.ToolTipRole:
-            if not row["images"]:
+            if not row.photos:
                 return f"No {row['name']} photos were checked."
             text = f"{row['name']} (folder '{row['class']}'): {row['correct']} of {row['images']} photos right"
-            if row["most_confused_with"]:
+            if row.most_confused_with:
                 text += f"; when wrong, most often taken for {row['most_confused_with']}"
             return text
-        if role == Qt.ItemDataRole.ForegroundRole and not row["images"]:
+        if role == Qt.ItemDataRole.ForegroundRole and not row.photos:
             return QColor("#888")
         return None
 
@@ -104,7 +104,7 @@ class ClassTable(QWidget):
         lay.addWidget(self.search)
         lay.addWidget(self.view, 1)
 
-    def set_rows(self, rows: Sequence[dict]) -> None:
+    def set_rows(self, rows: Sequence) -> None:
         self.table_model.set_rows(rows)
         # Worst classes first: that is where to look.
         self.view.sortByColumn(3, Qt.SortOrder.AscendingOrder)

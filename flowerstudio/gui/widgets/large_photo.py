@@ -64,6 +64,3 @@ class LargePhoto(QLabel):
         self.setPixmap(pix.scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio,
                                   Qt.TransformationMode.SmoothTransformation))
 
-    @property
-    def has_photo(self) -> bool:
-        return self._photo is not None
