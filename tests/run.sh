@@ -14,6 +14,7 @@ fi
 echo "== import contracts (pyproject.toml [tool.importlinter])"
 .venv/bin/lint-imports --no-cache | grep -E "KEPT|BROKEN|Contracts:" || { .venv/bin/lint-imports --no-cache; exit 1; }
 echo "== dead code (vulture; framework overrides in tests/vulture_whitelist.py)"
-.venv/bin/vulture
+.venv/bin/vulture  # the product alone (pyproject.toml): what only tests call is dead code there
+.venv/bin/vulture flowerstudio tests benchmarks --min-confidence 60  # and the tests and benchmarks themselves
 export QT_QPA_PLATFORM=offscreen
 exec .venv/bin/python -m pytest -q "$@"

@@ -64,11 +64,6 @@ def test_not_a_dataset_shows_message_not_crash(qtbot, window, tmp_path):
     assert not window.train_page.train_btn.isEnabled()
 
 
-def page_problems_title(window) -> str:
-    page = window.dataset_page
-    return page.tabs.tabText(page.tabs.indexOf(page.problems))
-
-
 def test_a_bad_folder_never_replaces_the_dataset_that_works(qtbot, window, tmp_path):
     """Opening a folder that cannot be used leaves the good dataset open (Train, Add reviewed and Retrain keep
     working) and says which folder was refused and why; it is neither reopened nor listed as recent."""

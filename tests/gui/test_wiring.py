@@ -23,6 +23,7 @@ def test_check_page_evaluates_the_freshly_trained_model(qtbot, window, tiny_data
         b.text + b.details for b in messages.shown)
     result = blocker.args[0]
     assert page.run_dir == result.run_dir  # from the RunStarted event
+    qtbot.waitUntil(lambda: page.advice is not None, timeout=60000)  # the next step the core plans
     assert page.options.lr_find_btn.isEnabled() and page.options.ft_lr_find_btn.isEnabled()
 
     check = window.pages[Page.CHECK]

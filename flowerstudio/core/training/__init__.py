@@ -3,7 +3,7 @@
     trainer      train() and resume(): setup -> sources -> step -> fit -> calibrate
     setup        everything a stage decides before its first step (photos and split, run folder, model)
     sources      where batches come from: cached features or decoded photos
-    step         one training step, the same for every stage and the learning-rate finder
+    step         one training step, the same for every stage and the learning-rate finder (lean: cheaper on CPU)
     fit          the epoch loop          calibrate    the best model's temperature, when the stage ends
     plan         the advice and the next stage's plan     next_stage  the plan for a run folder
     retrain      the review loop's retrain, and whether its model replaces the one in use

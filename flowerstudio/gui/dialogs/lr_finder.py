@@ -171,3 +171,19 @@ class LrFinderDialog(QDialog):
         self.progress.setVisible(False)
         self.status.setText("The test could not run.")
         messages.show_error(self, "Learning-rate finder failed", message, details)
+
+
+def open_finder(parent: QWidget, config, field, num_steps: int, on_closed) -> LrFinderDialog:
+    """Open the finder window-modally (no nested event loop); "Use" puts the suggestion into ``field``;
+    ``on_closed(dialog)`` when it closes either way."""
+    dlg = LrFinderDialog(config, parent, num_steps=num_steps)
+    dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+    def closed(code: int) -> None:
+        if code == QDialog.DialogCode.Accepted and dlg.suggested_lr:
+            field.setValue(dlg.suggested_lr)
+        on_closed(dlg)
+
+    dlg.finished.connect(closed)
+    dlg.open()
+    return dlg

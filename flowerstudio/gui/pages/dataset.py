@@ -5,29 +5,27 @@ import os
 from typing import Optional
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
-                               QLineEdit, QProgressBar, QPushButton, QSplitter, QTableWidget,
-                               QTableWidgetItem, QTabWidget,
+from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
+                               QProgressBar, QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QTabWidget,
                                QVBoxLayout, QWidget)
 
-from flowerstudio.gui import settings
+from flowerstudio.core.foundation.fsnames import display_path
+from flowerstudio.core.foundation.vocab import Layout, Part
+from flowerstudio.core.photos.imageio import reasons_by_count
+from flowerstudio.core.photos.scan import UnlabelledFolderError, WrappedDatasetError
+from flowerstudio.gui import engine, settings
+from flowerstudio.gui.jobs import Job, run_job
+from flowerstudio.gui.state import AppState
+from flowerstudio.gui.style import error_html, esc, warning_html
 from flowerstudio.gui.widgets.augment_preview import AugmentPreview
 from flowerstudio.gui.widgets.class_chart import ClassChart
 from flowerstudio.gui.widgets.gallery_model import GalleryItem, GalleryModel
+from flowerstudio.gui.widgets.gallery_view import GalleryView
 from flowerstudio.gui.widgets.number_item import NumberItem
 from flowerstudio.gui.widgets.problems_tree import ProblemsTree
-from flowerstudio.gui.widgets.gallery_view import GalleryView
-from flowerstudio.gui.state import AppState
 from flowerstudio.gui.widgets.thumbnails import ThumbnailCache
-from flowerstudio.gui import engine
-from flowerstudio.gui.jobs import Job, run_job
-from flowerstudio.core.foundation.fsnames import display_path
-from flowerstudio.core.photos.imageio import reasons_by_count
-from flowerstudio.core.foundation.vocab import Layout
-from flowerstudio.core.photos.scan import UnlabelledFolderError, WrappedDatasetError
-from flowerstudio.gui.style import error_html, esc, warning_html
 
-SPLIT_TITLES = {"train": "train", "val": "validation", "test": "test"}
+PART_TITLES = {Part.TRAIN: "train", Part.VAL: "validation", Part.TEST: "test"}
 
 
 class DatasetPage(QWidget):
@@ -276,12 +274,8 @@ class DatasetPage(QWidget):
         label = self.selected_class()
         if self.scan is None or label < 0:
             return
-        items = []
-        for split in ("train", "val", "test"):
-            for s in getattr(self.scan, split):
-                if s.label == label:
-                    items.append(GalleryItem(s.path, display_path(os.path.basename(s.path)), SPLIT_TITLES[split],
-                                             label=label))
+        items = [GalleryItem(s.path, display_path(os.path.basename(s.path)), title, label=label)
+                 for part, title in PART_TITLES.items() for s in self.scan.samples(part) if s.label == label]
         self.gallery_model.set_items(items)
         name = self.scan.display_names[label]
         self.gallery_label.setText(f"<b>{esc(name)}</b> — {len(items)} photos (double-click one to preview its augmentation)")

@@ -10,16 +10,16 @@ import time
 from typing import Optional
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QDialog, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSplitter, QVBoxLayout,
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QScrollArea, QSplitter, QVBoxLayout,
                                QWidget)
 
 from flowerstudio.core.foundation.events import CheckpointSaved, RunStarted
 from flowerstudio.core.foundation.vocab import TrainMode
 from flowerstudio.gui import engine
-from flowerstudio.gui.dialogs.lr_finder import LrFinderDialog
+from flowerstudio.gui.dialogs.lr_finder import LrFinderDialog, open_finder
 from flowerstudio.gui.dialogs.server_export import ServerExportDialog
 from flowerstudio.gui.jobs import Job, run_job
-from flowerstudio.gui.pages.train_options import TrainOptions
+from flowerstudio.gui.pages.train_options import TrainOptions, next_button_text
 from flowerstudio.gui.pages.train_progress import TrainProgress
 from flowerstudio.gui.state import AppState
 from flowerstudio.gui.style import error_html, esc, fmt_duration
@@ -195,20 +195,13 @@ class TrainPage(QWidget):
         if not self.state.has_dataset() or self.is_busy() or (fine_tune and (plan is None or not self.run_dir)):
             return None
         config = engine.next_config(self.run_dir, plan) if fine_tune else self.options.config(self.state.scan.root)
-        field = self.options.ft_lr if fine_tune else self.options.lr
-        dlg = LrFinderDialog(config, self, num_steps=self.lr_finder_steps)
-        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dlg.finished.connect(lambda code, d=dlg, f=field: self._on_lr_found(code, d, f))
-        self.lr_dialog = dlg
+        self.lr_dialog = open_finder(self, config, self.options.ft_lr if fine_tune else self.options.lr,
+                                     self.lr_finder_steps, self._on_lr_closed)
         self._update_buttons()
-        dlg.open()  # window-modal, without a nested event loop
-        return dlg
+        return self.lr_dialog
 
-    def _on_lr_found(self, code: int, dlg: LrFinderDialog, field) -> None:
-        lr = dlg.suggested_lr
-        if code == QDialog.DialogCode.Accepted and lr:
-            field.setValue(lr)
-            self.options.save()
+    def _on_lr_closed(self, dlg: LrFinderDialog) -> None:
+        self.options.save()
         if self.lr_dialog is dlg:
             self.lr_dialog = None
         self._update_buttons()
@@ -237,7 +230,7 @@ class TrainPage(QWidget):
         self.options.lr_find_btn.setEnabled(idle)
         self.options.ft_lr_find_btn.setEnabled(idle and bool(self.run_dir) and plan is not None)
         self.server_btn.setEnabled(not busy)
-        self.finetune_btn.setText(_next_words(plan, self.advice))
+        self.finetune_btn.setText(next_button_text(plan, self.advice))
         self.options.show_next(plan, self.advice)
         if not has_data and not busy:
             self.run_label.setText(NO_DATA)
@@ -305,15 +298,3 @@ class TrainPage(QWidget):
         self.state.set_status("")
         self._update_buttons()
 
-
-def _next_words(plan, advice) -> str:
-    """The second button says what it will run, with its cost when known."""
-    if plan is None:
-        return "Train more" if advice is None else "Nothing more to train"
-    from flowerstudio.core.training.plan import duration
-
-    words = {TrainMode.FROZEN: "Train the new layer more", TrainMode.ALL: "Fine-tune the whole network",
-             TrainMode.LAST_STAGES: f"Fine-tune the last {plan.stages} parts"}[plan.mode]
-    cost = duration(plan.seconds) if plan.seconds is not None else ("seconds" if plan.mode == TrainMode.FROZEN
-                                                                   else "slower")
-    return f"{words} ({cost})"

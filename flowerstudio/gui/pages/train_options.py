@@ -284,3 +284,16 @@ class TrainOptions(QWidget):
         trainable, total = result
         self.params.setText(f"Trainable parameters: <b>{trainable:,}</b> of {total:,} "
                             f"({100.0 * trainable / max(total, 1):.1f}%)")
+
+
+def next_button_text(plan: Optional[StagePlan], advice) -> str:
+    """The Train page's second button says what it will run, with its cost when known."""
+    if plan is None:
+        return "Train more" if advice is None else "Nothing more to train"
+    from flowerstudio.core.training.plan import duration
+
+    words = {TrainMode.FROZEN: "Train the new layer more", TrainMode.ALL: "Fine-tune the whole network",
+             TrainMode.LAST_STAGES: f"Fine-tune the last {plan.stages} parts"}[plan.mode]
+    cost = duration(plan.seconds) if plan.seconds is not None else ("seconds" if plan.mode == TrainMode.FROZEN
+                                                                   else "slower")
+    return f"{words} ({cost})"

@@ -3,16 +3,22 @@
 Views ask for a thumbnail when they paint a row; only visible rows paint, so
 thousands of photos cost only what is on screen. Newest requests are served
 first, so after a fast scroll the photos now in view load before the ones
-scrolled past.
+scrolled past. A decoded picture reaches the GUI thread the one way every
+background result does (jobs.call_on_gui_thread), not by a signal carrying a
+Python object from a pool thread, which can deadlock against the GUI thread.
 """
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import OrderedDict, deque
 from typing import Optional
 
+import shiboken6
 from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal
 from PySide6.QtGui import QColor, QImage, QImageReader, QPainter, QPixmap
+
+from flowerstudio.gui.jobs import call_on_gui_thread
 
 MAX_QUEUE = 400  # requests beyond this were scrolled past long ago
 
@@ -44,22 +50,26 @@ def pil_to_qimage(img) -> QImage:
     return qimg.copy()  # detach from ``data``, which Python frees
 
 
-class _Emitter(QObject):
-    # Paths travel as Python objects: a file name that is not UTF-8 (surrogate-escaped) has no QString.
-    loaded = Signal(object, QImage)
-
-
 class _Job(QRunnable):
     def __init__(self, cache: "ThumbnailCache") -> None:
         super().__init__()
         self._cache = cache
 
     def run(self) -> None:
+        cache = weakref.ref(self._cache)  # the window may close (and the cache go) while a photo decodes
         while True:
             path = self._cache._next_request()
             if path is None:
                 return
-            self._cache._emitter.loaded.emit(path, load_qimage(path, self._cache.size))
+            image = load_qimage(path, self._cache.size)
+            call_on_gui_thread(lambda p=path, i=image: _deliver(cache, p, i))
+
+
+def _deliver(cache: "weakref.ref[ThumbnailCache]", path: str, image: QImage) -> None:
+    """On the GUI thread: hand a decoded thumbnail to its cache, if the cache is still there."""
+    target = cache()
+    if target is not None and shiboken6.isValid(target):
+        target._on_loaded(path, image)
 
 
 class ThumbnailCache(QObject):
@@ -85,9 +95,6 @@ class ThumbnailCache(QObject):
         self._threads = threads
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(threads)
-        # A child, so it dies with the cache on the GUI thread (never as loose cyclic garbage).
-        self._emitter = _Emitter(self)
-        self._emitter.loaded.connect(self._on_loaded, Qt.ConnectionType.QueuedConnection)
         self.placeholder = _placeholder(size, QColor("#e4e4e4"))
         self.broken = _placeholder(size, QColor("#f3d6d6"))
 

@@ -82,7 +82,7 @@ def test_a_failing_rank_ends_the_job_with_its_message(data, tmp_path):
     start = time.monotonic()
     out = _torchrun(["train", str(data), *ARGS, "--no-feature-cache", "--output", str(tmp_path / "runs")],
                     {"FLOWERSTUDIO_CACHE_DIR": str(tmp_path / "cache"), "FLOWERSTUDIO_DIST_TIMEOUT": "300"},
-                    timeout=420, entry=(str(Path(__file__).parent / "ddp_failing_entry.py"),))
+                    timeout=420, entry=(str(Path(__file__).resolve().parents[2] / "ddp_failing_entry.py"),))
     assert out.returncode != 0
     assert "simulated failure on rank 1" in out.stdout + out.stderr
     assert time.monotonic() - start < 150  # well under the 300 s wait, and reachable before the 420 s timeout
