@@ -69,6 +69,8 @@ def messages(qapp, monkeypatch, tmp_path):
         monkeypatch.setattr(real, name, getattr(fake, name))
     # Runs must not land in the user's data folder, even via "latest run".
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    # Each test's own undo logs: "Undo last sort" offers only what this test sorted.
+    monkeypatch.setenv("FLOWERSTUDIO_SORT_LOGS", str(tmp_path / "sort-logs"))
     return fake
 
 

@@ -34,45 +34,52 @@ def _batches(n: int = 3):
              torch.randint(0, 3, (8,), generator=g)) for _ in range(n)]
 
 
-def _losses(model: nn.Module, mixed_precision: bool, patched: bool) -> list[float]:
-    model = copy.deepcopy(model)
-    # SGD: an update in proportion to the gradient. (Adam's first update is lr x the sign of each gradient, so
-    # rounding that flips the sign of a near-zero gradient moves that weight by a full lr either way.)
-    opt = torch.optim.SGD(model.parameters(), lr=1e-2, momentum=0.9)
-    step = Step(model, opt, CPU, mixed_precision=mixed_precision)
-    torch.manual_seed(2)  # the same dropout masks on both sides
-    with lean(model, SIZE) if patched else _nothing():
-        return [step(x, y).loss for x, y in _batches()]
+def _flat(model: nn.Module) -> torch.Tensor:
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
 
 
-class _nothing:
-    def __enter__(self):
-        return 0
-
-    def __exit__(self, *exc):
-        return False
+def _lockstep(model: nn.Module, mixed_precision: bool) -> list[tuple[float, float, float]]:
+    """Batch by batch, from the same weights: the plain step's loss, the lean step's (lean.py, inside its
+    block) and the cosine between the two steps' updates."""
+    plain, fast = copy.deepcopy(model), copy.deepcopy(model)
+    # SGD: an update in proportion to the gradient (Adam's first is lr x the sign of each gradient's entry)
+    plain_step = Step(plain, torch.optim.SGD(plain.parameters(), lr=1e-2), CPU)
+    fast_step = Step(fast, torch.optim.SGD(fast.parameters(), lr=1e-2), CPU, mixed_precision=mixed_precision)
+    out = []
+    with lean(fast, SIZE):
+        for k, (x, y) in enumerate(_batches()):
+            fast.load_state_dict(plain.state_dict())
+            before = _flat(plain)
+            torch.manual_seed(k)  # the same dropout masks on both sides
+            a = plain_step(x, y).loss
+            torch.manual_seed(k)
+            b = fast_step(x, y).loss
+            out.append((a, b, nn.functional.cosine_similarity(_flat(plain) - before, _flat(fast) - before, 0).item()))
+    return out
 
 
 @pytest.mark.parametrize("name, pretrained", [("efficientnet_lite0", True), ("resnet18", False)])
 def test_the_lean_step_gives_the_plain_steps_losses(name, pretrained, monkeypatch):
     model = _classifier(name, pretrained)
-    plain = _losses(model, mixed_precision=False, patched=False)
-    folded = _losses(model, mixed_precision=False, patched=True)  # BatchNorm folded: the same sums, reordered
-    assert folded == pytest.approx(plain, rel=1e-3)
+    for plain, folded, cosine in _lockstep(model, mixed_precision=False):  # float32: the same sums, reordered
+        assert folded == pytest.approx(plain, rel=1e-4) and cosine > 0.999
     monkeypatch.setattr(step_module, "cpu_has_bf16", lambda: True)  # emulated where the CPU lacks it: slow, same
-    bf16 = _losses(model, mixed_precision=True, patched=True)
-    assert bf16 == pytest.approx(plain, rel=3e-2)
+    for plain, bf16, cosine in _lockstep(model, mixed_precision=True):
+        # bfloat16 keeps 8 bits of each number: the gradients are those of float32 within about 20 %
+        # (cosine 0.97-0.98 on real photos, benchmarks/README.md), far less than a batch's own noise
+        assert bf16 == pytest.approx(plain, rel=2e-2) and cosine > 0.9
 
 
 def test_a_cpu_without_bfloat16_runs_float32_and_says_so_once(monkeypatch, caplog):
     monkeypatch.setattr(step_module, "cpu_has_bf16", lambda: False)
     model = _classifier("resnet18", pretrained=False)
     with caplog.at_level(logging.WARNING, logger="flowerstudio"):
-        fallback = _losses(model, mixed_precision=True, patched=True)
+        steps = _lockstep(model, mixed_precision=True)
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == [
         "This CPU has no bfloat16 instructions (AVX512-BF16 or AMX): the training steps run in float32, slower "
         "than on a CPU with them"]
-    assert fallback == pytest.approx(_losses(model, mixed_precision=False, patched=True), rel=1e-6)
+    for plain, fallback, cosine in steps:
+        assert fallback == pytest.approx(plain, rel=1e-4) and cosine > 0.999
 
 
 class _NotAfterTheConv(nn.Module):
@@ -83,6 +90,7 @@ class _NotAfterTheConv(nn.Module):
         self.conv = nn.Conv2d(3, 3, 3, padding=1, bias=False)
         self.bn = nn.BatchNorm2d(3)
         self.bn.running_mean.fill_(0.5)
+        self.bn.weight.data.fill_(2.0)
 
     def forward(self, x):
         return (self.conv(x) + self.bn(x)).mean((2, 3))
