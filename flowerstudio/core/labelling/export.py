@@ -8,6 +8,7 @@ The check runs the exported file on real photos and compares with PyTorch.
 """
 from __future__ import annotations
 
+import errno
 import importlib.util
 import json
 import os
@@ -21,7 +22,7 @@ import torch
 from torch import nn
 
 import flowerstudio
-from flowerstudio.core.foundation.errors import UserError
+from flowerstudio.core.foundation.errors import UserError, disk_errors
 from flowerstudio.core.foundation.atomic import atomic_path, atomic_write_bytes
 from flowerstudio.core.foundation.events import CancelToken
 from flowerstudio.core.foundation.fsnames import json_bytes, json_text
@@ -136,7 +137,7 @@ def export_model(
     meta = sidecar(info, fmt, str(Path(model_path).resolve()), opset if fmt == "onnx" else None)
     cancel.raise_if_cancelled()
     try:
-        with atomic_path(out, overwrite=overwrite) as tmp:  # renamed onto ``out`` only when all went well
+        with atomic_path(out, overwrite=overwrite) as tmp, disk_errors(out):  # renamed onto ``out`` when all went well
             if fmt == "onnx":  # the graph is for this input size: TF-style padding as constants, ~1.35x faster
                 _export_onnx(with_static_padding(net, tuple(example.shape[1:])), example, tmp, opset, meta)
             else:
@@ -163,6 +164,7 @@ def _export_onnx(net: nn.Module, example: torch.Tensor, out: Path, opset: int, m
             torch.onnx.export(net, (example,), str(out), dynamo=False, opset_version=opset, do_constant_folding=True,
                               dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}}, **names)
     except Exception as legacy_exc:  # removed in a future torch: fall back to the torch.export-based one
+        _raise_if_disk_fault(legacy_exc, out)  # a full or read-only disk fails the other exporter just the same
         if importlib.util.find_spec("onnxscript") is None:
             raise ExportError(f"ONNX export failed ({legacy_exc}); the newer exporter needs 'onnxscript': "
                               f"{INSTALL_HINT}") from legacy_exc
@@ -182,6 +184,18 @@ def _export_onnx(net: nn.Module, example: torch.Tensor, out: Path, opset: int, m
     entry = proto.metadata_props.add()
     entry.key, entry.value = "flowerstudio", json_text(meta)
     out.write_bytes(proto.SerializeToString())  # ``out`` is export_model's private temporary file
+
+
+def _raise_if_disk_fault(exc: BaseException, out: Path) -> None:
+    """Re-raise the OSError inside ``exc`` (export_model names the file), if there is one."""
+    seen = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno is not None:
+            raise seen from exc
+        seen = seen.__cause__ or seen.__context__
+    for code in (errno.ENOSPC, errno.EROFS, errno.EACCES):  # some exporters keep only the message
+        if f"[Errno {code}]" in str(exc):
+            raise OSError(code, os.strerror(code), str(out)) from exc
 
 
 def _export_torchscript(net: nn.Module, example: torch.Tensor, out: Path, meta: dict) -> None:

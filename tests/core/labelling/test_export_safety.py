@@ -50,3 +50,22 @@ def test_cancel_during_the_check_leaves_no_file(trained_run, tiny_data, tmp_path
     with pytest.raises(Cancelled):
         export_model(model, out_dir / "m.pt", "torchscript", list_images([tiny_data / "test"])[:3], cancel=token)
     assert list(out_dir.iterdir()) == []
+
+
+def test_a_full_disk_is_named_not_blamed_on_the_exporter(trained_run, tmp_path, monkeypatch, capsys):
+    import errno
+
+    import torch
+
+    def export_on_a_full_disk(*args, **kw):  # the exporter wraps the disk's OSError in its own error
+        try:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        except OSError as exc:
+            raise RuntimeError("serialization failed") from exc
+
+    monkeypatch.setattr(torch.onnx, "export", export_on_a_full_disk)
+    out = tmp_path / "m.onnx"
+    assert main(["export", trained_run.best_path, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "the disk is full" in err and "m.onnx" in err and "exporter" not in err
+    assert list(tmp_path.iterdir()) == []  # no half-written file, no temporary left
