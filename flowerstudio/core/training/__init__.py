@@ -5,6 +5,7 @@
     sources      where batches come from: cached features or decoded photos
     step         one training step, the same for every stage and the learning-rate finder (lean: cheaper on CPU)
     fit          the epoch loop          calibrate    the best model's temperature, when the stage ends
+    stop_hooks   a stop inside a step (one process): the cancel token checked at every backbone stage
     plan         the advice and the next stage's plan     next_stage  the plan for a run folder
     retrain      the review loop's retrain, and whether its model replaces the one in use
     lr_finder    the learning-rate range test     speeds  this computer's measured speeds

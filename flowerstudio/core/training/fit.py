@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Optional, Union
 
@@ -25,6 +26,7 @@ from flowerstudio.core.training.report import Reporter
 from flowerstudio.core.training.setup import Setup
 from flowerstudio.core.training.sources import FeatureSource, ImageSource
 from flowerstudio.core.training.step import Step
+from flowerstudio.core.training.stop_hooks import stop_inside_steps
 
 Source = Union[FeatureSource, ImageSource]
 # What best.safetensors and last.safetensors say until the stage's end fits a temperature.
@@ -65,11 +67,12 @@ class StageClock:
 
 
 def fit(setup: Setup, source: Source, step: Step, report: Reporter, cancel: CancelToken) -> FitOutcome:
-    """Train the stage's remaining epochs; a stop ends them at the next batch (status CANCELLED)."""
+    """Train the stage's remaining epochs; a stop ends them at the next batch, or inside the step where that is
+    safe (_stop_inside), with status CANCELLED."""
     clock = StageClock(setup.epochs_left, 0.35 * len(setup.scan.val) / max(len(setup.scan.train), 1)
                        if isinstance(source, ImageSource) else 0.0)
     best_val, trained, train_seconds, status = None, 0, 0.0, Status.COMPLETED
-    with source.threads():
+    with source.threads(), _stop_inside(setup, source, cancel):
         try:
             for _ in range(setup.epochs_left):
                 t0 = time.perf_counter()
@@ -82,6 +85,15 @@ def fit(setup: Setup, source: Source, step: Step, report: Reporter, cancel: Canc
         except Cancelled:
             status = Status.CANCELLED
     return FitOutcome(best_val, trained / train_seconds if train_seconds else 0.0, status)
+
+
+def _stop_inside(setup: Setup, source: Source, cancel: CancelToken):
+    """The cancel token checked inside each step too (stop_hooks.py), where a step is long and one process
+    trains: photos through the backbone. Under torchrun the processes agree between batches only; steps on
+    cached features take microseconds."""
+    if setup.dist.enabled or not isinstance(source, ImageSource):
+        return nullcontext()
+    return stop_inside_steps(setup.model, setup.config.backbone, cancel)
 
 
 def _end_epoch(setup: Setup, source: Source, report: Reporter, epoch: int, train_loss: float, train_acc: float,

@@ -258,3 +258,65 @@ def test_a_validation_photo_deleted_during_extraction_is_skipped_and_listed(tmp_
     bad = [e for e in events if isinstance(e, BadImage)]
     assert len(bad) == 1 and "not found" in bad[0].reason
     assert result.history[0].val_total == 3  # the other validation photos
+
+
+@pytest.mark.parametrize("where", ["forward", "backward"])
+def test_a_stop_inside_a_step_ends_the_stage_before_that_batch_trains(tiny_data, tmp_path, monkeypatch, where):
+    """Stop pressed while a batch is in the network (fine-tuning on a CPU: a second or more a batch) ends the
+    stage at the next backbone stage the step reaches, forward or backward (stop_hooks.py): that batch's
+    backward never finishes, the optimizer never steps on it, and the weights stay those of the batch before."""
+    from flowerstudio.core.training.step import Step
+
+    token = CancelToken()
+    seen = {"started": 0, "finished": 0}
+    real_call = Step.__call__
+
+    def stop_in_the_middle(_module, _inputs, output):
+        if where == "forward":
+            token.cancel()  # the stages after this one must not run
+        elif output.requires_grad:
+            output.register_hook(lambda _grad: token.cancel())  # the backward reaches the middle, then stops
+
+    def call(self, x, y):
+        seen["started"] += 1
+        if seen["started"] == 3:
+            self.net.backbone.get_submodule("blocks.3").register_forward_hook(stop_in_the_middle)
+        try:
+            result = real_call(self, x, y)
+        except Cancelled:
+            seen["unchanged"] = all(torch.equal(p, seen["weights"][n]) for n, p in self.net.named_parameters())
+            raise
+        seen["finished"] += 1
+        seen["weights"] = {n: p.detach().clone() for n, p in self.net.named_parameters()}
+        return result
+
+    monkeypatch.setattr(Step, "__call__", call)
+    with pytest.raises(Cancelled) as stop:
+        train(tiny_config(tiny_data, tmp_path, epochs=2, batch_size=4, train_mode="all", lr=1e-3), cancel=token)
+    assert (seen["started"], seen["finished"]) == (3, 2)  # the third step ended inside the network
+    assert seen["unchanged"]  # no optimizer step for the stopped batch
+    assert stop.value.partial.status == "cancelled" and stop.value.partial.history == []
+
+
+def test_every_stage_of_a_backbone_is_checked_and_only_in_one_process(tiny_data, tmp_path):
+    """The hooks find every stage the catalogue names (a wrong name would silently leave a stage unchecked); under
+    torchrun the check stays between batches, where all processes agree (fit._stop_inside)."""
+    from contextlib import nullcontext
+    from types import SimpleNamespace
+
+    from flowerstudio.core.model.backbones import get_spec
+    from flowerstudio.core.training.fit import _stop_inside
+    from flowerstudio.core.training.sources import ImageSource
+    from flowerstudio.core.training.stop_hooks import stage_modules
+
+    for name in ("efficientnet_lite0", "resnet18"):
+        model = build_classifier(name, 3, pretrained=False)
+        assert len(stage_modules(model, name)) == sum(len(stage) for stage in get_spec(name).stages), name
+    source = ImageSource.__new__(ImageSource)  # photos through the backbone: a step takes long on a CPU
+
+    def setup(torchrun: bool):
+        return SimpleNamespace(dist=SimpleNamespace(enabled=torchrun), model=model,
+                               config=SimpleNamespace(backbone="resnet18"))
+
+    assert isinstance(_stop_inside(setup(torchrun=True), source, CancelToken()), nullcontext)
+    assert not isinstance(_stop_inside(setup(torchrun=False), source, CancelToken()), nullcontext)
