@@ -12,11 +12,14 @@ Speed (--part speed): the sides take turns, best of --repeats, on the same photo
   events; with the config's mixed precision (bfloat16 here) and without (amp off).
 - candidates: the expert's loop with one change each (fused Adam, BatchNorm folded into the convolutions,
   bfloat16 autocast, bfloat16 with the slow depthwise convolutions in float32, both, decoding threads,
-  torch.compile). A compiled side's photos/s leaves out the batches that compile (their seconds are shown).
+  torch.compile). A compiled side runs its first batch, which compiles (its seconds are shown), and
+  COMPILED_STEPS more, its photos/s.
 
-Accuracy (--part accuracy): the app (bfloat16 step), the app with a float32 step and the expert's loop
-(float32, the app's learning rates: head --lr, backbone --lr x 0.1), each from the ImageNet weights and a
-new head, --epochs epochs, best validation accuracy, for seeds --seeds, on clothing-small and TrashNet.
+Accuracy (--part accuracy): the app (bfloat16 step), the app with a float32 step, the expert's loop (float32,
+the app's learning rates: head 10 x --lr, backbone --lr) and the same loop with progressive resizing (fastai:
+the first half of the epochs at --small px, the rest at full size), each from the ImageNet weights and a new
+head, --epochs epochs: best validation accuracy for seeds --seeds on clothing-small and TrashNet, and the
+training photos/s of those runs.
 
 Not measured: CUDA (no GPU here). There the step keeps AMP (bfloat16 or float16 with a GradScaler) and
 pinned memory; BatchNorm folding is CPU-only.
@@ -41,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import SHARED, base_parser, machine, subset  # noqa: E402
 
 from flowerstudio.core.foundation.config import TrainConfig  # noqa: E402
-from flowerstudio.core.foundation.events import EpochEnd, PhaseStarted  # noqa: E402
+from flowerstudio.core.foundation.events import PhaseStarted  # noqa: E402
 from flowerstudio.core.model.classifier import build_classifier, get_spec  # noqa: E402
 from flowerstudio.core.model.preprocessing import Preprocessing  # noqa: E402
 from flowerstudio.core.runtime.loader import decoded  # noqa: E402
@@ -50,6 +53,7 @@ from flowerstudio.core.training.lean import cpu_has_bf16, lean  # noqa: E402
 from flowerstudio.core.training.trainer import train  # noqa: E402
 
 DEPTHS = ("all", "last_stages")
+COMPILED_STEPS = 5
 # name: the expert's loop with these changes (plain_loop's keywords)
 CANDIDATES = {
     "expert + fused Adam": dict(fused=True),
@@ -103,9 +107,12 @@ def plain_loop(data: Path, args, depth: str, tutorial: bool = False, fused: bool
     patched = lean(model, args.input_size, fold=fold) if fold or bf16 == "lean" else contextlib.nullcontext()
     split = {"data": 0.0, "forward": 0.0, "backward+step": 0.0}
     steady, compiling, shapes = [0, 0.0], 0.0, set()
+    batches = _batches(ds, args, threads, ahead)
+    if compiled:  # its first batch compiles, then COMPILED_STEPS steady ones: its photos/s, in minutes, not hours
+        batches = islice(batches, 1 + COMPILED_STEPS)
     with patched:
         start = t = time.perf_counter()
-        for x, y in _batches(ds, args, threads, ahead):
+        for x, y in batches:
             t1 = time.perf_counter()
             if not tutorial:
                 x = x.contiguous(memory_format=torch.channels_last)
@@ -183,58 +190,65 @@ def _speed_table(depth: str, runs: dict) -> None:
             print(f"- {k}: time split " + ", ".join(f"{n} {100 * v:.0f} %" for n, v in split.items()))
 
 
-def expert_accuracy(data: Path, args, depth: str, seed: int) -> float:
-    """Best validation accuracy of the expert's loop after --epochs epochs (float32)."""
+def expert_accuracy(data: Path, args, depth: str, seed: int, small: int = 0) -> tuple[float, float]:
+    """Best validation accuracy of the expert's loop (float32) after --epochs epochs, and its training photos/s.
+    ``small``: progressive resizing (fastai): the first half of the epochs at ``small`` px, the rest at full size."""
     from torchvision import datasets
 
     spec = get_spec(args.backbone)
-    pre = Preprocessing.of(args.input_size, spec.mean, spec.std)
-    sets = {"train": datasets.ImageFolder(str(data / "train"), train_transform(pre, TrainConfig().augment)),
-            "valid": datasets.ImageFolder(str(data / "valid"), eval_transform(pre))}
+    pre = {size: Preprocessing.of(size, spec.mean, spec.std) for size in {args.input_size, small or args.input_size}}
+    sets = {"train": datasets.ImageFolder(str(data / "train")),
+            "valid": datasets.ImageFolder(str(data / "valid"), eval_transform(pre[args.input_size]))}
     model = _model(args, len(sets["train"].classes), depth, seed)
     opt = _optimizer(model, args.lr * 10)
-    loader = torch.utils.data.DataLoader(sets["train"], batch_size=args.batch_size, shuffle=True)
-    best = 0.0
-    for _ in range(args.epochs):
+    best, photos, seconds = 0.0, 0, 0.0
+    for epoch in range(args.epochs):
+        size = small if small and epoch < args.epochs // 2 else args.input_size
+        sets["train"].transform = train_transform(pre[size], TrainConfig().augment)
         model.train()
-        for x, y in loader:
+        t = time.perf_counter()
+        for x, y in torch.utils.data.DataLoader(sets["train"], batch_size=args.batch_size, shuffle=True):
             loss = nn.functional.cross_entropy(model(x.contiguous(memory_format=torch.channels_last)), y)
             opt.zero_grad()
             loss.backward()
             opt.step()
+        photos, seconds = photos + len(sets["train"]), seconds + time.perf_counter() - t
         model.eval()
         correct = 0
         with torch.no_grad():
             for x, y in torch.utils.data.DataLoader(sets["valid"], batch_size=64):
                 correct += int((model(x.contiguous(memory_format=torch.channels_last)).argmax(1) == y).sum())
         best = max(best, correct / len(sets["valid"]))
-    return best
+    return best, photos / seconds
 
 
-def app_accuracy(data: Path, args, depth: str, seed: int, amp: bool) -> float:
-    epochs: list = []
-    train(_config(data, args, depth, epochs=args.epochs, lr=args.lr * 10, amp=amp, seed=seed),
-          lambda e: epochs.append(e.metrics.val_acc) if isinstance(e, EpochEnd) else None)
-    return max(epochs)
+def app_accuracy(data: Path, args, depth: str, seed: int, amp: bool) -> tuple[float, float]:
+    """Best validation accuracy of the app's fine-tuning stage after --epochs epochs, and its training photos/s."""
+    result = train(_config(data, args, depth, epochs=args.epochs, lr=args.lr * 10, amp=amp, seed=seed))
+    return max(m.val_acc for m in result.history), result.photos_per_second
 
 
 def accuracy(args, sets: dict[str, Path]) -> None:
     seeds = [int(s) for s in args.seeds.split(",")]
     print(f"\n## accuracy: best validation accuracy after {args.epochs} epochs from the ImageNet weights and a new "
-          f"head (head lr {args.lr * 10:g}, backbone {args.lr:g}), seeds {seeds}", flush=True)
+          f"head (head lr {args.lr * 10:g}, backbone {args.lr:g}), seeds {seeds}; training photos/s of the "
+          "same runs (sides taking turns; on a shared machine)", flush=True)
     sides = {"app (bf16 step)": lambda d, dp, s: app_accuracy(d, args, dp, s, amp=True),
              "app, float32 step": lambda d, dp, s: app_accuracy(d, args, dp, s, amp=False),
-             "expert (float32)": lambda d, dp, s: expert_accuracy(d, args, dp, s)}
-    print("\n| photos | depth | side | per seed | mean |\n|---|---|---|---|---|")
+             "expert (float32)": lambda d, dp, s: expert_accuracy(d, args, dp, s),
+             f"expert, first {args.epochs // 2} epochs at {args.small} px":
+                 lambda d, dp, s: expert_accuracy(d, args, dp, s, small=args.small)}
+    print("\n| photos | depth | side | accuracy per seed | mean | photos/s (mean) |\n|---|---|---|---|---|---|")
     for set_name, data in sets.items():
         for depth in DEPTHS:
-            accs = {k: [] for k in sides}
+            runs: dict[str, list[tuple[float, float]]] = {k: [] for k in sides}
             for seed in seeds:  # the sides take turns within each seed
                 for k, fn in sides.items():
-                    accs[k].append(fn(data, depth, seed))
-            for k, v in accs.items():
-                print(f"| {set_name} | {depth} | {k} | {' '.join(f'{a:.3f}' for a in v)} | "
-                      f"{statistics.mean(v):.3f} |", flush=True)
+                    runs[k].append(fn(data, depth, seed))
+            for k, v in runs.items():
+                accs = [a for a, _ in v]
+                print(f"| {set_name} | {depth} | {k} | {' '.join(f'{a:.3f}' for a in accs)} | "
+                      f"{statistics.mean(accs):.3f} | {statistics.mean(r for _, r in v):.1f} |", flush=True)
 
 
 def main() -> None:
@@ -246,6 +260,7 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=4, help="epochs of each accuracy run")
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--acc-train-per-class", type=int, default=30)
+    p.add_argument("--small", type=int, default=160, help="progressive resizing: the early epochs' input size")
     args = p.parse_args()
     work = Path(args.work + "-finetune")
     shutil.rmtree(work, ignore_errors=True)
