@@ -71,8 +71,8 @@ def create_app(argv: Sequence[str] = ()) -> QApplication:
 
 
 def freeze_what_started() -> None:
-    """Once, when torch has loaded (the device list is known): collect, then leave what the start-up made
-    out of later full passes (torch's modules, the window), so pyqtgraph's timer passes stay short."""
+    """Once, when torch has loaded (AppState.engine_loaded, at start-up): collect, then leave what the start-up
+    made out of later full passes (torch's modules, the window), so pyqtgraph's timer passes stay short."""
     import gc
 
     gc.collect()
@@ -92,7 +92,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from flowerstudio.gui.main_window import MainWindow
 
     window = MainWindow()
-    window.state.devices_changed.connect(freeze_what_started)
+    window.state.engine_loaded.connect(freeze_what_started)
     window.show()
     paths = [a for a in argv[1:] if not a.startswith("-") and os.path.exists(a)]
     if paths:

@@ -276,3 +276,14 @@ def evaluate(model_path: str, data_dir: str, split: str, device: str = "auto", c
 def save_report(report, out_dir: str) -> tuple[list[str], list[str]]:
     written, failed = report.save(out_dir)
     return [str(p) for p in written], failed
+
+
+# -- start-up -------------------------------------------------------------------------------------
+def gpu_driver_present() -> bool:
+    """Whether this computer has a GPU driver torch could use, asked of the system, not torch (importing torch
+    takes seconds). Without one the device list is the CPU alone, known at once: no NVIDIA driver
+    (/proc/driver/nvidia, nvidia-smi on PATH) and no ROCm one (/dev/kfd, torch.cuda on AMD GPUs)."""
+    import os
+    import shutil
+
+    return any(os.path.exists(p) for p in ("/proc/driver/nvidia", "/dev/kfd")) or bool(shutil.which("nvidia-smi"))

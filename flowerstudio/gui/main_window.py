@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem
 
 from flowerstudio.core.foundation import notify
 from flowerstudio.gui import jobs, messages, settings
+from flowerstudio.gui.dialogs.shortcuts import ShortcutsDialog
 from flowerstudio.gui.drops import local_paths, route_drop
 from flowerstudio.gui.pages.check import CheckPage
 from flowerstudio.gui.pages.dataset import DatasetPage
@@ -102,6 +103,7 @@ class MainWindow(QMainWindow):
                    (file_menu, "Open &model…", self._open_model, "Ctrl+M"),
                    (file_menu, None, None, None),
                    (file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit),
+                   (help_menu, "&Keyboard shortcuts", self.show_shortcuts, "F1"),
                    (help_menu, "&About Flower Studio", self._about, None)]
         self.recent_datasets = QMenu("Recent datasets", self)
         self.recent_models = QMenu("Recent models", self)
@@ -145,6 +147,20 @@ class MainWindow(QMainWindow):
     def _open_model(self) -> None:
         self.go_to(Page.PREDICT)
         self.predict_page.choose_model()
+
+    def show_shortcuts(self) -> ShortcutsDialog:
+        """Every key of the app: the menus' (read from the menus themselves), then each page's."""
+        from flowerstudio.gui.pages import predict_review, review
+
+        menu_keys = [(act.shortcut().toString(QKeySequence.SequenceFormat.NativeText), act.text().replace("&", ""))
+                     for menu in self.menuBar().findChildren(QMenu) for act in menu.actions()
+                     if not act.shortcut().isEmpty()]
+        dlg = ShortcutsDialog([("Anywhere (the menus)", menu_keys),
+                               ("Predict page, with a photo selected", predict_review.KEY_HELP),
+                               ("Review page, with a finding selected", review.KEY_HELP)], self)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dlg.show()
+        return dlg
 
     def _about(self) -> None:
         import flowerstudio

@@ -12,6 +12,8 @@ from typing import Optional
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QWidget
 
+MIN_TEXT_WIDTH = 320  # px
+TITLE_BAR_EXTRA = 140  # px the window manager's icon and buttons take beside the title
 _open: set[QMessageBox] = set()  # boxes on screen without a parent: held here until they close
 
 
@@ -21,6 +23,10 @@ def _box(parent: Optional[QWidget], icon: QMessageBox.Icon, title: str, text: st
     box.setIcon(icon)
     box.setWindowTitle(title)
     box.setText(text)
+    # A box is as wide as its text: a one-line message would cut its own title ("Sort und…r Studio").
+    # Qt's message box ignores setMinimumWidth; its text label's minimum width holds.
+    wide = max(MIN_TEXT_WIDTH, box.fontMetrics().horizontalAdvance(title) + TITLE_BAR_EXTRA)
+    box.setStyleSheet(f"QLabel#qt_msgbox_label {{ min-width: {wide}px; }}")
     if informative:
         box.setInformativeText(informative)
     if details:

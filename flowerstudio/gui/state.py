@@ -29,7 +29,8 @@ class AppState(QObject):
     scan_changed = Signal(object)  # core DatasetScan, or None after a failed scan
     augment_changed = Signal()
     runs_dir_changed = Signal(str)
-    devices_changed = Signal()  # the device list is known (it needs torch: found in the background)
+    devices_changed = Signal()  # the device list is known (at once without a GPU driver, else after torch loads)
+    engine_loaded = Signal()  # torch and the core's torch side are imported (in the background, at start-up)
     model_changed = Signal(str)  # the model to predict with and check: freshly trained or opened
     status_changed = Signal(str)  # short text for the status bar ("Training epoch 3/10")
     dataset_changed = Signal(bool)  # photos were added to (or taken back from) the dataset: scan it again
@@ -43,6 +44,8 @@ class AppState(QObject):
         self.backbone = defaults.backbone
         self.runs_dir = ""  # where runs go and are looked for; "" = the core's default folder
         self.devices: list[tuple[str, str]] = [("cpu", "CPU")]
+        self.device_problem = ""  # why looking for a GPU failed, if it did (the CPU is used)
+        self.devices_known = False  # until then the list is the CPU alone, as a default
         self.model_path: Optional[str] = None
         self.run_dir: Optional[str] = None  # the run folder of the model in use: its split is the truth
 
@@ -59,9 +62,21 @@ class AppState(QObject):
             self.runs_dir = path
             self.runs_dir_changed.emit(path)
 
-    def set_devices(self, devices: list[tuple[str, str]]) -> None:
-        self.devices = list(devices)
+    def set_devices(self, devices: list[tuple[str, str]], problem: str = "") -> None:
+        self.devices, self.device_problem, self.devices_known = list(devices), problem, True
         self.devices_changed.emit()
+
+    def device_text(self) -> str:
+        """The status bar's device line: a failed GPU check says so, rather than quietly showing the CPU."""
+        if not self.devices_known:
+            return "Device: …"
+        gpu = self.gpu_name()
+        if gpu:
+            return f"Device: CUDA — {gpu}"
+        return "Device: CPU (the GPU check failed)" if self.device_problem else "Device: CPU"
+
+    def set_engine_loaded(self) -> None:
+        self.engine_loaded.emit()
 
     def set_model(self, path: str) -> None:
         """Emits even for the same path: a fine-tune rewrites best.safetensors in place."""

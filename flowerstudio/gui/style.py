@@ -7,7 +7,7 @@ from typing import Optional
 
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QHBoxLayout, QPushButton, QWidget
+from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QPushButton, QSpinBox, QWidget
 
 # Right / wrong everywhere (gallery frames, confusion matrix, top-k bars, export verdict).
 GOOD = "#2e9e44"
@@ -47,6 +47,24 @@ def with_button(field: QWidget, button: QPushButton) -> QWidget:
     return row
 
 
+def spin_box(lo: int, hi: int, value: int, step: int = 1) -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(lo, hi)
+    box.setSingleStep(step)
+    box.setValue(value)
+    return box
+
+
+def rate_box(value: float) -> QDoubleSpinBox:
+    """A learning rate: six decimals, from 0.000001 to 1."""
+    box = QDoubleSpinBox()
+    box.setDecimals(6)
+    box.setRange(0.000001, 1.0)
+    box.setSingleStep(0.0001)
+    box.setValue(value)
+    return box
+
+
 def open_file(path: str) -> bool:
     return QDesktopServices.openUrl(QUrl.fromLocalFile(path))
 
@@ -77,7 +95,7 @@ def model_details(path: str) -> tuple[str, Optional[str]]:
     from flowerstudio.core.model.model_file import read_model_info
 
     info = read_model_info(path)
-    line = (f"{info.backbone} · {len(info.classes)} classes · {info.input_size}px · "
-            f"validation accuracy {100 * info.best_val_acc:.1f}%")
+    line = (f"{info.backbone} · {len(info.classes)} classes · {info.input_size} px · "
+            f"{100 * info.best_val_acc:.1f} % of its validation photos right")
     folder = (info.config or {}).get("data_dir") or ""
     return line, (folder if folder and os.path.isdir(folder) else None)

@@ -77,6 +77,29 @@ def test_check_page_shows_table_matrix_cells_and_mistakes(qtbot, trained_run, ti
     assert confidences == sorted(confidences, reverse=True)  # "most confident first", as the tab says
 
 
+def test_check_page_speaks_plainly_with_the_technical_words_in_tooltips(qtbot, trained_run, tiny_data):
+    from flowerstudio.core.labelling.evaluate import evaluate
+
+    page = make_page(qtbot)
+    page.set_model(str(trained_run.best_path))
+    page._show(evaluate(trained_run.best_path, tiny_data, device="cpu"), str(trained_run.best_path))
+    shown = [page.tabs.tabText(i) for i in range(page.tabs.count())] + [page.reliability.caption.text(),
+                                                                        page.model_info.text()]
+    for jargon in ("softmax", "ECE", "calibrat", "Confusion", "predicted as", "True class"):
+        assert not any(jargon in text for text in shown), jargon
+    assert page.tabs.tabText(1) == "Mix-ups" and "confusion matrix" in page.tabs.tabToolTip(1)
+    assert "softmax" in page.reliability.caption.toolTip() and "(ECE)" in page.reliability.caption.toolTip()
+    page.show_cell(0, 1)
+    assert "photos the model took for" in page.cell_photos.caption.text()
+    assert " taken for " in page.confusion.matrix_model.tooltip(0, 1)
+    # Hovering a class row or a column title explains it (the row's tooltip read fields it does not have).
+    tip = page.classes.proxy.index(0, 0).data(Qt.ItemDataRole.ToolTipRole)
+    assert tip and "photos right" in tip
+    assert "share it got right" in page.classes.table_model.headerData(3, Qt.Orientation.Horizontal,
+                                                                       Qt.ItemDataRole.ToolTipRole)
+    assert [page.split.itemData(i, Qt.ItemDataRole.ToolTipRole) for i in range(page.split.count())][0]
+
+
 def test_check_page_reports_a_bad_folder_in_a_dialog(qtbot, trained_run, tmp_path, messages):
     page = make_page(qtbot)
     page.set_model(str(trained_run.best_path))

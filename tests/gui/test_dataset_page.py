@@ -149,3 +149,20 @@ def test_a_folder_that_only_wraps_the_dataset_links_to_it(qtbot, window, tmp_pat
     with qtbot.waitSignal(window.state.scan_changed, timeout=30000):
         page.summary.linkActivated.emit("inner")
     assert window.state.scan.root == str(inner) and page.path_edit.text() == str(inner)
+
+
+def test_the_page_speaks_plainly_with_the_technical_words_in_tooltips(qtbot, window, tiny_dataset):
+    page = scan(qtbot, window, tiny_dataset)
+    assert [page.table.horizontalHeaderItem(c).text() for c in range(5)] == \
+        ["Class", "Folder", "Training", "Validation", "Test"]
+    assert "never trains on them" in page.table.horizontalHeaderItem(3).toolTip()
+    assert {page.gallery_model.item(r).subtitle for r in range(page.gallery_model.rowCount())} == \
+        {"training", "validation"}
+    tab = page.tabs.indexOf(page.preview)
+    assert page.tabs.tabText(tab) == "Training variations" and "(data augmentation)" in page.tabs.tabToolTip(tab)
+    assert "training variations" in page.gallery_label.text()
+    window.show_augment_preview()
+    qtbot.waitUntil(lambda: views_shown(page.preview) == 8, timeout=60000)
+    info = page.preview.info.text()
+    assert f"At {window.state.input_size} px, for " in info  # the size and the model chosen on the Train page
+    assert "backbone" not in info and "input size" not in info

@@ -35,3 +35,13 @@ def test_augmentation_preview_shows_all_columns_at_1366(qtbot, window, tiny_data
     qtbot.waitUntil(lambda: views_shown(preview) == 8, timeout=60000)
     right_edge = max(t.mapTo(preview, t.rect().topRight()).x() for t in preview.tiles)
     assert right_edge <= preview.width(), (right_edge, preview.width())
+
+
+def test_a_short_message_is_wide_enough_for_its_title(qtbot):
+    from flowerstudio.gui import messages
+
+    box = messages._box(None, messages.QMessageBox.Icon.Information, "Sort undone in Flower Studio", "Done.")
+    qtbot.addWidget(box)
+    box.show()
+    title = box.fontMetrics().horizontalAdvance(box.windowTitle())
+    assert box.width() >= title + messages.TITLE_BAR_EXTRA  # the title is never cut ("Sort und…r Studio")

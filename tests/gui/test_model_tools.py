@@ -92,7 +92,8 @@ def test_export_dialog_exports_onnx_and_checks_it(qtbot, trained_run, tiny_data,
     assert not messages.shown
     assert out.is_file() and Path(str(out) + ".json").is_file()
     assert dlg.result.verified is True
-    assert "passed" in dlg.status.text() and "e-" in dlg.status.text()
+    assert "passed" in dlg.status.text() and "largest difference in a photo's figures: " in dlg.status.text()
+    assert "e-" not in dlg.status.text() and "sidecar" not in dlg.status.text() + dlg.details.text()  # plain words
     assert dlg.folder_btn.isEnabled()
 
 

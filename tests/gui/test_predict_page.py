@@ -41,7 +41,7 @@ def test_predict_folder_filter_export_sort(qtbot, window, trained, tmp_path, mes
     window.go_to(Page.PREDICT)
     load(qtbot, page, model)
     label = page.model_bar.label.text()
-    assert "3 classes" in label and "efficientnet_lite0" in label
+    assert "3 classes" in label and "efficientnet_lite0" in page.model_bar.label.toolTip()  # the network: a detail
     assert page.class_filter.count() == 4
     predict(qtbot, page, [str(data / "valid")], 6)
     items = page.gallery_model.items()

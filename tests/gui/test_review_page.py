@@ -34,12 +34,17 @@ def test_review_finds_a_planted_copy_and_a_mislabelled_photo_and_fixes_them(qtbo
     # Move the mislabelled photo with one key, then undo it.
     page.tabs.setCurrentWidget(page.labels)
     page.labels.view.setCurrentIndex(page.labels.gallery_model.index(issues.index(str(wrong))))
+    assert "really_a_tulip.jpg" in page.labels.text.text()  # which photo it is, by name
+    assert "score" not in page.labels.current().subtitle and "%" in page.labels.current().subtitle
+    assert "probe" not in page.summary.text() and "recognises" in page.summary.text()
     qtbot.keyClick(page.labels.view, Qt.Key.Key_M)
     qtbot.waitUntil(page.undo_btn.isEnabled, timeout=10000)  # the move is done and can be undone
     assert not wrong.exists()
+    assert "Moved really_a_tulip.jpg to train/tulip/." in page.summary.text()  # and where it went
     assert (data / "train" / "tulip" / "really_a_tulip.jpg").exists()
     qtbot.keyClick(page.labels.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: wrong.exists(), timeout=10000)
+    qtbot.waitUntil(lambda: "Undone: really_a_tulip.jpg is back in train/daisy/." in page.summary.text(), timeout=10000)
 
     # Exclude the leaked copy: listed in .flowerstudio/exclude.txt, nothing deleted.
     page.tabs.setCurrentWidget(page.duplicates)
@@ -58,7 +63,7 @@ def test_review_finds_a_planted_copy_and_a_mislabelled_photo_and_fixes_them(qtbo
     assert os.path.relpath(kept, data) in {p for k in read_keeps(str(data)) for p in k[1:]}
     qtbot.keyClick(view.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: not read_keeps(str(data)) and not page.fixes_running(), timeout=10000)
-    assert read_exclusions(str(data)) and "Undone: keep" in page.summary.text()  # only the keep was undone
+    assert read_exclusions(str(data)) and "is no longer kept" in page.summary.text()  # only the keep was undone
 
 
 def test_an_undo_pressed_before_a_fix_comes_back_undoes_that_fix(qtbot, window, tmp_path):

@@ -5,6 +5,8 @@ import shutil
 
 from helpers import scan, tiny_setup
 
+from flowerstudio.gui.state import Page
+
 
 def wait_devices(qtbot, window):
     """The device list needs torch, found in the background at start-up."""
@@ -31,7 +33,7 @@ def test_train_then_fine_tune(qtbot, window, tiny_dataset):
     qtbot.waitUntil(lambda: page.advice is not None, timeout=60000)
     assert "guessing would get 33 %" in page.run_label.text() and "Next:</b> Train the new layer 10 more rounds" \
         in page.run_label.text()
-    assert re.search(r"Run finished after (\d+ min )?\d+ s\.", page.run_label.text())  # seconds, not "0.0 min"
+    assert re.search(r"Run finished after (\d+ min )?\d+ s:", page.run_label.text())  # seconds, not "0.0 min"
     assert page.finetune_btn.isEnabled() and page.finetune_btn.text() == "Train the new layer more (seconds)"
     plan = page.next_plan()
     assert plan.mode == "frozen" and plan.lr == page.options.lr.value()  # the head's rate, not fine-tuning's
@@ -136,6 +138,88 @@ def test_previous_run_is_offered_for_fine_tuning(qtbot, window, tiny_dataset):
     assert page.best_path == result.best_path
     assert page.finetune_btn.isEnabled() and len(page.progress.curves.history) == 1
     assert "Latest run on this dataset" in page.run_label.text()
+
+
+def test_after_a_retrain_on_the_predict_page_the_train_page_shows_the_new_run(qtbot, window, tiny_dataset):
+    """Retrain (Predict page) trains the new layer again in a run of its own and, when the verdict says so, uses
+    its model: the Train page then shows that run — its rounds, its log, its advice — and its second button
+    continues that run, never the one trained before (whose curves it showed until then)."""
+    from flowerstudio.core.training.retrain import retrain_head
+    from flowerstudio.gui import engine
+
+    scan(qtbot, window, tiny_dataset)
+    page = window.train_page
+    tiny_setup(window, epochs=2)
+    with qtbot.waitSignal(page.training_done, timeout=120000) as first:
+        page.train_btn.click()
+    qtbot.waitUntil(lambda: page.advice is not None, timeout=60000)
+    old = first.args[0]
+    predict = window.predict_page  # it labels photos with the fresh model, as when its Retrain is pressed
+    qtbot.waitUntil(lambda: predict.model_path == old.best_path and not predict.is_busy(), timeout=60000)
+    page.progress.epoch_label.setText("Round 2 / 2 · new layer only")  # as the finished stage left it
+    retrained, _verdict = retrain_head(old.best_path, data_dir=str(tiny_dataset))  # what engine.retrain runs
+    assert retrained.run_dir != old.run_dir
+    predict.review.retrained.emit(retrained.best_path)  # the ReviewBar, when the verdict switches
+    assert window.state.run_dir == retrained.run_dir
+    assert page.run_dir == retrained.run_dir and page.best_path == retrained.best_path
+    assert page.advice is None and not page.finetune_btn.isEnabled()  # the old run's plan is not offered for it
+    assert [(m.epoch, m.val_acc) for m in page.progress.curves.history] == \
+        [(m.epoch, m.val_acc) for m in retrained.history]
+    assert page.progress.epoch_label.text() == "Round: –" and retrained.run_dir in page.progress.log.toPlainText()
+    assert f"The run of the model in use: {retrained.run_dir}" in page.run_label.text()
+    qtbot.waitUntil(lambda: page.advice is not None and not predict.is_busy(), timeout=60000)  # its own advice
+    assert page.run_dir == retrained.run_dir and predict.model_path == retrained.best_path
+    assert "Next:" in page.run_label.text() and page.finetune_btn.isEnabled()
+    assert engine.next_config(page.run_dir, page.next_plan()).resume_from.startswith(retrained.run_dir)
+
+
+JARGON = re.compile(r"\b(backbone|frozen|unfreez\w*|head|epochs?|loss|learning rate)\b", re.IGNORECASE)
+
+
+def shown_words(page) -> list[str]:
+    """Every text the Train page shows outside Advanced and the run's log, tooltips aside; the plots' included."""
+    from PySide6.QtWidgets import QAbstractButton, QComboBox, QGroupBox, QLabel, QProgressBar, QWidget
+
+    texts = []
+    for w in page.findChildren(QWidget):
+        if not w.isVisibleTo(page) or page.options.advanced.body.isAncestorOf(w):
+            continue
+        if isinstance(w, (QLabel, QAbstractButton)):
+            texts.append(w.text())
+        elif isinstance(w, QGroupBox):
+            texts.append(w.title())
+        elif isinstance(w, QComboBox):
+            texts += [w.itemText(i) for i in range(w.count())]
+        elif isinstance(w, QProgressBar):
+            texts.append(w.text())
+    curves = page.progress.curves
+    for plot in (curves.loss_plot, curves.acc_plot, curves.lr_plot):
+        texts += [plot.titleLabel.text, plot.getAxis("bottom").labelText]
+    texts += [label.text for _, label in curves.legend.items]
+    return texts + [name for _, _, name in curves.stage_axis.stages]
+
+
+def test_the_main_flow_speaks_plainly(qtbot, window, tiny_dataset):
+    """A newcomer never needs "backbone", "frozen", "head", "epoch", "loss" or "learning rate" on the Train page:
+    they stay under Advanced, in tooltips and brackets ("Error (loss)", "round (epoch)") and in the run's log."""
+    from flowerstudio.core.foundation.config import TrainConfig
+    from flowerstudio.core.training.trainer import train
+
+    first = train(TrainConfig(data_dir=str(tiny_dataset), input_size=64, batch_size=8, epochs=1, cache_views=1,
+                              device="cpu", output_dir=window.state.runs_dir))
+    train(TrainConfig(data_dir=str(tiny_dataset), input_size=64, batch_size=8, epochs=1, device="cpu",
+                      train_mode="all", lr=1e-4, resume_from=first.run_dir, output_dir=window.state.runs_dir))
+    scan(qtbot, window, tiny_dataset)
+    page = window.train_page
+    window.go_to(Page.TRAIN)
+    page.options.advanced.toggle.setChecked(False)
+    qtbot.waitUntil(lambda: page.advice is not None, timeout=60000)
+    texts = shown_words(page)
+    assert "new layer only" in texts and "whole network" in texts  # the steps, named over their rounds
+    bare = [t for t in texts if JARGON.search(re.sub(r"\([^)]*\)", "", t))]  # bracketed terms are explained
+    assert bare == []
+    page.options.advanced.toggle.setChecked(True)
+    assert page.options.lr.isVisibleTo(page) and page.options.keep_bn.isVisibleTo(page)  # all there, under Advanced
 
 
 def test_the_epoch_axis_labels_whole_epochs_only(qtbot):

@@ -62,17 +62,21 @@ class DoctorReport:
         return [d for d in self.duplicates if d.leak]
 
     def summary(self) -> str:
-        acc = f" (the probe is {self.probe_accuracy:.1%} accurate)" if self.probe_accuracy is not None else ""
-        lines = [f"Checked {self.photos} photos in {len(self.classes)} classes in {self.seconds:.1f}s{acc}:",
+        # Plain words: the probe is "a quick check", a z-score is "unlike the others".
+        acc = (f" A quick check trained on them recognises {self.probe_accuracy:.0%} of the photos' classes."
+               if self.probe_accuracy is not None else "")
+        exact = sum(d.kind == "exact" for d in self.duplicates)
+        lines = [f"Checked {_count(self.photos, 'photo')} in {_count(len(self.classes), 'class')} in "
+                 f"{self.seconds:.1f} s.{acc}",
                  # "May be", not "likely": with a probe 70-80 % accurate most of a long list is fine.
-                 f"  {len(self.label_issues)} may be in the wrong class folder (the likeliest first)",
-                 f"  {len(self.duplicates)} duplicate pairs ({sum(d.kind == 'exact' for d in self.duplicates)} "
-                 f"exact), {len(self.leaks)} across train and validation/test",
-                 f"  {len(self.outliers)} outliers"]
+                 f"  {_count(len(self.label_issues), 'photo')} may be in the wrong class folder (the likeliest first)",
+                 f"  {_count(len(self.duplicates), 'pair')} of duplicate photos ({_count(exact, 'exact copy')}), "
+                 f"{len(self.leaks)} across train and validation/test",
+                 f"  {_count(len(self.outliers), 'photo')} unlike all the others (outliers)"]
         if self.unreadable:
-            lines.append(f"  {len(self.unreadable)} unreadable photos left out")
+            lines.append(f"  {_count(len(self.unreadable), 'unreadable photo')} left out")
         if self.kept:
-            lines.append(f"  {self.kept} findings you kept are not listed")
+            lines.append(f"  {_count(self.kept, 'finding')} you kept {'is' if self.kept == 1 else 'are'} not listed")
         lines += [f"Note: {n}" for n in self.notes]
         if self.split:
             lines.append(f"Split: {self.split.removeprefix('Split: ')}")
@@ -106,6 +110,14 @@ class DoctorReport:
 
 def _num(value: float) -> str:
     return f"{value:.6f}"
+
+
+def _count(n: int, noun: str) -> str:
+    """"1 photo", "2 photos", "1 class", "3 classes", "2 exact copies"."""
+    if n == 1:
+        return f"1 {noun}"
+    plural = noun[:-1] + "ies" if noun.endswith("y") else noun + ("es" if noun.endswith("ss") else "s")
+    return f"{n} {plural}"
 
 
 def diagnose(data_dir: str | os.PathLike, config: Optional[TrainConfig] = None, callback: Callback = ignore,

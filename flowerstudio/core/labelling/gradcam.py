@@ -6,12 +6,19 @@ and scaled to [0, 1] at the input's size (Selvaraju et al., 2017).
 
 heatmap_image() keeps the last models it used loaded: a viewer asks for one overlay per
 photo shown, and loading a model takes longer than the Grad-CAM itself.
+
+On the CPU it runs with one intra-op thread: its ops are small, and with two threads each
+waits at a thread barrier, which on a busy two-core laptop (the window drawing, thumbnails
+decoding) cost up to 3 s per photo; with one thread it takes 0.05-0.4 s (EfficientNet-Lite0,
+224 px, measured for issue #26). The same one-thread rule as the head's training steps
+(training/sources.py), which this layer may not import.
 """
 from __future__ import annotations
 
 import os
 import threading
 from collections import OrderedDict
+from contextlib import contextmanager
 from typing import Optional
 
 import numpy as np
@@ -36,15 +43,14 @@ def gradcam(
     module = model.backbone.get_submodule(layer or get_spec(model.backbone_name).cam_layer)
     device = next(model.parameters()).device
     saved: list[torch.Tensor] = []
-    handle = module.register_forward_hook(lambda _m, _i, out: saved.append(out))
+    handle = module.register_forward_hook(lambda _m, _i, out: _differentiable_from_here(out, saved))
     was_training = model.training
     model.eval()
     try:
-        # inference_mode(False) + enable_grad: the GUI may call this from inside a no-grad context.
-        with torch.inference_mode(False), torch.enable_grad():
-            # A frozen backbone builds no graph from a plain input; an input that requires
-            # grad makes every activation after it differentiable without touching the model.
-            x = image_tensor.detach().clone().to(device, torch.float32).unsqueeze(0).requires_grad_(True)
+        # inference_mode(False): the GUI may call this from inside an inference context. The layers
+        # before the hooked one run without a graph; the hook switches gradients on for the rest.
+        with _one_thread_on_cpu(device), torch.inference_mode(False), torch.no_grad():
+            x = image_tensor.detach().clone().to(device, torch.float32).unsqueeze(0)
             logits = model(x)
             cls = int(logits.argmax(1).item()) if target is None else int(target)
             if not 0 <= cls < logits.shape[1]:
@@ -62,6 +68,31 @@ def gradcam(
         lo, hi = cam.min(), cam.max()
         cam = (cam - lo) / (hi - lo) if hi - lo > 1e-12 else torch.zeros_like(cam)
     return np.nan_to_num(cam.float().cpu().numpy()).clip(0.0, 1.0)
+
+
+def _differentiable_from_here(out: torch.Tensor, saved: list[torch.Tensor]) -> torch.Tensor:
+    """The hooked layer's output as a leaf that requires grad, with gradients on for the layers after
+    it (the caller's no_grad block restores the mode): the backward pass needs nothing before it, and
+    the parameters' requires_grad flags stay as they were (a frozen backbone or not)."""
+    torch.set_grad_enabled(True)
+    act = out.detach().requires_grad_(True)
+    saved.append(act)
+    return act
+
+
+@contextmanager
+def _one_thread_on_cpu(device: torch.device):
+    """One intra-op thread for this thread's torch work inside the block (OpenMP keeps the setting per
+    thread; the block restores it). See the module's docstring for why."""
+    if device.type != "cpu":
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def colormap(heat: np.ndarray) -> np.ndarray:

@@ -1,6 +1,7 @@
 """Export a model for other programs (ONNX or TorchScript), checked against the original on real photos."""
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Optional
@@ -14,7 +15,7 @@ from flowerstudio.gui.style import show_in_folder
 from flowerstudio.core.foundation.vocab import ExportFormat
 from flowerstudio.gui import engine
 from flowerstudio.gui.jobs import Job, run_job
-from flowerstudio.gui.style import BAD, GOOD, model_details, with_button
+from flowerstudio.gui.style import BAD, GOOD, esc, model_details, with_button
 
 
 
@@ -29,15 +30,22 @@ def default_out(model_path: str) -> str:
     return os.path.join(docs, "Flower Studio exports", f"{name}{ExportFormat.ONNX.suffix}")
 
 
+def plain_number(x: float) -> str:
+    """A small difference as a decimal a spreadsheet user reads: 1.07e-06 -> "0.000001", 0.0234 -> "0.02"."""
+    if x < 5e-7:
+        return "less than 0.000001" if x > 0 else "none"
+    return f"{x:.{max(0, -math.floor(math.log10(x)))}f}"
+
+
 def verdict(result) -> str:
     """The check's outcome in plain words (rich text)."""
     if result.verified is None:
         return "The export was not checked — choose a folder of photos to check it with."
-    diff = f"largest difference in any probability: {result.max_abs_diff:.1e}"
+    diff = f"largest difference in a photo's figures: {plain_number(result.max_abs_diff)}"
     if result.verified:
-        return (f"<b style='color:{GOOD}'>✔ Check passed</b>: the exported model gives the same answers as the "
-                f"original ({diff}).")
-    return (f"<b style='color:{BAD}'>✘ Check failed</b>: the exported model's answers differ from the original "
+        return (f"<b style='color:{GOOD}'>✔ Check passed</b>: the exported model matches the app's predictions "
+                f"({diff}).")
+    return (f"<b style='color:{BAD}'>✘ Check failed</b>: the exported model's answers differ from the app's "
             f"({diff}). Try the other format.")
 
 
@@ -60,6 +68,9 @@ class ExportDialog(QDialog):
         out_btn.clicked.connect(self.choose_out)
         self.check_edit = QLineEdit(check_folder)
         self.check_edit.setPlaceholderText("Optional: a folder of photos to check the export with")
+        self.check_edit.setToolTip("The exported model labels these photos too, and its answers are compared with "
+                                   "the app's: the check passes when they match")
+        self.format.setToolTip("ONNX works in most programs and languages; TorchScript needs PyTorch")
         check_btn = QPushButton("Browse…")
         check_btn.clicked.connect(self.choose_check)
         form = QFormLayout()
@@ -122,13 +133,13 @@ class ExportDialog(QDialog):
 
     def choose_out(self) -> None:
         suffix = ExportFormat(self.format.currentData()).suffix
-        path, _ = QFileDialog.getSaveFileName(self, "Save the exported model as", self.out_edit.text(),
+        path, _ = QFileDialog.getSaveFileName(self, "Save the export as", self.out_edit.text(),
                                               f"Exported model (*{suffix})")
         if path:
             self.out_edit.setText(path if path.endswith(suffix) else path + suffix)
 
     def choose_check(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Photos to check the export with", self.check_edit.text())
+        folder = QFileDialog.getExistingDirectory(self, "Photos to check with", self.check_edit.text())
         if folder:
             self.check_edit.setText(folder)
 
@@ -158,9 +169,11 @@ class ExportDialog(QDialog):
 
     def _on_result(self, result) -> None:
         self.result = result
-        self.status.setText(f"Saved <b>{os.path.basename(result.path)}</b> and its description "
-                            f"<b>{os.path.basename(result.sidecar_json_path)}</b>.<br>{verdict(result)}")
-        self.details.setText(result.message)
+        self.status.setText(f"Saved <b>{esc(os.path.basename(result.path))}</b> and its description file "
+                            f"<b>{esc(os.path.basename(result.sidecar_json_path))}</b> (the photo size, colours and "
+                            f"class names a program needs to use it).<br>{verdict(result)}")
+        self.details.setText(f"In {esc(os.path.dirname(result.path))}")
+        self.details.setToolTip(result.message)  # the exporter's own words, figures and all
         self.folder_btn.setEnabled(True)
 
     def _on_failed(self, message: str, details: str) -> None:

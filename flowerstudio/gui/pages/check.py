@@ -18,8 +18,10 @@ from flowerstudio.gui.widgets.reliability import ReliabilityDiagram
 from flowerstudio.gui.widgets.thumbnails import ThumbnailCache
 from flowerstudio.gui.style import error_html, esc, model_details
 
-SPLITS = (("auto", "The photos the model never trained on"), ("val", "Validation photos"),
-          ("test", "Test photos"), ("all", "All photos"))
+SPLITS = (("auto", "The photos the model never trained on", "Its run's validation photos, or the folder's test "
+           "photos: a fair check"), ("val", "Validation photos", "The photos set aside while training, to check it"),
+          ("test", "Test photos", "The photos in the folder's test/ sub-folder"),
+          ("all", "All photos", "Every photo, those it trained on too: looks better than it is"))
 HINT = ("Choose a model and a folder of labelled photos (one sub-folder per class, like the training "
         "folder), then press <b>Evaluate</b>.")
 
@@ -43,8 +45,9 @@ class CheckPage(QWidget):
         self.data_edit = QLineEdit()
         self.data_edit.setPlaceholderText("A folder with one sub-folder of photos per class")
         self.split = QComboBox()
-        for key, text in SPLITS:
+        for key, text, tip in SPLITS:
             self.split.addItem(text, key)
+            self.split.setItemData(self.split.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
         self.model_info = QLabel()
         self.model_info.setStyleSheet("color: palette(placeholder-text);")
         self.eval_btn = QPushButton("Evaluate")
@@ -99,10 +102,11 @@ class CheckPage(QWidget):
         self.mistakes = MistakesView(self.thumbs)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.classes, "Classes")
-        self.tabs.addTab(conf_split, "Confusion matrix")
+        self.tabs.addTab(conf_split, "Mix-ups")
+        self.tabs.setTabToolTip(1, "Which class the model took for which (the confusion matrix)")
         self.tabs.addTab(self.mistakes, "Mistakes")
         self.reliability = ReliabilityDiagram()
-        self.tabs.addTab(self.reliability, "Confidence")
+        self.tabs.addTab(self.reliability, "How sure vs. how right")
         self.tabs.setVisible(False)
 
         lay = QVBoxLayout(self)
@@ -260,8 +264,8 @@ class CheckPage(QWidget):
             return
         names = self.report.display_names
         photos = self.report.photos(true, predicted)
-        what = (f"<b>{names[true]}</b> recognised correctly" if true == predicted
-                else f"true <b>{names[true]}</b> predicted as <b>{names[predicted]}</b>")
+        what = (f"<b>{esc(names[true])}</b> recognised correctly" if true == predicted
+                else f"<b>{esc(names[true])}</b> photos the model took for <b>{esc(names[predicted])}</b>")
         self.cell_photos.set_photos(f"{what}: {len(photos)} photo{'s' if len(photos) != 1 else ''}", photos,
                                     correct=true == predicted)
 

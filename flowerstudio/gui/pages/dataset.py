@@ -25,7 +25,10 @@ from flowerstudio.gui.widgets.number_item import NumberItem
 from flowerstudio.gui.widgets.problems_tree import ProblemsTree
 from flowerstudio.gui.widgets.thumbnails import ThumbnailCache
 
-PART_TITLES = {Part.TRAIN: "train", Part.VAL: "validation", Part.TEST: "test"}
+PART_TITLES = {Part.TRAIN: "training", Part.VAL: "validation", Part.TEST: "test"}
+COLUMNS = (("Class", "The class: its folder's name, or the name given to it"), ("Folder", "The class's folder"),
+           ("Training", "Photos the model learns from"), ("Validation", "Photos set aside to check the model: it "
+           "never trains on them"), ("Test", "Photos in the test/ sub-folder, to check a finished model (Check page)"))
 
 
 class DatasetPage(QWidget):
@@ -37,8 +40,7 @@ class DatasetPage(QWidget):
         super().__init__(parent)
         self.state = state
         self.task: Optional[Job] = None
-        self.scan = None
-        self._refused = ""  # the last folder that could not be used (the good one stays open)
+        self.scan, self._refused = None, ""  # _refused: the last folder that could not be used (the good one stays)
 
         self.path_edit = QLineEdit()
         self.path_edit.setReadOnly(True)
@@ -54,9 +56,8 @@ class DatasetPage(QWidget):
         top = QHBoxLayout()
         top.addWidget(QLabel("Dataset folder:"))
         top.addWidget(self.path_edit, 1)
-        top.addWidget(self.choose_btn)
-        top.addWidget(self.rescan_btn)
-        top.addWidget(self.stop_btn)
+        for button in (self.choose_btn, self.rescan_btn, self.stop_btn):
+            top.addWidget(button)
 
         self.progress = QProgressBar()
         self.progress.setVisible(False)
@@ -67,16 +68,17 @@ class DatasetPage(QWidget):
         self.summary.linkActivated.connect(self._on_link)
 
         self.table = QTableWidget(0, 5)
-        self.table.setHorizontalHeaderLabels(["Class", "Folder", "Train", "Validation", "Test"])
+        self.table.setHorizontalHeaderLabels([title for title, _ in COLUMNS])
+        for col, (_, tip) in enumerate(COLUMNS):
+            self.table.horizontalHeaderItem(col).setToolTip(tip)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setDefaultSectionSize(22)
         hdr = self.table.horizontalHeader()
+        hdr.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         hdr.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for col in range(1, 5):
-            hdr.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         self.table.itemSelectionChanged.connect(self._show_selected_class)
 
         self.gallery_model = GalleryModel(thumbs, self)
@@ -98,7 +100,8 @@ class DatasetPage(QWidget):
         self.tabs = QTabWidget()
         self.tabs.addTab(photos, "Photos")
         self.tabs.addTab(self.chart, "Photos per class")
-        self.tabs.addTab(self.preview, "Augmentation preview")
+        self.tabs.addTab(self.preview, "Training variations")
+        self.tabs.setTabToolTip(2, "The random changes training makes to each photo (data augmentation)")
         self.tabs.addTab(self.problems, "Problems")
 
         split = QSplitter(Qt.Orientation.Horizontal)
@@ -156,8 +159,7 @@ class DatasetPage(QWidget):
         return self.task is not None and self.task.running
 
     def _on_event(self, ev) -> None:
-        total = getattr(ev, "total", 0)
-        done = getattr(ev, "done", None)
+        total, done = getattr(ev, "total", 0), getattr(ev, "done", None)
         if done is not None and total:
             self.progress.setRange(0, total)
             self.progress.setValue(done)
@@ -278,7 +280,7 @@ class DatasetPage(QWidget):
                  for part, title in PART_TITLES.items() for s in self.scan.samples(part) if s.label == label]
         self.gallery_model.set_items(items)
         name = self.scan.display_names[label]
-        self.gallery_label.setText(f"<b>{esc(name)}</b> — {len(items)} photos (double-click one to preview its augmentation)")
+        self.gallery_label.setText(f"<b>{esc(name)}</b> — {len(items)} photos (double-click one to see its training variations)")
         if items:
             self.preview.set_sample(items[0].path)
 

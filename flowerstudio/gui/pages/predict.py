@@ -14,11 +14,12 @@ from flowerstudio.core.photos.imageio import PHOTO_EXTENSIONS, reasons_by_count
 from flowerstudio.gui import engine, settings
 from flowerstudio.gui.jobs import Job, Outcome, run_job
 from flowerstudio.gui.pages.predict_detail import PredictDetail
-from flowerstudio.gui.pages.predict_filters import FilterBar
+from flowerstudio.gui.pages.predict_filters import ONLY_WRONG_NONE, FilterBar
 from flowerstudio.gui.pages.predict_model import ModelBar
 from flowerstudio.gui.pages.predict_output import PredictOutput
 from flowerstudio.gui.pages.predict_review import ReviewBar
 from flowerstudio.gui.state import AppState
+from flowerstudio.gui.style import warning_html
 from flowerstudio.gui.widgets.gallery_model import GalleryFilter, GalleryItem, GalleryModel, ItemRole
 from flowerstudio.gui.widgets.gallery_view import GalleryView
 from flowerstudio.gui.widgets.thumbnails import ThumbnailCache
@@ -47,11 +48,11 @@ class PredictPage(QWidget):
 
         self.add_files_btn = QPushButton("Add photos…")
         self.add_files_btn.clicked.connect(self.choose_files)
-        self.add_folder_btn = QPushButton("Add folder…")
+        self.add_folder_btn = QPushButton("Add folder…", toolTip="Every photo in a folder, sub-folders included")
         self.add_folder_btn.clicked.connect(self.choose_folder)
-        self.clear_btn = QPushButton("Clear")
+        self.clear_btn = QPushButton("Clear", toolTip="Take the photos off the page (nothing is deleted)")
         self.clear_btn.clicked.connect(self.clear)
-        self.stop_btn = QPushButton("Stop")
+        self.stop_btn = QPushButton("Stop", toolTip="Stop labelling; the photos not done yet wait for the next run")
         self.stop_btn.setEnabled(False)
         self.stop_btn.clicked.connect(self.stop)
         self.progress = QProgressBar()
@@ -66,7 +67,7 @@ class PredictPage(QWidget):
         self.hint.setWordWrap(True)
         adds.addWidget(self.hint, 1)
 
-        self.counts = QLabel()
+        self.counts = QLabel(wordWrap=True)  # a reason why nothing shows can be long
         self.gallery_model = GalleryModel(thumbs, self)
         self.proxy = GalleryFilter(self)
         self.proxy.setSourceModel(self.gallery_model)
@@ -159,7 +160,7 @@ class PredictPage(QWidget):
 
     def choose_folder(self) -> None:
         start = settings.get("predict/last_dir", os.path.expanduser("~"), str)
-        path = QFileDialog.getExistingDirectory(self, "Add a folder of photos (sub-folders included)", start)
+        path = QFileDialog.getExistingDirectory(self, "Add a folder", start)
         if path:
             settings.put("predict/last_dir", path)
             self.add_paths([path])
@@ -247,6 +248,8 @@ class PredictPage(QWidget):
             right = sum(1 for it in labelled if it.correct)
             text += (f" · accuracy <b>{100 * right / len(labelled):.1f}%</b> "
                      f"({right}/{len(labelled)} from labelled folders)")
+        elif items and self.only_wrong.isChecked():
+            text += " · " + warning_html(ONLY_WRONG_NONE)
         if self.pending:
             text += f" · {len(self.pending)} waiting" + ("" if self.predictor else " for a model")
         if self.unreadable:

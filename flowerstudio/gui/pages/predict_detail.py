@@ -12,6 +12,7 @@ from flowerstudio.gui.widgets.gallery_model import GalleryItem
 from flowerstudio.gui.widgets.heatmap import HeatmapToggle
 from flowerstudio.gui.widgets.large_photo import LargePhoto
 from flowerstudio.gui.style import BAD, GOOD, NEUTRAL
+from flowerstudio.gui.widgets.class_chart import name_axis
 from flowerstudio.gui.widgets.plot_items import clear_plot
 
 
@@ -26,10 +27,11 @@ class TopKBars(pg.PlotWidget):
         self.plot.hideButtons()
         self.plot.invertY(True)
         self.plot.setXRange(0, 100, padding=0.02)
-        self.plot.setLabel("bottom", "probability (%)")
+        self.plot.setLabel("bottom", "how sure the model is (%)")
         self.plot.showGrid(x=True, y=False, alpha=0.3)
         self.setMinimumHeight(150)
         self.labels: list[str] = []
+        self.setVisible(False)  # until a photo is chosen: empty axes (0..1 upside down) only puzzle
 
     def set_topk(self, topk: Sequence[tuple[str, float]], true_name: Optional[str] = None) -> None:
         clear_plot(self.plot)
@@ -47,8 +49,8 @@ class TopKBars(pg.PlotWidget):
             text = pg.TextItem(f"{p:.1f}%", color="#222", anchor=(0, 0.5))
             text.setPos(min(p, 82) + 1, y)
             self.plot.addItem(text)
-        axis = self.plot.getAxis("left")
-        axis.setTicks([[(i, n if len(n) <= 24 else n[:23] + "…") for i, n in enumerate(self.labels)], []])
+        name_axis(self.plot.getAxis("left"), self.labels, most=170)
+        self.plot.getAxis("left").setToolTip("\n".join(f"{n}: {p:.1f}%" for n, p in zip(self.labels, probs)))
         self.plot.setYRange(-0.6, len(ys) - 0.4, padding=0)
         self.plot.setXRange(0, 100, padding=0.02)
 

@@ -8,6 +8,10 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout,
 
 from flowerstudio.gui.widgets.gallery_model import GalleryFilter
 
+ONLY_WRONG_TIP = ("Only the photos the model got wrong. It knows a photo's class only when the photo is inside "
+                  "a folder named after a class (like the dataset's): photos elsewhere are never \"wrong\".")
+# Said under the filters when Only wrong hides every photo because none is in such a folder.
+ONLY_WRONG_NONE = "Only wrong needs photos inside folders named after the classes; none of these are."
 SORTS = [("confidence_asc", "Least confident first"), ("confidence_desc", "Most confident first"),
          ("wrong_first", "Wrong first"), ("name", "File name")]
 
@@ -31,6 +35,10 @@ class FilterBar(QWidget):
         for key, title in SORTS:
             self.sort.addItem(title, key)
         self.only_wrong = QCheckBox("Only wrong")
+        self.only_wrong.setToolTip(ONLY_WRONG_TIP)
+        self.class_filter.setToolTip("Show only the photos the model put in this class")
+        self.min_conf.setToolTip("Hide the photos the model is less sure about than this")
+        self.sort.setToolTip("The order of the photos: least sure first puts the ones to check on top")
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         for w in (QLabel("Predicted class:"), self.class_filter, QLabel("Min. confidence:"), self.min_conf,

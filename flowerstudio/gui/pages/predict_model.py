@@ -11,7 +11,7 @@ from flowerstudio.gui import engine, messages, settings
 from flowerstudio.gui.dialogs.export_model import ExportDialog
 from flowerstudio.gui.jobs import Job, run_job
 from flowerstudio.gui.state import AppState
-from flowerstudio.gui.style import error_html
+from flowerstudio.gui.style import error_html, esc
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".heic")
 NO_MODEL = "No model loaded. Train one, or open a .safetensors model file."
@@ -31,6 +31,7 @@ class ModelBar(QWidget):
         self.model_path: Optional[str] = None
         self.info = None  # core ModelInfo of the model in use
         self.loading: Optional[Job] = None
+        self._asked = 0  # loads asked for: a load that a newer one replaced is dropped when it ends
         self.label = QLabel(NO_MODEL)
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -85,29 +86,43 @@ class ModelBar(QWidget):
         except (CheckpointError, OSError) as exc:
             self._refuse(str(exc), "")
             return
-        self._show(path, info, loading=True)
+        self._show(path, info, loading=True)  # no old error: this file is fine so far
+        self._asked += 1
         self.loading = run_job(engine.load_predictor, path, title="Opening the model", owner=self,
-                               on_result=lambda pred, p=path: self._on_loaded(p, pred), on_error=self._refuse)
+                               on_result=lambda pred, p=path, n=self._asked: self._on_loaded(p, pred, n),
+                               on_error=lambda message, details, n=self._asked: self._on_failed(n, message, details))
+
+    def _on_failed(self, asked: int, message: str, details: str) -> None:
+        if asked == self._asked:  # not a file the user has since replaced by another
+            self._refuse(message, details)
 
     def _refuse(self, message: str, details: str) -> None:
-        note = error_html(f"Cannot use this model: {message}")
+        note = error_html(f"Cannot use this model: {esc(message)}")
         if self.info is not None and self.model_path:
             self._show(self.model_path, self.info, note=note)
         else:
             self.label.setText(note)
+            self.label.setToolTip("")
         messages.show_error(self, "Cannot open model", message, details)
 
     def _show(self, path: str, info, loading: bool = False, note: str = "") -> None:
+        """Plain words on the line; the technical figures (network, size, rounds, temperature) in its tooltip."""
         names = ", ".join(info.display_names[:6]) + (" …" if len(info.display_names) > 6 else "")
+        sure = "confidence&nbsp;figures&nbsp;are" + ("" if info.calibrated else "&nbsp;not") + "&nbsp;calibrated"
         self.label.setText(
             (note + "<br>Still using: " if note else "") +
-            f"<b>Model:</b> {path}<br>{info.backbone} · {len(info.classes)} classes ({names}) · "
-            f"validation accuracy <b>{100 * info.best_val_acc:.1f}%</b> · epoch {info.epoch} · "
-            f"{info.input_size}px · " + (f"confidences calibrated (T = {info.temperature:.2f})" if info.calibrated
-                                        else "confidences not calibrated (an older model file)")
+            f"<b>Model:</b> {esc(path)}<br>{len(info.classes)} classes ({esc(names)}) · "
+            f"<b>{100 * info.best_val_acc:.1f}%</b>&nbsp;of&nbsp;validation&nbsp;photos&nbsp;right · {sure}"
             + (" · <i>loading…</i>" if loading else ""))
+        calibration = (f"Calibrated: temperature T = {info.temperature:.2f} scales the scores so that "
+                       "“80% sure” is right about 80% of the time." if info.calibrated
+                       else f"Not calibrated: {info.calibration or 'the file was written before calibration existed.'}")
+        self.label.setToolTip(f"Network: {info.backbone}, photos resized to {info.input_size} px.\n"
+                              f"The best round of training (epoch) was round {info.epoch}.\n{calibration}")
 
-    def _on_loaded(self, path: str, predictor) -> None:
+    def _on_loaded(self, path: str, predictor, asked: int) -> None:
+        if asked != self._asked:
+            return  # the user opened another model meanwhile: that one is used
         self.model_path, self.info = path, predictor.info
         settings.put("predict/last_model", path)
         settings.add_recent("models", path)

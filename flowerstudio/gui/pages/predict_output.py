@@ -6,11 +6,45 @@ import weakref
 from typing import Callable, Optional
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import (QCheckBox, QDialog, QDoubleSpinBox, QFileDialog, QHBoxLayout, QLabel, QPushButton,
+                               QWidget)
 
 from flowerstudio.core.photos.sort_log import SORT
 from flowerstudio.gui import engine, messages, settings
 from flowerstudio.gui.jobs import Job, run_job
+
+
+class FolderDialog(QFileDialog):
+    """Choose a folder, or type the name of a new one (the sort makes it): Qt's own folder dialog refuses a
+    folder that does not exist yet. ``chosen`` once accepted."""
+
+    def __init__(self, parent: Optional[QWidget], title: str, start: str) -> None:
+        super().__init__(parent, title, start)
+        self.setOption(QFileDialog.Option.DontUseNativeDialog)  # the native one may refuse a new name too
+        self.setFileMode(QFileDialog.FileMode.Directory)
+        self.setOption(QFileDialog.Option.ShowDirsOnly)
+        self.setLabelText(QFileDialog.DialogLabel.FileName, "Folder (or a new name):")
+        self.setLabelText(QFileDialog.DialogLabel.Accept, "Choose")
+        self.chosen = ""
+
+    def accept(self) -> None:
+        files = self.selectedFiles()
+        path = os.path.abspath(files[0]) if files else ""
+        if path and not os.path.exists(path) and os.path.isdir(os.path.dirname(path)):
+            self.chosen = path  # a new folder: Qt's check would refuse it
+            QDialog.accept(self)
+            return
+        super().accept()
+        self.chosen = self.selectedFiles()[0] if self.result() == QDialog.DialogCode.Accepted else ""
+
+
+def ask_folder(parent: QWidget, title: str, start: str) -> str:
+    """A folder for the sort, existing or new; "" when cancelled."""
+    dlg = FolderDialog(parent, title, start)
+    try:
+        return dlg.chosen if dlg.exec() == QDialog.DialogCode.Accepted else ""
+    finally:
+        dlg.deleteLater()
 
 
 class PredictOutput(QWidget):
@@ -29,9 +63,12 @@ class PredictOutput(QWidget):
         self._reviewed = weakref.WeakMethod(reviewed)
         self.names: list[str] = []  # the model's class names: each class always gets the same folder
         self.export_btn = QPushButton("Export CSV…")
+        self.export_btn.setToolTip("Save the photos shown, with their predicted class and how sure the model is, "
+                                   "as a table (CSV) for a spreadsheet")
         self.export_btn.clicked.connect(self.choose_csv)
         self.sort_btn = QPushButton("Sort into folders…")
-        self.sort_btn.setToolTip("Copy each photo into a folder named after its predicted class")
+        self.sort_btn.setToolTip("Copy each photo into a folder named after its predicted class (or the class you "
+                                 "gave it); choose a folder, or type the name of a new one")
         self.sort_btn.clicked.connect(self.choose_sort_dest)
         self.threshold = QDoubleSpinBox()
         self.threshold.setRange(0, 100)
@@ -40,6 +77,7 @@ class PredictOutput(QWidget):
         self.threshold.setValue(settings.get("predict/threshold", 60.0, float))
         self.threshold.setToolTip("Photos predicted with less confidence than this go to the _uncertain folder")
         self.move_box = QCheckBox("Move instead of copy")
+        self.move_box.setToolTip("Move the photos out of where they are now, instead of copying them")
         self.undo_btn = QPushButton("Undo last sort")
         self.undo_btn.setToolTip("Take back the files the last sort wrote (or move the photos back)")
         self.undo_btn.setEnabled(engine.last_log(SORT) is not None)  # a sort's log: undo works after a restart
@@ -69,7 +107,7 @@ class PredictOutput(QWidget):
 
     def choose_csv(self) -> None:
         start = os.path.join(settings.get("predict/last_dir", os.path.expanduser("~"), str), "predictions.csv")
-        path, _ = QFileDialog.getSaveFileName(self, "Export predictions", start, "CSV files (*.csv)")
+        path, _ = QFileDialog.getSaveFileName(self, "Export CSV", start, "CSV files (*.csv)")
         if path:
             self.export_csv(path)
 
@@ -83,8 +121,7 @@ class PredictOutput(QWidget):
         self.exported.emit(path)
 
     def choose_sort_dest(self) -> None:
-        dest = QFileDialog.getExistingDirectory(self, "Sort photos into sub-folders of…",
-                                                settings.get("predict/sort_dir", os.path.expanduser("~"), str))
+        dest = ask_folder(self, "Sort into a folder", settings.get("predict/sort_dir", os.path.expanduser("~"), str))
         if not dest:
             return
         settings.put("predict/sort_dir", dest)
@@ -118,7 +155,10 @@ class PredictOutput(QWidget):
 
     def _on_undone(self, result) -> None:
         self.undo_btn.setEnabled(engine.last_log(SORT) is not None)
-        messages.show_info(self, "Sort undone", result.summary().splitlines()[0], details=result.summary())
+        # One long line: a short one makes a narrow box whose title the window manager cuts ("Sort und…").
+        messages.show_info(self, "Sort undone", result.summary().splitlines()[0].rstrip(".") + ": the files the "
+                           "last sort wrote are gone again, and moved photos are back where they were.",
+                           details=result.summary())
 
     def _on_sorted(self, outcome) -> None:
         summary, _log = outcome

@@ -6,17 +6,24 @@ import os
 from typing import Callable, Optional
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from flowerstudio.core.photos.review import ReviewStore, default_store_path, training_folders
 from flowerstudio.core.photos.sort_log import ADD
 from flowerstudio.gui import engine, messages, settings
+from flowerstudio.gui.dialogs.shortcuts import KeyLegend
 from flowerstudio.gui.jobs import Job, run_job
 from flowerstudio.gui.state import AppState
 from flowerstudio.gui.widgets.gallery_model import GalleryFilter, GalleryItem, GalleryModel
 from flowerstudio.gui.widgets.gallery_view import GalleryView
 
 KEYS = "Enter: the prediction is right · 1–9 or type a class name: set the class · Delete: not reviewed · Ctrl+Z: undo"
+# The review keys for Help > Keyboard shortcuts (the legend above the photos says the same, with the classes).
+KEY_HELP = [("Enter", "The prediction is right"),
+            ("1 … 9", "Set the class with that number (the numbers are shown above the photos)"),
+            ("Letters", "Type the first letters of a class name to set it (any number of classes)"),
+            ("Delete, Backspace", "Not reviewed (clears the class you gave)"),
+            ("Ctrl+Z", "Undo the last review")]
 SHOW = (("All photos", None), ("Not reviewed", False), ("Reviewed", True))
 TYPE_AHEAD_MS = 900  # letters typed within this time make one class name
 
@@ -44,11 +51,15 @@ class ReviewBar(QWidget):
         self.task: Optional[Job] = None
         self.counts = QLabel()
         self.counts.setToolTip(KEYS)
+        self.legend = KeyLegend(KEYS)
         self.show_box = QComboBox()
+        self.show_box.setToolTip("Which photos the gallery shows: all, the ones still to review, or the ones "
+                                 "you reviewed")
         for title, value in SHOW:
             self.show_box.addItem(title, value)
         self.show_box.currentIndexChanged.connect(lambda: self.proxy.set_reviewed(self.show_box.currentData()))
         self.export_btn = QPushButton("Export labels…")
+        self.export_btn.setToolTip("Save every photo you reviewed and the class you gave it as a table (CSV)")
         self.export_btn.clicked.connect(self.choose_csv)
         self.add_btn = QPushButton("Add reviewed to dataset…")
         self.add_btn.setToolTip("Copy the reviewed photos into the training folders of the dataset, as labelled")
@@ -65,13 +76,19 @@ class ReviewBar(QWidget):
                                           "use the retrained one anyway")
         self.use_retrained_btn.setVisible(False)
         self.use_retrained_btn.clicked.connect(self.use_retrained)
-        lay = QHBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        for w in (self.counts, QLabel("Show:"), self.show_box):
-            lay.addWidget(w)
-        lay.addStretch(1)
+        row = QHBoxLayout()
+        row.addWidget(self.counts)
+        row.addSpacing(12)
+        for w in (QLabel("Show:"), self.show_box):
+            row.addWidget(w)
+        row.addStretch(1)
         for w in (self.export_btn, self.add_btn, self.undo_add_btn, self.retrain_btn, self.use_retrained_btn):
-            lay.addWidget(w)
+            row.addWidget(w)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(2)
+        lay.addLayout(row)
+        lay.addWidget(self.legend)
         view.installEventFilter(self)
         if self.store.problem():
             QTimer.singleShot(0, lambda: messages.show_error(self, "Some review labels were not read",
@@ -119,6 +136,7 @@ class ReviewBar(QWidget):
         self.undo_add_btn.setEnabled(engine.last_log(ADD) is not None and not self.busy())
         self.export_btn.setEnabled(bool(self.store.labels))
         self.retrain_btn.setEnabled(self.state.has_dataset() and bool(self._model_path()) and not self.busy())
+        self.legend.set_names(self._classes()[1])
 
     def busy(self) -> bool:
         return self.task is not None and self.task.running
@@ -231,7 +249,8 @@ class ReviewBar(QWidget):
 
     def _on_add_undone(self, result) -> None:
         self.state.dataset_changed.emit(True)
-        messages.show_info(self, "Addition undone", result.summary().splitlines()[0], details=result.summary())
+        messages.show_info(self, "Addition undone", result.summary().splitlines()[0].rstrip(".") + ": they are out "
+                           "of the dataset's training folders again.", details=result.summary())
 
     def retrain(self) -> Optional[Job]:
         model = self._model_path()

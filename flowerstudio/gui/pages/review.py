@@ -28,6 +28,11 @@ HINT = ("Press <b>Find problems</b>: the app looks for photos that are probably 
 
 
 KEYS = {Qt.Key.Key_M: FixAction.MOVE, Qt.Key.Key_E: FixAction.EXCLUDE, Qt.Key.Key_K: FixAction.KEEP}
+# The keys above for Help > Keyboard shortcuts.
+KEY_HELP = [("M", "Move the photo to the class it looks like (the Wrong class? list)"),
+            ("E", "Exclude the photo: training leaves it out; it stays on disk"),
+            ("K", "Keep: the photo is fine, and is not listed again"),
+            ("Ctrl+Z", "Undo the last move, exclusion or keep")]
 
 
 class ReviewPage(QWidget):
@@ -65,7 +70,7 @@ class ReviewPage(QWidget):
         self.outliers = FindingsView(thumbs, [(FixAction.EXCLUDE, "Exclude (E)"), (FixAction.KEEP, "Keep (K)")])
         self.tabs = QTabWidget()
         for view, title in ((self.labels, "Wrong class?"), (self.duplicates, "Duplicates"),
-                            (self.outliers, "Outliers")):
+                            (self.outliers, "Unusual photos")):
             self.tabs.addTab(view, title)
             view.acted.connect(lambda key, item, v=view: self.act(v, key, item))
             view.selected.connect(lambda item, v=view: self._describe(v, item))
@@ -116,17 +121,21 @@ class ReviewPage(QWidget):
         self.find_btn.setEnabled(self.state.has_dataset())
 
     def _show(self, report) -> None:
+        """The findings in plain words: "80% sure", "99% alike", the file name (technical scores stay in the CSVs)."""
         self.report = report
         names = dict(zip(report.classes, report.display_names))
         self.summary.setText(esc(report.summary()).replace("\n", "<br>"))
-        self.labels.set_items([GalleryItem(i.path, f"{names[i.given]} → {names[i.suggested]}",
-                                           f"score {i.score:.2f}", payload=i) for i in report.label_issues])
-        self.duplicates.set_items([GalleryItem(d.path_a, f"{d.kind}{' · leak' if d.leak else ''}",
-                                               f"similarity {d.similarity:.3f}", payload=d) for d in report.duplicates])
-        self.outliers.set_items([GalleryItem(o.path, names.get(o.label, o.label), f"score {o.score:.1f}", payload=o)
+        self.labels.set_items([GalleryItem(
+            i.path, f"{names[i.given]} →", f"{names[i.suggested]} ({100 * i.suggested_probability:.0f}%)", payload=i,
+            tooltip=f"{_file(i.path)}\nIn {names[i.given]}; looks like {names[i.suggested]} — how sure the check is: "
+                    f"{100 * i.suggested_probability:.0f}%") for i in report.label_issues])
+        self.duplicates.set_items([GalleryItem(
+            d.path_a, f"{d.kind} copy{' · leak' if d.leak else ''}", f"{100 * d.similarity:.0f}% alike", payload=d,
+            tooltip=f"{_file(d.path_a)} and {_file(d.path_b)}") for d in report.duplicates])
+        self.outliers.set_items([GalleryItem(o.path, names.get(o.label, o.label), _file(o.path), payload=o)
                                  for o in report.outliers])
         for i, (view, title) in enumerate(((self.labels, "Wrong class?"), (self.duplicates, "Duplicates"),
-                                           (self.outliers, "Outliers"))):
+                                           (self.outliers, "Unusual photos"))):
             self.tabs.setTabText(i, f"{title} ({view.gallery_model.rowCount()})")
 
     def _describe(self, view: FindingsView, item: Optional[GalleryItem]) -> None:
@@ -134,19 +143,22 @@ class ReviewPage(QWidget):
             return
         f, names = item.payload, dict(zip(self.report.classes, self.report.display_names))
         if view is self.labels:
-            view.text.setText(f"In <b>{esc(names[f.given])}</b> ({f.part}); looks like <b>{esc(names[f.suggested])}"
-                              f"</b> ({100 * f.suggested_probability:.0f}% vs {100 * f.given_probability:.0f}%).")
+            view.text.setText(f"<b>{esc(_file(f.path))}</b> is in <b>{esc(names[f.given])}</b> ({_part(f.part)}) "
+                              f"but looks like <b>{esc(names[f.suggested])}</b>. How sure the check is: "
+                              f"{100 * f.suggested_probability:.0f}% {esc(names[f.suggested])}, "
+                              f"{100 * f.given_probability:.0f}% {esc(names[f.given])}.")
             view.set_strip(0, f"Typical {esc(names[f.given])}:", self.report.typical.get(f.given, [])[:6])
             view.set_strip(1, f"Typical {esc(names[f.suggested])}:", self.report.typical.get(f.suggested, [])[:6])
             view.buttons[FixAction.MOVE].setText(f"Move to {names[f.suggested]} (M)")
         elif view is self.duplicates:
-            view.text.setText(f"{esc(display_path(os.path.basename(f.path_a)))} ({f.part_a}) and its copy "
-                              f"{esc(display_path(os.path.basename(f.path_b)))} ({f.part_b})"
+            view.text.setText(f"<b>{esc(_file(f.path_a))}</b> ({_part(f.part_a)}) and its copy "
+                              f"<b>{esc(_file(f.path_b))}</b> ({_part(f.part_b)}), {100 * f.similarity:.0f}% alike"
                               + (": a <b>leak</b> — the same photo in training and validation" if f.leak else "."))
             view.set_strip(0, "The copy:", [f.path_b])
         else:
-            view.text.setText(f"In <b>{esc(names.get(f.label, f.label))}</b> ({f.part}), unlike its neighbours "
-                              f"(similarity {f.neighbour_similarity:.2f}).")
+            view.text.setText(f"<b>{esc(_file(f.path))}</b> in <b>{esc(names.get(f.label, f.label))}</b> "
+                              f"({_part(f.part)}) is unlike the other photos: the most alike are only "
+                              f"{100 * f.neighbour_similarity:.0f}% alike.")
 
     # -- fixing ---------------------------------------------------------------------------------------
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
@@ -178,7 +190,8 @@ class ReviewPage(QWidget):
     def _fixed(self, view: FindingsView, item: GalleryItem, action: str, root: str, record) -> None:
         view.remove(item)
         self.done.append((action, root, record))
-        self.summary.setText(f"{action.capitalize()}: {esc(display_path(item.path))}. Retrain to use the change.")
+        retrain = "" if action == FixAction.KEEP else " Retrain to use the change."  # a keep changes no photo
+        self.summary.setText(esc(done_words(action, root, item.path, record)) + retrain)
 
     def undo(self) -> None:
         self._queue_fix(self._start_undo)
@@ -188,8 +201,7 @@ class ReviewPage(QWidget):
             return None
         action, root, record = self.done.pop()
         return run_job(engine.undo_fix, action, root, record, title="Undoing", owner=self,
-                       on_result=lambda _r: self.summary.setText(
-                           f"Undone: {action}. Press Find problems to list it again."),
+                       on_result=lambda _r: self.summary.setText(esc(undone_words(action, root, record))),
                        on_error=lambda message, _d: messages.show_error(self, "Cannot undo", message),
                        on_done=self._next_fix)
 
@@ -217,3 +229,33 @@ class ReviewPage(QWidget):
         self.summary.setText(HINT)
         self.undo_btn.setEnabled(bool(self.done))
         self.find_btn.setEnabled(self.state.has_dataset())
+
+
+def _part(part: str) -> str:
+    return {"train": "training", "val": "validation"}.get(str(part), str(part))
+
+
+def _file(path: str) -> str:
+    return display_path(os.path.basename(path))
+
+
+def done_words(action: str, root: str, path: str, record) -> str:
+    """What a fix did, in a sentence: "Moved x.jpg to train/rose/." """
+    if action == FixAction.MOVE:
+        folder = os.path.relpath(os.path.dirname(record.dest), root).replace(os.sep, "/")
+        return f"Moved {_file(record.dest)} to {display_path(folder)}/."
+    if action == FixAction.EXCLUDE:
+        return f"Excluded {_file(path)}: training leaves it out (it stays on disk; see .flowerstudio/exclude.txt)."
+    return f"Kept {_file(path)}: it is not listed again."
+
+
+def undone_words(action: str, root: str, record) -> str:
+    """What an undo did, in a sentence: "Undone: x.jpg is back in train/daisy/." """
+    if action == FixAction.MOVE:
+        folder = os.path.relpath(os.path.dirname(record.source), root).replace(os.sep, "/")
+        return f"Undone: {_file(record.source)} is back in {display_path(folder)}/."
+    paths = record[1] if action == FixAction.KEEP else record
+    name = _file(paths[0]) if paths else "the photo"
+    if action == FixAction.EXCLUDE:
+        return f"Undone: {name} is no longer excluded."
+    return f"Undone: {name} is no longer kept; Find problems lists it again."

@@ -19,10 +19,10 @@ from flowerstudio.gui import engine
 from flowerstudio.gui.dialogs.lr_finder import LrFinderDialog, open_finder
 from flowerstudio.gui.dialogs.server_export import ServerExportDialog
 from flowerstudio.gui.jobs import Job, run_job
-from flowerstudio.gui.pages.train_options import TrainOptions, next_button_text
-from flowerstudio.gui.pages.train_progress import TrainProgress
+from flowerstudio.gui.pages.train_options import TrainOptions
+from flowerstudio.gui.pages.train_progress import TrainProgress, next_button_text
 from flowerstudio.gui.state import AppState
-from flowerstudio.gui.style import error_html, esc, fmt_duration
+from flowerstudio.gui.style import error_html, esc
 from flowerstudio.gui.widgets.thumbnails import ThumbnailCache
 
 NO_DATA = "Choose a dataset on the Dataset page, then press Train."
@@ -137,12 +137,13 @@ class TrainPage(QWidget):
         from flowerstudio.core.runs.folders import read_run
 
         summary = read_run(run_dir)
-        self.run_dir, self.best_path = run_dir, best
+        self.run_dir, self.best_path, self.advice = run_dir, str(summary.best_path or best), None  # its own plan
         self.progress.show_history(summary.history, summary.log_text)
         self._finished_text = f"{why}: {esc(run_dir)}"
         self.run_label.setText(self._finished_text)
         if summary.history:
             self._ask_advice()
+        self._update_buttons()
 
     # -- starting and stopping --------------------------------------------------------------
     def start_training(self) -> None:
@@ -253,14 +254,9 @@ class TrainPage(QWidget):
             self.best_path = result.best_path
         if result.history and len(result.history) != len(self.progress.curves.history):
             self.progress.curves.set_history(result.history)
-        took = fmt_duration(time.monotonic() - self._started)
         word = "stopped" if stopped else "finished"
-        best = result.best.words() if result.best else "none"
-        gained = "" if result.gained else " (no gain from this stage: the earlier model is kept)"
-        self._finished_text = f"Run {word} after {took}. Best validation accuracy <b>{best}</b>{gained}."
+        self._finished_text = self.progress.finished(result, word, time.monotonic() - self._started)
         self.run_label.setText(self._finished_text)
-        self.progress.end(word)
-        self.progress.append(f"== Run {word}. Best val acc {best} (epoch {result.best_epoch}).")
         if result.best_path:
             self.state.set_model(result.best_path)
             self._ask_advice()

@@ -3,11 +3,12 @@ its controls into a core TrainConfig (the first step) and, when the user overrid
 a core StagePlan (the next step)."""
 from __future__ import annotations
 
+import logging
 from typing import Optional
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox,
-                               QLabel, QLineEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox, QLabel, QLineEdit,
+                               QPushButton, QVBoxLayout, QWidget)
 
 from flowerstudio.core.model.backbones import DEFAULT_BACKBONE
 from flowerstudio.core.foundation.config import HEAD_EPOCHS, TrainConfig
@@ -17,7 +18,7 @@ from flowerstudio.gui import engine, settings
 from flowerstudio.gui.jobs import Job, run_job
 from flowerstudio.gui.pages.augment_options import AugmentOptions
 from flowerstudio.gui.state import AppState
-from flowerstudio.gui.style import with_button
+from flowerstudio.gui.style import rate_box, spin_box, with_button
 from flowerstudio.gui.widgets.cache_row import CacheRow
 from flowerstudio.gui.widgets.collapsible import Collapsible
 
@@ -26,29 +27,7 @@ DEPTHS = [(AUTO, "As advised after each step"), (TrainMode.FROZEN.value, "Train 
           (TrainMode.LAST_STAGES.value, "Fine-tune the last parts of the network"),
           (TrainMode.ALL.value, "Fine-tune the whole network (slower)")]
 _DEFAULTS = TrainConfig()
-
-
-def backbone_catalog() -> list[tuple[str, str, bool, int]]:
-    """(name, title, weights offline, stages) per backbone; plain data, no torch: fine on the GUI thread."""
-    from flowerstudio.core.model.backbones import BACKBONES, weights_available_offline
-    return [(s.name, s.title, weights_available_offline(s.name), s.num_stages) for s in BACKBONES.values()]
-
-
-def _spin(lo: int, hi: int, value: int, step: int = 1) -> QSpinBox:
-    box = QSpinBox()
-    box.setRange(lo, hi)
-    box.setSingleStep(step)
-    box.setValue(value)
-    return box
-
-
-def _lr_box(value: float) -> QDoubleSpinBox:
-    box = QDoubleSpinBox()
-    box.setDecimals(6)
-    box.setRange(0.000001, 1.0)
-    box.setSingleStep(0.0001)
-    box.setValue(value)
-    return box
+_log = logging.getLogger(__name__)  # its warnings reach the status bar (core/foundation/notify.py)
 
 
 class TrainOptions(QWidget):
@@ -67,10 +46,11 @@ class TrainOptions(QWidget):
         self.num_stages: dict[str, int] = {}
         self.overrides: dict = {}  # extra TrainConfig fields the form does not show (tests, experts)
         self._count_task: Optional[Job] = None
+        self._engine_ready = False  # the parameter count needs torch: it waits for the start-up's import
 
         self.backbone = QComboBox()
         self._fill_backbones()
-        self.epochs = _spin(1, 500, settings.get("train/head_epochs", HEAD_EPOCHS, int))
+        self.epochs = spin_box(1, 500, settings.get("train/head_epochs", HEAD_EPOCHS, int))
         self.epochs.setSuffix(" rounds")
         self.epochs.setToolTip("Rounds through the training photos in the first step (epochs). The new layer "
                                "trains in seconds: 30 rounds is the default.")
@@ -91,11 +71,11 @@ class TrainOptions(QWidget):
         self.device = QComboBox()
         self.device.addItem("Automatic (GPU if present)", "auto")
         self.device.addItem("CPU", "cpu")
-        self.batch = _spin(1, 1024, settings.get("train/batch_size", _DEFAULTS.batch_size, int))
-        self.lr = _lr_box(settings.get("train/lr", _DEFAULTS.lr, float))
+        self.batch = spin_box(1, 1024, settings.get("train/batch_size", _DEFAULTS.batch_size, int))
+        self.lr = rate_box(settings.get("train/lr", _DEFAULTS.lr, float))
         self.lr_find_btn = QPushButton("Find…")
         self.lr_find_btn.setToolTip("Find learning rate: a short test run suggests a good value")
-        self.input_size = _spin(32, 1024, settings.get("train/input_size", _DEFAULTS.input_size, int), 32)
+        self.input_size = spin_box(32, 1024, settings.get("train/input_size", _DEFAULTS.input_size, int), 32)
         self.input_size.setSuffix(" px")
         self.output_dir = QLineEdit(settings.get("train/output_dir", "", str))
         self.output_dir.setPlaceholderText("default: your user data folder")
@@ -104,18 +84,18 @@ class TrainOptions(QWidget):
         browse.setFixedWidth(30)
         browse.clicked.connect(self._choose_output)
         self.cache = CacheRow()
-        self.stages = _spin(1, 9, settings.get("train/unfreeze_stages", _DEFAULTS.unfreeze_stages, int))
-        self.ft_lr = _lr_box(settings.get("train/ft_lr", _DEFAULTS.lr * 0.1, float))
+        self.stages = spin_box(1, 9, settings.get("train/unfreeze_stages", _DEFAULTS.unfreeze_stages, int))
+        self.ft_lr = rate_box(settings.get("train/ft_lr", _DEFAULTS.lr * 0.1, float))
         self.ft_lr_find_btn = QPushButton("Find…")
         self.ft_lr_find_btn.setToolTip("Find learning rate for fine-tuning: a short test run from the best model "
                                        "of the latest run")
-        self.ft_epochs = _spin(1, 500, settings.get("train/ft_epochs", FINE_TUNE_EPOCHS, int))
+        self.ft_epochs = spin_box(1, 500, settings.get("train/ft_epochs", FINE_TUNE_EPOCHS, int))
         self.ft_epochs.setSuffix(" rounds")
         self.keep_bn = QCheckBox("Keep BatchNorm statistics (recommended)")
         self.keep_bn.setChecked(settings.get("train/freeze_bn_stats", _DEFAULTS.freeze_bn_stats, bool))
         self.keep_bn.setToolTip("Keeps the backbone's pretrained BatchNorm statistics while fine-tuning;\n"
                                 "switching this off often costs accuracy on small datasets.")
-        self.params = QLabel("Trainable parameters: …")
+        self.params = QLabel("Trainable parameters: counting…")
         self.params.setWordWrap(True)
         self.advanced = Collapsible("Advanced", "train/advanced_open")
         adv = QFormLayout()
@@ -151,6 +131,7 @@ class TrainOptions(QWidget):
         self.input_size.valueChanged.connect(self._on_augment)
         self.backbone.currentIndexChanged.connect(self._on_augment)
         self._count_timer = QTimer(self, singleShot=True, interval=300)
+        self.advanced.toggle.toggled.connect(lambda opened: opened and self._count_timer.start())
         self._count_timer.timeout.connect(self._count)
         for sig in (self.depth.currentIndexChanged, self.stages.valueChanged, self.backbone.currentIndexChanged):
             sig.connect(self.update_depth)
@@ -158,17 +139,23 @@ class TrainOptions(QWidget):
         # The runs folder is app state: Predict's "Use latest run" and the Check page look there too.
         self.output_dir.textChanged.connect(lambda text: state.set_runs_dir(text.strip()))
         state.set_runs_dir(self.output_dir.text().strip())
+        state.devices_changed.connect(self._show_device)  # what was found, and why not a GPU when the check failed
         self._on_augment()  # the pages share the chosen backbone and size from the start
+        if not engine.gpu_driver_present():
+            state.set_devices([("cpu", "CPU")])  # known from the first paint: the status bar can say it at once
         QTimer.singleShot(0, self.load_devices)
         self.update_depth()
 
     # -- catalog ----------------------------------------------------------------------------
     def _fill_backbones(self) -> None:
-        """The backbone list, straight from the core's torch-free catalogue."""
+        """The backbone list, straight from the core's catalogue: plain data, no torch, fine on the GUI thread."""
+        from flowerstudio.core.model.backbones import BACKBONES, weights_available_offline
+
         want = settings.get("train/backbone", _DEFAULTS.backbone, str)
         self.backbone.blockSignals(True)
         self.backbone.clear()
-        for name, title, offline, stages in backbone_catalog():
+        for name, title, stages in ((b.name, b.title, b.num_stages) for b in BACKBONES.values()):
+            offline = weights_available_offline(name)
             self.num_stages[name] = stages
             mark = ("" if "offline" in title else " · ready offline") if offline else " · downloads once"
             self.backbone.addItem(title + mark, name)
@@ -182,9 +169,24 @@ class TrainOptions(QWidget):
         self.backbone.view().setMinimumWidth(self.backbone.view().sizeHintForColumn(0) + 30)
 
     def load_devices(self) -> None:
-        """The devices need torch: found in the background; AppState says when they are known."""
-        run_job(engine.devices, title="Looking for GPUs", owner=self, on_result=self._on_devices,
-                on_error=lambda _m, _d: self.state.set_devices(self.state.devices))
+        """Without a GPU driver the device is the CPU, said at once; else torch looks for GPUs in the background.
+        Either way torch then loads in the background, once (engine.import_heavy), and the parameter count
+        waits for it: start-up's jobs do not fight over the two cores."""
+        if not self.state.devices_known:
+            run_job(engine.devices, title="Looking for GPUs", owner=self, on_result=self._on_devices,
+                    on_error=self._on_device_error, on_done=self._on_engine)
+            return
+        self.state.set_devices(self.state.devices)  # said again, for whoever listens now (the status bar)
+        run_job(engine.import_heavy, title="Loading the training engine", owner=self, on_done=self._on_engine)
+
+    def _on_device_error(self, message: str, _details: str) -> None:  # said in the status bar, not hidden
+        _log.warning("Could not look for a GPU (%s): training uses the CPU.", message)
+        self.state.set_devices([("cpu", "CPU")], problem=message)
+
+    def _on_engine(self) -> None:
+        self._engine_ready = True
+        self.state.set_engine_loaded()
+        self._count_timer.start()
 
     def _on_devices(self, devices) -> None:
         want_dev = settings.get("train/device", "auto", str)
@@ -193,6 +195,10 @@ class TrainOptions(QWidget):
                 self.device.addItem(f"GPU: {name}", dev)
         self.device.setCurrentIndex(max(0, self.device.findData(want_dev)))
         self.state.set_devices(devices)
+
+    def _show_device(self) -> None:
+        self.device.setToolTip(self.state.device_text() + (f": {self.state.device_problem}"
+                                                           if self.state.device_problem else ""))
 
     # -- reading the form ---------------------------------------------------------------
     def config(self, data_dir: str) -> TrainConfig:
@@ -268,8 +274,15 @@ class TrainOptions(QWidget):
         self.changed.emit()  # the Train page shows what the next step will run (show_next)
 
     def _count(self) -> None:
+        """Counted when it can be seen (Advanced open), once torch has loaded: building a network to count it
+        takes seconds at start-up that loading the model in use needs more."""
         if self._count_task is not None and self._count_task.running:
             self._count_timer.start()
+            return
+        if not self._engine_ready:
+            return  # _on_engine counts
+        if not self.advanced.toggle.isChecked():
+            self.params.setText("Trainable parameters: –")  # counted when Advanced opens
             return
         scan = self.state.scan
         n = len(scan.classes) if scan is not None and scan.classes else 10
@@ -285,15 +298,3 @@ class TrainOptions(QWidget):
         self.params.setText(f"Trainable parameters: <b>{trainable:,}</b> of {total:,} "
                             f"({100.0 * trainable / max(total, 1):.1f}%)")
 
-
-def next_button_text(plan: Optional[StagePlan], advice) -> str:
-    """The Train page's second button says what it will run, with its cost when known."""
-    if plan is None:
-        return "Train more" if advice is None else "Nothing more to train"
-    from flowerstudio.core.training.plan import duration
-
-    words = {TrainMode.FROZEN: "Train the new layer more", TrainMode.ALL: "Fine-tune the whole network",
-             TrainMode.LAST_STAGES: f"Fine-tune the last {plan.stages} parts"}[plan.mode]
-    cost = duration(plan.seconds) if plan.seconds is not None else ("seconds" if plan.mode == TrainMode.FROZEN
-                                                                   else "slower")
-    return f"{words} ({cost})"

@@ -1,4 +1,5 @@
-"""What a training run reports, shown as it happens: epoch, best result, progress bars, curves, log."""
+"""What a training run reports, shown as it happens: round, best result, progress bars, curves, log; how it
+ended; and what the next one would run (the second button's words). Plain words: the core's own stay in its log."""
 from __future__ import annotations
 
 from typing import Optional
@@ -8,8 +9,9 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QGridLayout, QLabel, QPlainTextEdit, QProgressBar, QSplitter, QVBoxLayout, QWidget
 
 from flowerstudio.core.foundation.events import BadImage, CheckpointSaved, EpochEnd, Log, PhaseStarted, Progress
-from flowerstudio.core.foundation.vocab import Phase
-from flowerstudio.gui.style import fmt_duration, fmt_eta
+from flowerstudio.core.foundation.vocab import Phase, TrainMode
+from flowerstudio.core.training.plan import StagePlan
+from flowerstudio.gui.style import esc, fmt_duration, fmt_eta
 from flowerstudio.gui.widgets.curves import STAGE_NAMES, TrainingCurves
 
 PHASE_TITLES = {Phase.DOWNLOAD: "Downloading the pretrained network", Phase.EXTRACT: "Reading the photos once",
@@ -32,6 +34,8 @@ class TrainProgress(QWidget):
         self.phase_label = QLabel("")
         self.batch_bar = QProgressBar()
         self.batch_bar.setFormat("%v / %m batches")
+        self.batch_bar.setToolTip("The photos go through the model a batch (a group of photos) at a time; "
+                                  "\"Batch size\" under Advanced says how many.")
         self.aux_bar = QProgressBar()
         self.aux_bar.setVisible(False)
         self.curves = TrainingCurves()
@@ -39,6 +43,8 @@ class TrainProgress(QWidget):
         self.log.setReadOnly(True)
         self.log.setMaximumBlockCount(5000)
         self.log.setFont(QFont("monospace", 9))
+        self.log.setToolTip("The run's log (train.log), in the training engine's own words: an epoch is a round, "
+                            "loss the error, acc the share of photos right, val the validation photos.")
         self._epochs_total = 0
         self._epoch_offset = 0
         self._stopping = False  # Stop was pressed: that stays on screen until the stage has ended
@@ -74,8 +80,15 @@ class TrainProgress(QWidget):
         self.append(f"== {title}: {epochs} rounds")
 
     def show_history(self, history: list, log_text: str) -> None:
-        """A finished run, reopened: its curves and its log."""
+        """A finished run, reopened (or another run now in use): its curves and its log, nothing of the run
+        shown before."""
         self.curves.set_history(history)
+        self._stopping = False
+        self.epoch_label.setText("Round: –")
+        self.phase_label.clear()
+        self.batch_bar.setFormat("%v / %m batches")
+        self.batch_bar.reset()  # empty, no "0 / 100"
+        self.best_label.setText("Best so far: –")
         self._show_best()
         self.log.setPlainText(log_text)
         self.log.verticalScrollBar().setValue(self.log.verticalScrollBar().maximum())
@@ -92,10 +105,20 @@ class TrainProgress(QWidget):
         elif isinstance(ev, Log):
             self.append(ev.text if ev.level == "info" else f"{str(ev.level).upper()}: {ev.text}")
         elif isinstance(ev, CheckpointSaved):
-            self.append(f"Saved {ev.kind} model (epoch {ev.epoch}, val acc {100 * ev.val_acc:.1f}%): {ev.path}")
+            self.append(f"Saved the {ev.kind} model (round {ev.epoch}, {100 * ev.val_acc:.1f} % of the validation "
+                        f"photos right): {ev.path}")
         elif isinstance(ev, BadImage):
             self.append(f"WARNING: skipped {ev.path}: {ev.reason}")
         return None
+
+    def finished(self, result, word: str, took: float) -> str:
+        """A stage ended (``word``: finished or stopped) after ``took`` seconds: the page's line about it."""
+        self.end(word)
+        best = result.best.words() if result.best else "none"
+        self.append(f"== Run {word}. Best: {best} of the validation photos right (round {result.best_epoch}).")
+        gained = "" if result.gained else " (no gain from this stage: the earlier model is kept)"
+        return (f"Run {word} after {fmt_duration(took)}: the best model gets <b>{esc(best)}</b> of the validation "
+                f"photos right{gained}.")
 
     def end(self, word: str) -> None:
         self._stopping = False
@@ -162,3 +185,16 @@ class TrainProgress(QWidget):
         elif ev.eta is not None:
             bits.append(fmt_eta(ev.eta))
         self.phase_label.setText(" · ".join(bits))
+
+
+def next_button_text(plan: Optional[StagePlan], advice) -> str:
+    """The Train page's second button says what it will run, with its cost when known."""
+    if plan is None:
+        return "Train more" if advice is None else "Nothing more to train"
+    from flowerstudio.core.training.plan import duration
+
+    words = {TrainMode.FROZEN: "Train the new layer more", TrainMode.ALL: "Fine-tune the whole network",
+             TrainMode.LAST_STAGES: f"Fine-tune the last {plan.stages} parts"}[plan.mode]
+    cost = duration(plan.seconds) if plan.seconds is not None else ("seconds" if plan.mode == TrainMode.FROZEN
+                                                                   else "slower")
+    return f"{words} ({cost})"

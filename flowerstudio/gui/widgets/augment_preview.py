@@ -10,7 +10,9 @@ from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QSc
 
 from flowerstudio.gui import engine
 from flowerstudio.gui.jobs import Job, run_job
+from flowerstudio.core.foundation.fsnames import display_path
 from flowerstudio.gui.state import AppState
+from flowerstudio.gui.style import esc
 from flowerstudio.gui.widgets.thumbnails import pil_to_qimage
 
 N_VIEWS = 8
@@ -47,7 +49,8 @@ class AugmentPreview(QWidget):
         grid = QGridLayout()
         grid.addWidget(QLabel("<b>As the model sees it</b><br>(validation &amp; prediction)"), 0, 0)
         grid.addWidget(self.plain, 1, 0)
-        grid.addWidget(QLabel("<b>Random training versions</b> (change the switches on the Train page)"), 0, 1, 1, 4)
+        grid.addWidget(QLabel("<b>Random training versions</b> (change them under Advanced on the Train page)"),
+                       0, 1, 1, 4)
         for i, tile in enumerate(self.tiles):
             tile.setFixedSize(TILE, TILE)
             tile.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -94,7 +97,7 @@ class AugmentPreview(QWidget):
             self._again = True  # render once more with the newest settings when this one ends
             return
         s = self.state
-        self.info.setText(f"{self.path}<br>input size {s.input_size}px · backbone {s.backbone} · rendering…")
+        self.info.setText(f"{self.describe()} · drawing…")
         self._images = []
         for tile in [self.plain] + self.tiles:  # views of the old settings must not pass for the new ones
             tile.clear()
@@ -103,6 +106,14 @@ class AugmentPreview(QWidget):
                             on_error=lambda msg, _d: self.info.setText(f"Cannot preview this photo: {msg}"),
                             on_done=self._after)
 
+    def describe(self) -> str:
+        """The photo, and what the views were made for: the size and the model chosen on the Train page."""
+        from flowerstudio.core.model.backbones import BACKBONES  # plain data, no torch
+
+        spec = BACKBONES.get(self.state.backbone)
+        model = spec.title.split(" (")[0] if spec is not None else self.state.backbone
+        return f"{esc(display_path(self.path))}<br>At {self.state.input_size} px, for {esc(model)}"
+
     def _after(self) -> None:
         if self._again:
             self._again = False
@@ -110,8 +121,7 @@ class AugmentPreview(QWidget):
 
     def _on_rendered(self, result) -> None:
         plain, views = result
-        s = self.state
-        self.info.setText(f"{self.path}<br>input size {s.input_size}px · backbone {s.backbone}")
+        self.info.setText(self.describe())
         self._images = [pil_to_qimage(img) for img in [plain] + list(views)]
         self._show_images()
 

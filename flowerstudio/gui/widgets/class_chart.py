@@ -5,14 +5,17 @@ classes inside a scroll area, instead of squeezing 102 labels into one axis.
 """
 from __future__ import annotations
 
+import math
 from typing import Optional, Sequence
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QScrollArea, QVBoxLayout, QWidget
 from flowerstudio.gui.widgets.plot_items import clear_legend, clear_plot
 
 ROW_PX = 20
+NAME_PX = 240  # the most room a class name gets beside a chart; longer names are shortened, with "…"
 COLORS = {"train": "#4c72b0", "val": "#dd8452", "test": "#55a868"}
 
 
@@ -32,6 +35,7 @@ class ClassChart(QWidget):
         self.plot.invertY(True)
         self.plot.addLegend(offset=(-10, 10))
         self.plot.scene().sigMouseClicked.connect(self._on_click)
+        self.plot.scene().sigMouseMoved.connect(self._on_hover)
         self.scroll = QScrollArea()
         self.scroll.setWidgetResizable(True)
         self.scroll.setWidget(self.plot_widget)
@@ -64,21 +68,36 @@ class ClassChart(QWidget):
                 legend.addItem(bars, label)
             left = [a + b for a, b in zip(left, values)]
         self.totals = left
-        axis = self.plot.getAxis("left")
-        axis.setTicks([[(i, _short(name)) for i, name in enumerate(self.names)], []])
-        axis.setWidth(min(220, 20 + 7 * max((len(_short(s)) for s in self.names), default=4)))
+        name_axis(self.plot.getAxis("left"), self.names)
         self.plot.setYRange(-0.6, max(n, 1) - 0.4, padding=0)
         self.plot.setXRange(0, max(max(self.totals, default=1), 1) * 1.08, padding=0)
         self.plot_widget.setMinimumHeight(max(200, n * ROW_PX + 70))
 
-    def _on_click(self, event) -> None:
+    def _row(self, scene_pos) -> Optional[int]:
         if not self.names:
-            return
-        pos = self.plot.vb.mapSceneToView(event.scenePos())
-        row = int(round(pos.y()))
-        if 0 <= row < len(self.names):
+            return None
+        y = self.plot.vb.mapSceneToView(scene_pos).y()
+        row = int(round(y)) if math.isfinite(y) else -1
+        return row if 0 <= row < len(self.names) else None
+
+    def _on_click(self, event) -> None:
+        row = self._row(event.scenePos())
+        if row is not None:
             self.class_clicked.emit(row)
 
+    def _on_hover(self, scene_pos) -> None:
+        """The class under the mouse in full, with its count: a long name is shortened beside the bars."""
+        row = self._row(scene_pos)
+        tip = f"{self.names[row]}: {self.totals[row]} photos" if row is not None and row < len(self.totals) else ""
+        for item in (self.plot.vb, self.plot.getAxis("left")):  # a view's own tooltip is never asked for
+            item.setToolTip(tip)
 
-def _short(name: str, limit: int = 28) -> str:
-    return name if len(name) <= limit else name[: limit - 1] + "…"
+
+def name_axis(axis: pg.AxisItem, names: Sequence[str], most: int = NAME_PX) -> None:
+    """Class names as the ticks of a bar chart's left axis, each in full when it fits in ``most`` pixels,
+    else shortened on its own with "…" (never two names run together); the axis as wide as the longest."""
+    font = axis.style.get("tickFont") or QFont()
+    fm = QFontMetrics(font)
+    labels = [fm.elidedText(n, Qt.TextElideMode.ElideRight, most) for n in names]
+    axis.setTicks([list(enumerate(labels)), []])
+    axis.setWidth(max((fm.horizontalAdvance(t) for t in labels), default=30) + 16)

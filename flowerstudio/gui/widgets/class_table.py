@@ -13,6 +13,9 @@ from flowerstudio.gui.widgets.confusion_view import RIGHT, WRONG, blend
 
 FAIR = QColor("#e0a800")  # between right and wrong: worth a look
 COLUMNS = ("Class", "Photos", "Right", "Accuracy", "Most often mistaken for")
+HEADER_TIPS = ("The class (its folder's name, or the name it was given)", "Photos of this class that were checked",
+               "Of them, the photos the model got right", "The share it got right: worst classes first",
+               "When wrong, the class the model most often said instead")
 SortRole = Qt.ItemDataRole.UserRole + 1
 
 
@@ -54,10 +57,10 @@ class ClassTableModel(QAbstractTableModel):
             return Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
         if role == Qt.ItemDataRole.ToolTipRole:
             if not row.photos:
-                return f"No {row['name']} photos were checked."
-            text = f"{row['name']} (folder '{row['class']}'): {row['correct']} of {row['images']} photos right"
+                return f"No {row.name} photos were checked."
+            text = f"{row.name} (folder '{row.folder}'): {row.correct} of {row.photos} photos right"
             if row.most_confused_with:
-                text += f"; when wrong, most often taken for {row['most_confused_with']}"
+                text += f"; when wrong, most often taken for {row.most_confused_with}"
             return text
         if role == Qt.ItemDataRole.ForegroundRole and not row.photos:
             return QColor("#888")
@@ -66,6 +69,8 @@ class ClassTableModel(QAbstractTableModel):
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return COLUMNS[section]
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
+            return HEADER_TIPS[section]
         return None
 
 

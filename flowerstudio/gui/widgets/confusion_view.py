@@ -86,7 +86,7 @@ class ConfusionModel(QAbstractTableModel):
         share = f" ({100 * self.share(r, c):.0f}% of {self.names[r]})" if self._row_totals[r] else ""
         if r == c:
             return f"{self.names[r]} recognised correctly: {n} {photos}{share}"
-        return f"true {self.names[r]} predicted as {self.names[c]}: {n} {photos}{share}"
+        return f"{self.names[r]} taken for {self.names[c]}: {n} {photos}{share}"
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not 0 <= section < len(self.names):
@@ -94,7 +94,7 @@ class ConfusionModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return short(self.names[section])
         if role == Qt.ItemDataRole.ToolTipRole:
-            kind = "True class" if orientation == Qt.Orientation.Vertical else "Predicted as"
+            kind = "Real class" if orientation == Qt.Orientation.Vertical else "The model said"
             return f"{kind}: {self.names[section]}"
         return None
 
@@ -165,6 +165,8 @@ class ConfusionView(QWidget):
         self.zoom.valueChanged.connect(self.set_cell_size)
         caption = QLabel("Rows: the real class · columns: what the model said · green = right, red = wrong. "
                          "Click a square to see its photos.")
+        caption.setToolTip("A confusion matrix: each square counts the photos of its row's class the model gave "
+                           "its column's class. The colour is the share of the row.")
         caption.setWordWrap(True)
         top = QHBoxLayout()
         top.addWidget(caption, 1)

@@ -32,6 +32,7 @@ class GalleryItem:
     correct: Optional[bool] = None
     payload: Any = None  # e.g. the core Prediction
     reviewed: Optional[str] = None  # the class name the user confirmed or chose
+    tooltip: str = ""  # instead of the title, subtitle and path
 
 
 class GalleryModel(QAbstractListModel):
@@ -105,6 +106,8 @@ class GalleryModel(QAbstractListModel):
             pix = self._cache.get(item.path)
             return pix if pix is not None else self._cache.placeholder
         if role == Qt.ItemDataRole.ToolTipRole:
+            if item.tooltip:
+                return item.tooltip
             tip = display_path(item.path)
             if item.subtitle:
                 tip = f"{item.title} — {item.subtitle}\n{tip}"

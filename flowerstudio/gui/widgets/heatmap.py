@@ -28,7 +28,7 @@ class HeatmapToggle(QCheckBox):
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(TEXT, parent)
         self.setToolTip("Colours the parts of the photo that made the model choose its answer\n"
-                        "(red = looked at most, blue = ignored). It takes a second or two.")
+                        "(red = looked at most, blue = ignored). The first photo takes a few seconds, the next a moment.")
         self.setEnabled(False)
         self.model_path: Optional[str] = None
         self.image_path: Optional[str] = None

@@ -1,4 +1,5 @@
-"""A reliability diagram: how often the model is right at each confidence it shows (the diagonal is honest)."""
+"""How sure the model says it is against how often it is right, at each confidence it shows (a reliability
+diagram: on the diagonal, the confidence is honest). Plain words; the technical ones in the tooltip."""
 from __future__ import annotations
 
 import math
@@ -10,6 +11,10 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from flowerstudio.gui import style
 from flowerstudio.gui.widgets.plot_items import clear_plot
+
+
+TIP = ("A reliability diagram of the confidences the app shows (calibrated with a temperature). The average gap "
+       "is their expected calibration error (ECE); in brackets, that of the raw softmax, before calibration.")
 
 
 class ReliabilityDiagram(QWidget):
@@ -24,8 +29,10 @@ class ReliabilityDiagram(QWidget):
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.plot.setXRange(0, 100, padding=0.02)
         self.plot.setYRange(0, 100, padding=0.02)
+        self.plot_widget.setToolTip(TIP)
         self.caption = QLabel()
         self.caption.setWordWrap(True)
+        self.caption.setToolTip(TIP)
         lay = QVBoxLayout(self)
         lay.addWidget(self.caption)
         lay.addWidget(self.plot_widget, 1)
@@ -40,5 +47,6 @@ class ReliabilityDiagram(QWidget):
         self.plot.addItem(pg.PlotDataItem(xs, ys, pen=pg.mkPen(style.NEUTRAL, width=2), symbol="o",
                                           symbolBrush=style.NEUTRAL, symbolSize=7))
         self.caption.setText(
-            "On the dashed line, a confidence of 80% means right 8 times in 10. Expected calibration error: "
-            f"<b>{100 * ece:.1f} points</b> (raw softmax before calibration: {100 * ece_raw:.1f}).")
+            "Each point: the photos the model was about that sure of, and how many of them it got right. On the "
+            "dashed line it is as sure as it is right (80 % sure: right 8 times in 10). On average it is off by "
+            f"<b>{100 * ece:.1f} points</b> ({100 * ece_raw:.1f} before Flower Studio adjusted its confidences).")

@@ -120,7 +120,7 @@ def test_kept_findings_and_excluded_photos_are_not_reported_again(planted, tmp_p
     add_exclusions(data, [copy.relative_to(root)])
     again = diagnose(data, _config(data))
     assert str(data / first.relative_to(root)) not in [i.path for i in again.label_issues]
-    assert again.kept == 1 and "1 findings you kept" in again.summary()
+    assert again.kept == 1 and "1 finding you kept is not listed" in again.summary()
     assert not any("copy_of_1" in d.path_a + d.path_b for d in again.duplicates)
 
 
@@ -222,3 +222,23 @@ def test_neighbour_search_on_reduced_features_returns_exact_similarities():
     idx, sim = nearest_neighbours(x, 5, reduce_above=100)  # projected to 256 dims, then re-ranked
     assert (idx[:200, 0] == np.arange(200, 400)).all() and (idx[200:, 0] == np.arange(200)).all()
     assert np.allclose(sim, np.einsum("nd,nkd->nk", x, x[idx]), atol=1e-5)
+
+
+def test_the_summary_speaks_plainly_and_counts_in_words():
+    """Issue #26: no "probe ... accurate" and no "1 outliers": what the check recognises, counted in words."""
+    from flowerstudio.core.doctor.diagnose import DoctorReport
+    from flowerstudio.core.doctor.duplicates import Duplicate
+    from flowerstudio.core.doctor.outliers import Outlier
+    from flowerstudio.core.foundation.vocab import Part
+
+    one = DoctorReport("d", "efficientnet_lite0", ["a"], ["a"], photos=1, probe_accuracy=0.652, seconds=1.0, kept=1,
+                       duplicates=[Duplicate("x", "y", 0.99, DuplicateKind.EXACT, False, Part.TRAIN, Part.TRAIN)],
+                       outliers=[Outlier("z", "a", -4.0, 0.5, 0.4, Part.TRAIN)])
+    text = one.summary()
+    assert "recognises 65% of the photos' classes" in text and "probe" not in text and "accurate" not in text
+    assert "Checked 1 photo in 1 class" in text and "1 pair of duplicate photos (1 exact copy)" in text
+    assert "1 photo unlike all the others" in text and "1 finding you kept is not listed" in text
+    assert "1 outliers" not in text and "0 photos may be in the wrong class folder" in text
+    two = DoctorReport("d", "efficientnet_lite0", ["a", "b"], ["a", "b"], photos=2, kept=2)
+    assert "Checked 2 photos in 2 classes" in two.summary() and "2 findings you kept are not listed" in two.summary()
+    assert "recognises" not in two.summary()  # no check, no figure

@@ -99,3 +99,43 @@ def test_overlay_and_colormap():
     assert out.size == (40, 30) and out.mode == "RGB"
     left, right = np.asarray(out)[15, 2], np.asarray(out)[15, 37]
     assert left[2] > left[0] and right[0] > right[2]
+
+
+def plain_gradcam(model, image, target):
+    """The textbook recipe, slow but plain: the whole graph from an input that requires grad."""
+    from torch.nn import functional as F
+
+    from flowerstudio.core.model.classifier import get_spec
+
+    module = model.backbone.get_submodule(get_spec(model.backbone_name).cam_layer)
+    saved = []
+    handle = module.register_forward_hook(lambda _m, _i, out: saved.append(out))
+    try:
+        with torch.enable_grad():
+            logits = model(image.clone().unsqueeze(0).requires_grad_(True))
+            (grad,) = torch.autograd.grad(logits[0, target], saved[-1])
+    finally:
+        handle.remove()
+    cam = F.relu((grad.mean(dim=(2, 3), keepdim=True) * saved[-1].detach()).sum(dim=1, keepdim=True))
+    cam = F.interpolate(cam, size=image.shape[-2:], mode="bilinear", align_corners=False)[0, 0]
+    return ((cam - cam.min()) / (cam.max() - cam.min())).detach().numpy()
+
+
+@pytest.mark.parametrize("mode", ["frozen", "all"])
+def test_the_fast_path_gives_the_textbook_map_and_leaves_threads_and_grad_mode(mode):
+    """Grad-CAM runs with one thread and a graph from the hooked layer on (the speed-up of issue #26):
+    the heat is the textbook recipe's, for a frozen backbone and a trainable one, and the caller's
+    thread count and grad mode are as they were."""
+    torch.manual_seed(0)
+    model = build_classifier("efficientnet_lite0", 3, pretrained=False)
+    model.set_trainable(mode)
+    model.eval()
+    threads = torch.get_num_threads()
+    for target in (0, 2):
+        image = torch.randn(3, 96, 96)
+        np.testing.assert_allclose(gradcam(model, image, target), plain_gradcam(model, image, target), atol=1e-5)
+        assert torch.get_num_threads() == threads and torch.is_grad_enabled()
+    with torch.no_grad():
+        gradcam(model, torch.randn(3, 64, 64))
+        assert not torch.is_grad_enabled()
+    assert all(p.grad is None for p in model.parameters())
