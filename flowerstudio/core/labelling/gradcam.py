@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from contextlib import contextmanager
 from typing import Optional
 
 import numpy as np
@@ -28,6 +27,7 @@ from torch.nn import functional as F
 
 from flowerstudio.core.model.model_file import ModelInfo, load_model
 from flowerstudio.core.model.classifier import Classifier, get_spec
+from flowerstudio.core.runtime.threads import one_thread_on_cpu
 
 
 def gradcam(
@@ -49,7 +49,7 @@ def gradcam(
     try:
         # inference_mode(False): the GUI may call this from inside an inference context. The layers
         # before the hooked one run without a graph; the hook switches gradients on for the rest.
-        with _one_thread_on_cpu(device), torch.inference_mode(False), torch.no_grad():
+        with one_thread_on_cpu(device), torch.inference_mode(False), torch.no_grad():
             x = image_tensor.detach().clone().to(device, torch.float32).unsqueeze(0)
             logits = model(x)
             cls = int(logits.argmax(1).item()) if target is None else int(target)
@@ -78,21 +78,6 @@ def _differentiable_from_here(out: torch.Tensor, saved: list[torch.Tensor]) -> t
     act = out.detach().requires_grad_(True)
     saved.append(act)
     return act
-
-
-@contextmanager
-def _one_thread_on_cpu(device: torch.device):
-    """One intra-op thread for this thread's torch work inside the block (OpenMP keeps the setting per
-    thread; the block restores it). See the module's docstring for why."""
-    if device.type != "cpu":
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def colormap(heat: np.ndarray) -> np.ndarray:

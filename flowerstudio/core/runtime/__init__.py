@@ -6,6 +6,7 @@
     featurecache   backbone features computed once per photo (cache_store.py: segments with checksums)
     distributed    torchrun: the process group and the few collectives the engine needs
     preview        the augmentation preview's views
+    threads        one intra-op thread for small CPU work (a head's step, Grad-CAM)
 """
 from flowerstudio.core.foundation.lazy import lazy_exports
 

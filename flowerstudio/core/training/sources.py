@@ -24,6 +24,7 @@ from flowerstudio.core.model.classifier import batch_to_device
 from flowerstudio.core.runtime.featurecache import cache_for, entry_name
 from flowerstudio.core.runtime.inference import InferenceNet
 from flowerstudio.core.runtime.loader import ImageDataset, make_loader
+from flowerstudio.core.runtime.threads import one_thread_on_cpu
 from flowerstudio.core.runtime.transforms import eval_transform, train_transform
 from flowerstudio.core.training import speeds
 from flowerstudio.core.training.lean import lean
@@ -31,26 +32,6 @@ from flowerstudio.core.training.report import Reporter
 from flowerstudio.core.training.setup import Setup
 
 Batch = Optional[tuple[torch.Tensor, torch.Tensor]]  # None: every photo of it was unreadable
-
-
-@contextmanager
-def one_thread_on_cpu(device: torch.device):
-    """One intra-op thread on CPU for this thread's torch work inside the block.
-
-    A head's training steps are tiny (a [32, 1280] x [1280, C] product): with two threads every
-    op waits at a thread barrier, which on a busy machine costs milliseconds. Ten epochs on 1,600
-    cached photos measured 0.5-0.8 s with one thread, 3.6-5.7 s with two (benchmarks/README.md,
-    review_loop). OpenMP keeps the setting per thread; the block restores it.
-    """
-    if device.type != "cpu":
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 class FeatureSource:
