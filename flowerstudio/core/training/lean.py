@@ -7,7 +7,7 @@ finetune), for EfficientNet-Lite0 at 224 px on a 2-core AVX-512 CPU, at the same
   normalisation and its backward then make no passes over the activations of their own (with them,
   a quarter of the step's time went to BatchNorm and to the copies around its backward); the gradients
   still reach W, gamma and beta, through ``W * s`` and ``t``. The same numbers up to rounding
-  (tests/test_step.py). A BatchNorm in training mode (``freeze_bn_stats`` off) is left as it is.
+  (tests/core/training/test_step.py). A BatchNorm in training mode (``freeze_bn_stats`` off) is left as it is.
 - Under bfloat16 autocast (step.py), the depthwise convolutions oneDNN has no fast bfloat16 backward for
   (kernel over 3x3, or strided: its fast depthwise weight-gradient kernel takes only 3x3) run in float32:
   in bfloat16 their backward took 4-7x as long as in float32 and made the whole step slower than float32.
