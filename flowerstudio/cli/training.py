@@ -59,9 +59,7 @@ def cmd_train(args, cancel) -> int:
 def cmd_continue(args, cancel) -> int:
     from flowerstudio.core.runs.folders import resolve_model_path
     from flowerstudio.core.runs.record import RunRecord
-    from flowerstudio.core.training.next_stage import advice_for_run
-    from flowerstudio.core.training.plan import next_config
-    from flowerstudio.core.training.trainer import train
+    from flowerstudio.core.training.next_stage import advice_for_run, run_plan
 
     record = RunRecord.load(resolve_model_path(args.run).parent)
     advice = advice_for_run(record)
@@ -72,7 +70,7 @@ def cmd_continue(args, cancel) -> int:
     reporter = TqdmReporter()
     start = time.perf_counter()
     try:
-        result = train(next_config(record, advice.plan), reporter, cancel)
+        result = run_plan(record, advice.plan, reporter, cancel)
     finally:
         reporter.close()
     print(stage_line(result, time.perf_counter() - start))

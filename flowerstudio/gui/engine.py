@@ -79,6 +79,14 @@ def advice(run_dir: str):
     return advice_for_run(_run(run_dir))
 
 
+def run_plan(run_dir: str, plan, device: str, output_dir: str, callback=None, cancel=None):
+    """The second button: the plan's stage, or the stopped stage's last rounds (core/training/next_stage.py)."""
+    import_heavy()
+    from flowerstudio.core.training.next_stage import run_plan as core_run_plan
+
+    return core_run_plan(_run(run_dir), plan, callback, cancel, device=device, output_dir=output_dir)
+
+
 def next_config(run_dir: str, plan):
     """The config of the stage ``plan`` describes, continuing the run's best model (small files: no torch)."""
     from flowerstudio.core.training.plan import next_config as core_next

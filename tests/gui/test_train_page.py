@@ -46,7 +46,10 @@ def test_train_then_fine_tune(qtbot, window, tiny_dataset):
         page.finetune_btn.click()
     tuned = blocker.args[0]
     assert tuned.run_dir == result.run_dir  # the same run continues
-    assert page.config.lr < page.options.lr.value() and page.config.train_mode == "all"
+    from flowerstudio.core.foundation.config import TrainConfig
+
+    stage = TrainConfig.load(os.path.join(tuned.run_dir, "config.json"))  # what the run folder says it ran
+    assert stage.lr < page.options.lr.value() and stage.train_mode == "all"
     assert [m.stage for m in curves.history] == ["frozen", "all"]
     assert curves.stage_changes == [2]
     assert len(curves.points("train_loss")) == 2 and len(curves.points("lr")) == 2
@@ -92,6 +95,19 @@ def test_stop_keeps_best_checkpoint(qtbot, window, tiny_dataset):
     qtbot.waitUntil(lambda: page.advice is not None, timeout=60000)  # the advice for the stopped stage
     assert page.train_btn.isEnabled() and page.finetune_btn.isEnabled()
     assert "Run stopped after" in page.run_label.text()
+    # A stage cut short is no verdict: the second button finishes it, in the same run, where it stopped.
+    done = len(result.history)
+    assert page.next_plan().finish and page.next_plan().epochs == 200 - done
+    assert page.finetune_btn.text().startswith(f"Finish the stopped step ({200 - done} rounds, ")
+    assert "unlikely to help" not in page.run_label.text() and "Finish the stopped step" not in page.run_label.text()
+    page.finetune_btn.click()
+    qtbot.waitUntil(lambda: len(page.progress.curves.history) > done, timeout=120000)
+    with qtbot.waitSignal(page.training_done, timeout=60000) as blocker:
+        page.stop_btn.click()
+    again = blocker.args[0]
+    assert again.run_dir == result.run_dir and again.status == "cancelled"
+    epochs = [m.epoch for m in again.history]
+    assert epochs == list(range(1, len(epochs) + 1)) and len(epochs) > done  # continued, not restarted
 
 
 def test_close_during_training_stops_worker(qtbot, window, tiny_dataset, messages):
@@ -136,6 +152,7 @@ def test_previous_run_is_offered_for_fine_tuning(qtbot, window, tiny_dataset):
     scan(qtbot, window, tiny_dataset)
     page = window.train_page
     assert page.best_path == result.best_path
+    qtbot.waitUntil(lambda: page.advice is not None, timeout=60000)  # read from the run in the background
     assert page.finetune_btn.isEnabled() and len(page.progress.curves.history) == 1
     assert "Latest run on this dataset" in page.run_label.text()
 

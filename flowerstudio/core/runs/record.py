@@ -14,7 +14,7 @@ from flowerstudio.core.foundation.config import ConfigError, TrainConfig
 from flowerstudio.core.foundation.events import Callback, CancelToken, EpochMetrics, ignore
 from flowerstudio.core.photos.scan import DatasetScan, scan_dataset
 from flowerstudio.core.photos.split import SPLIT_FILE, SavedSplit
-from flowerstudio.core.runs.folders import BEST, CONFIG
+from flowerstudio.core.runs.folders import BEST, CONFIG, LAST_STATE
 from flowerstudio.core.runs.history import RunError, read_history
 
 
@@ -62,6 +62,24 @@ class RunRecord:
 
     def history(self) -> list[EpochMetrics]:
         return read_history(self.run_dir)
+
+    def epochs_left(self) -> int:
+        """Rounds the run's last stage still had to run when it ended early (Stop, a crash, a kill): what
+        resuming it would train. 0 when the stage finished, or when last_state.pt is not that stage's (a
+        stage stopped before its first round ended leaves the stage before's state: nothing to finish)."""
+        from flowerstudio.core.runs.resume_state import ResumeState
+
+        history = self.history()
+        if not history or not (self.run_dir / LAST_STATE).is_file():
+            return 0
+        try:
+            state = ResumeState.load(self.run_dir / LAST_STATE)
+        except RunError:
+            return 0  # resume would say why; the advice plans a new stage instead
+        last = history[-1]
+        if last.epoch != state.epoch or str(last.stage) != str(self.config.train_mode):
+            return 0
+        return state.epochs_left(self.config.epochs)
 
     def require_split(self, why: str) -> Path:
         """The run's split.json; RunError when it is gone, saying what cannot be done (``why``) without it."""

@@ -44,6 +44,7 @@ class NextStep(Word):
     FINE_TUNE = "fine_tune"
     PREDICT = "predict"  # the model is as good as this data makes it: use it
     IMPROVE_DATA = "improve_data"  # training more will not help; better photos will
+    FINISH = "finish"  # the last stage ended early (stopped): run its remaining rounds
 
 
 @dataclass(frozen=True)
@@ -55,11 +56,14 @@ class StagePlan:
     epochs: int
     lr: float
     seconds: Optional[float] = None  # the expected duration on this computer, when known
+    finish: bool = False  # the stopped stage's remaining rounds, resumed where it stopped (trainer.resume)
 
     def words(self) -> str:
         """'fine-tune all layers for 5 rounds' in the newcomer's words."""
         what = {TrainMode.FROZEN: "train the new layer", TrainMode.ALL: "fine-tune the whole network",
                 TrainMode.LAST_STAGES: f"fine-tune the last {self.stages} parts of the network"}[self.mode]
+        if self.finish:
+            return f"finish the stopped step ({what}): its last {self.epochs} rounds"
         return f"{what} for {self.epochs} more rounds"
 
 
@@ -128,6 +132,15 @@ def _data_hint(confused: Optional[tuple[str, str, int]], per_class: float) -> st
     return hint
 
 
+def _gain_words(now: Score, before: Score) -> str:
+    """What this stage's kept model gained: more photos right, or (a tie on accuracy) a lower validation loss,
+    the tie-break Score.beats uses; never "up from" the same figure."""
+    if now.correct * before.total > before.correct * now.total:
+        return f" Up from {before.words()} before this stage."
+    return (f" As many right as before this stage ({before.words()}), with a lower validation error (loss "
+            f"{now.loss:.3f}, was {before.loss:.3f}): this stage's model is kept.")
+
+
 def advise(history: Sequence[EpochMetrics], num_classes: int, per_class: float, lr: float,
            unfreeze_stages: int = LAST_STAGES, confused: Optional[tuple[str, str, int]] = None,
            seconds=lambda mode, epochs: None) -> Advice:
@@ -154,7 +167,7 @@ def advise(history: Sequence[EpochMetrics], num_classes: int, per_class: float, 
                           "unlikely to help now; better photos will." + (hint or " The Review page lists photos "
                                                                           "that may be in the wrong folder."),
                           NextStep.IMPROVE_DATA)
-        result += f" Up from {best_before.words()} before this stage."
+        result += _gain_words(best_now, best_before)
     learning = still_learning(this)
     if stage == TrainMode.FROZEN and learning and per_class < FINE_TUNE_WHILE_LEARNING_FROM:
         plan = StagePlan(TrainMode.FROZEN, unfreeze_stages, MORE_HEAD_EPOCHS, lr)
@@ -191,6 +204,16 @@ def stage_config(base, plan: StagePlan, start: str):
     cfg.step_size = None  # the stage's default schedule for its length
     cfg.resume_from = start
     return cfg.validate()
+
+
+def finish_stopped(advice: Advice, mode: TrainMode, stages: int, lr: float, left: int, total: int,
+                   seconds: Optional[float]) -> Advice:
+    """The advice after a stage that ended early: finish it first. What it reached so far is no verdict on
+    training longer (``advice``'s "no gain" or "still learning" judged a stage cut short)."""
+    plan = StagePlan(mode, stages, left, lr, seconds, finish=True)
+    cost = f" ({duration(seconds)} on this computer)" if seconds is not None else ""
+    return Advice(advice.result, f"This step stopped with {left} of its {total} rounds still to run: "
+                  f"{plan.words()}{cost}, or use the model as it is on the Predict page.", NextStep.FINISH, plan)
 
 
 def next_config(record, plan: StagePlan):

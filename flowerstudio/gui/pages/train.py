@@ -42,7 +42,6 @@ class TrainPage(QWidget):
         del thumbs  # one constructor shape for every page; this one shows no photos
         self.state = state
         self.task: Optional[Job] = None
-        self.config = None  # the TrainConfig of the stage running or last run
         self.run_dir: Optional[str] = None
         self.best_path: Optional[str] = None
         self.advice = None  # core Advice after the last finished stage (its plan: what the second button runs)
@@ -152,7 +151,8 @@ class TrainPage(QWidget):
             return
         self.progress.reset()
         self.run_dir = self.best_path = self.advice = None
-        self._start(self.options.config(self.state.scan.root), "Training the new layer")
+        config = self.options.config(self.state.scan.root)
+        self._start("Training the new layer", config.epochs, engine.train, config)
 
     def next_plan(self):
         """What the second button runs: the user's choice under Advanced, else the core's plan for the run."""
@@ -162,20 +162,19 @@ class TrainPage(QWidget):
         return self.advice.plan if self.advice is not None else None
 
     def start_next_stage(self) -> None:
-        """Step 2: the same run, from its best model, as next_plan() says."""
+        """Step 2: the same run, as next_plan() says."""
         plan = self.next_plan()
         if not self.state.has_dataset() or self.is_busy() or not self.run_dir or plan is None:
             return
-        config = engine.next_config(self.run_dir, plan)
-        config.device, config.output_dir = self.options.device_choice(), self.options.output_dir.text().strip()
-        self._start(config, plan.words()[0].upper() + plan.words()[1:])
+        # A new stage from the run's best model, or the stopped stage's last rounds (plan.finish): the core decides.
+        self._start(plan.words()[0].upper() + plan.words()[1:], plan.epochs, engine.run_plan, self.run_dir, plan,
+                    self.options.device_choice(), self.options.output_dir.text().strip())
 
-    def _start(self, config, title: str) -> None:
-        self.config = config
+    def _start(self, title: str, epochs: int, fn, *args) -> None:
         self._started = time.monotonic()
-        self.progress.begin(title, config.epochs)
+        self.progress.begin(title, epochs)
         self.run_label.setText(esc(title) + " …")
-        self.task = run_job(engine.train, config, title="Training", owner=self, on_event=self._on_event,
+        self.task = run_job(fn, *args, title="Training", owner=self, on_event=self._on_event,
                             on_result=self._on_finished, on_error=self._on_failed,
                             on_cancelled=self._on_stopped, on_done=self._on_done)
         self._update_buttons()

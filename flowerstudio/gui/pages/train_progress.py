@@ -197,4 +197,6 @@ def next_button_text(plan: Optional[StagePlan], advice) -> str:
              TrainMode.LAST_STAGES: f"Fine-tune the last {plan.stages} parts"}[plan.mode]
     cost = duration(plan.seconds) if plan.seconds is not None else ("seconds" if plan.mode == TrainMode.FROZEN
                                                                    else "slower")
+    if plan.finish:
+        return f"Finish the stopped step ({plan.epochs} rounds, {cost})"
     return f"{words} ({cost})"

@@ -83,6 +83,16 @@ def test_a_fine_tune_that_ties_keeps_the_earlier_model_and_points_at_the_photos(
     assert "more photos of tulip" in a.next_step
 
 
+def test_a_fine_tune_that_ties_on_accuracy_with_a_lower_loss_says_so_not_up_from_the_same_figure():
+    """As seen in a walk: both stages 92.5 % (37 of 40), the fine-tune's loss 0.228 against 0.316. Its model is
+    the better one by the tie-break, and the words say why, rather than "Up from 92.5 %"."""
+    history = epochs("frozen", [0.9, 0.925, 0.925], [0.4, 0.33, 0.316]) + epochs("all", [0.9, 0.925], [0.25, 0.228], 4)
+    a = advise(history, 5, 40, 1e-4)
+    assert "Up from" not in a.result and "No gain" not in a.next_step
+    assert "As many right as before this stage (92.5 % (37 of 40))" in a.result
+    assert "loss 0.228, was 0.316" in a.result
+
+
 def test_fine_tuning_that_helped_and_settled_points_to_predict():
     history = plateau(12, 0.65) + epochs("all", [0.7, 0.75, 0.75, 0.75], [0.9, 0.8, 0.79, 0.8], 13)
     a = advise(history, 5, 40, 1e-4)
