@@ -196,6 +196,7 @@ def test_review_loop_label_add_to_dataset_and_retrain(qtbot, window, trained, tm
     qtbot.waitUntil(lambda: not page.review.busy(), timeout=30000)
     assert len(list((work / "train").rglob("*.jpg"))) == before + 2
     assert page.review.undo_add_btn.isEnabled()  # the addition can be taken back (after a restart too)
+    assert not page.review.add_btn.isEnabled()  # every reviewed photo here is in: nothing waits to be added
     page.review.confirm_add()  # pressed again: nothing is copied twice
     qtbot.waitUntil(lambda: not page.review.busy(), timeout=30000)
     assert len(list((work / "train").rglob("*.jpg"))) == before + 2

@@ -131,7 +131,10 @@ def undo_add(store: ReviewStore, log: str | os.PathLike):
 
 
 def _copy_reviewed(labels: dict[str, str], class_folders: dict[str, str]) -> SortSummary:
-    summary = SortSummary(", ".join(sorted(set(class_folders.values()))), False)
+    folders = sorted(set(class_folders.values()))
+    # "into 5 folders in DATA/train" (the class folders' parent), not a list of every folder
+    base = os.path.commonpath(folders) if folders else ""
+    summary = SortSummary(os.path.dirname(base) if len(folders) == 1 else base, False)
     for photo, label in labels.items():
         folder = class_folders.get(label)
         if folder is None:

@@ -50,7 +50,9 @@ class SortSummary:
     def summary(self) -> str:
         verb = "Moved" if self.moved else "Copied"
         total = sum(self.counts.values())
-        lines = [f"{verb} {total} photos into {len(self.counts)} folders in {self.dest}"]
+        folders = len(self.counts)
+        lines = [f"{verb} {total} photo{'s' * (total != 1)} into {folders} folder{'s' * (folders != 1)} in "
+                 f"{self.dest}"]
         lines += [f"  {folder}: {n}" for folder, n in sorted(self.counts.items())]
         if self.reviewed:
             lines.append(f"  {self.reviewed} of them by the class you gave them in review")

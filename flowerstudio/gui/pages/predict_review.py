@@ -132,7 +132,9 @@ class ReviewBar(QWidget):
         done = sum(1 for it in items if it.reviewed)
         self.counts.setText(f"Reviewed <b>{done}</b> of {len(items)}" + (f" · typing: {self._typed}…"
                                                                           if self._typed else ""))
-        self.add_btn.setEnabled(bool(done) and self.state.has_dataset() and not self.busy())
+        # Enabled while some reviewed photo here is not in the dataset yet: a photo is added once (core review.py).
+        waiting = bool(done) and not self.shown_reviewed().isdisjoint(self.store.to_add())
+        self.add_btn.setEnabled(waiting and self.state.has_dataset() and not self.busy())
         self.undo_add_btn.setEnabled(engine.last_log(ADD) is not None and not self.busy())
         self.export_btn.setEnabled(bool(self.store.labels))
         self.retrain_btn.setEnabled(self.state.has_dataset() and bool(self._model_path()) and not self.busy())

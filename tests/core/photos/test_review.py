@@ -45,6 +45,9 @@ def test_reviewed_photos_join_the_training_folders_once_and_can_be_taken_back_af
     summary, log = add_to_dataset(store, folders)
     assert summary.counts == {"rose": 1, "tulip": 1} and summary.renamed == 2  # both names were taken
     assert summary.errors == [(photos[2], "'lily' is not a class of this dataset")]
+    # Said as "into 2 folders in DATA/train", with a line per class, not as a list of every folder's path
+    assert summary.summary().splitlines()[:3] == [f"Copied 2 photos into 2 folders in {data / 'train'}",
+                                                  "  rose: 1", "  tulip: 1"]
     assert open(existing, "rb").read() == b"already here"
     assert {os.path.dirname(new) for _, new in summary.placed} == set(folders.values())
     assert all(os.path.exists(new) for _, new in summary.placed) and all(os.path.exists(p) for p in photos)
