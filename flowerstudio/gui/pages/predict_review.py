@@ -133,8 +133,9 @@ class ReviewBar(QWidget):
         self.counts.setText(f"Reviewed <b>{done}</b> of {len(items)}" + (f" · typing: {self._typed}…"
                                                                           if self._typed else ""))
         # Enabled while some reviewed photo here is not in the dataset yet: a photo is added once (core review.py).
-        waiting = bool(done) and not self.shown_reviewed().isdisjoint(self.store.to_add())
-        self.add_btn.setEnabled(waiting and self.state.has_dataset() and not self.busy())
+        waiting = bool(done) and self.state.has_dataset() and not self.shown_reviewed().isdisjoint(
+            self.store.to_add(training_folders(self.state.scan)))
+        self.add_btn.setEnabled(waiting and not self.busy())
         self.undo_add_btn.setEnabled(engine.last_log(ADD) is not None and not self.busy())
         self.export_btn.setEnabled(bool(self.store.labels))
         self.retrain_btn.setEnabled(self.state.has_dataset() and bool(self._model_path()) and not self.busy())
@@ -217,7 +218,7 @@ class ReviewBar(QWidget):
         scan = self.state.scan
         if scan is None:
             return
-        new = {p for p in self.store.to_add() if p in self.shown_reviewed()}
+        new = {p for p in self.store.to_add(training_folders(scan)) if p in self.shown_reviewed()}
         if not new:
             messages.show_info(self, "Nothing to add", "Every reviewed photo here is in the dataset already.")
             return

@@ -65,3 +65,27 @@ def test_reviewed_photos_join_the_training_folders_once_and_can_be_taken_back_af
     assert result.undone == 2 and os.path.exists(existing)
     assert not any(os.path.exists(new) for _, new in summary.placed) and latest_log(ADD) is None
     assert set(ReviewStore.open(tmp_path / "labels.jsonl").to_add()) == set(photos)
+
+
+def test_a_photo_whose_copy_is_gone_or_in_another_dataset_can_be_added_again(tmp_path, monkeypatch):
+    """As seen in a walk: the dataset was made afresh, and "Every reviewed photo here is in the dataset
+    already" refused photos whose copies were gone with the old one."""
+    from imagefactory import make_dataset
+
+    from flowerstudio.core.photos.scan import scan_dataset
+
+    monkeypatch.setenv("FLOWERSTUDIO_SORT_LOGS", str(tmp_path / "logs"))
+    first = make_dataset(tmp_path / "first", classes=("rose", "tulip"), per_class=4, layout="flat")
+    other = make_dataset(tmp_path / "other", classes=("rose", "tulip"), per_class=4, layout="flat")
+    photo = str(next((make_dataset(tmp_path / "new", classes=("x",), per_class=1, layout="flat") / "x").iterdir()))
+    store = ReviewStore.open(tmp_path / "labels.jsonl")
+    store.set(photo, "rose")
+    here = training_folders(scan_dataset(str(first)))
+    (_, copy), = add_to_dataset(store, here)[0].placed
+    assert store.to_add(here) == {}  # in, once
+    elsewhere = training_folders(scan_dataset(str(other)))
+    assert store.to_add(elsewhere) == {photo: "rose"}  # another dataset has not got it
+    os.remove(copy)  # the user deleted the copy (or made the dataset afresh)
+    assert store.to_add(here) == {photo: "rose"} and store.to_add() == {photo: "rose"}
+    (_, again), = add_to_dataset(store, here)[0].placed
+    assert os.path.exists(again) and store.to_add(here) == {}
