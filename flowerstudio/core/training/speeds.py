@@ -15,9 +15,12 @@ from typing import Optional
 from flowerstudio.core.foundation.atomic import atomic_write_bytes
 from flowerstudio.core.foundation.vocab import TrainMode
 
-# A fine-tuning step takes this many times the photos' extraction on the CPU: EfficientNet-Lite0 at 224 px,
-# ONNX Runtime's forward 150-170 photos/s against the plain training loop's 21 (benchmarks/README.md).
-TRAIN_COST = 7.5
+# A fine-tuning step of all layers takes this many times the photos' extraction on the CPU: EfficientNet-Lite0
+# at 224 px, ONNX Runtime's forward 150-170 photos/s against the app's fine-tuning step's 52-55 (lean.py;
+# benchmarks/README.md, finetune). Training only the last stages skips the frozen part's backward and
+# optimizer: 132-139 photos/s there, LAST_STAGES_GAIN times as fast.
+TRAIN_COST = 3.0
+LAST_STAGES_GAIN = 2.5
 EXTRACT = "extract"
 
 
@@ -60,6 +63,5 @@ def training_speed(backbone: str, device: str, input_size: int, mode: TrainMode)
         return float(measured)
     extract = data.get(_key(backbone, device, input_size, EXTRACT))
     if isinstance(extract, (int, float)) and extract > 0:
-        # The last stages skip the frozen part's backward: about half of the full step's cost.
-        return float(extract) / TRAIN_COST * (2.0 if mode == TrainMode.LAST_STAGES else 1.0)
+        return float(extract) / TRAIN_COST * (LAST_STAGES_GAIN if mode == TrainMode.LAST_STAGES else 1.0)
     return None
