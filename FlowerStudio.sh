@@ -33,6 +33,12 @@ if [ ! -x "$PY" ] || ! "$PY" -c "import flowerstudio.gui.app" >/dev/null 2>&1; t
             || echo "PyTorch's CPU download (download.pytorch.org) could not be reached: installing the default build instead (about 6.2 GB)." >&2
     fi
     "$PY" -m pip install -e "$HERE"
+    # A CPU torch beside a torchvision built for another PyTorch (a mirror with the CPU torch but not its
+    # torchvision) fails at import: then the default pair, which belong together.
+    if ! "$PY" -c "from flowerstudio.core.runtime.torch_pair import import_torchvision; import_torchvision()"; then
+        echo "PyTorch and torchvision did not match: installing the default build of both instead…" >&2
+        "$PY" -m pip install --force-reinstall torch torchvision
+    fi
 fi
 
 # Linux: an applications-menu entry with this folder's real paths, so double-click works from the menu.

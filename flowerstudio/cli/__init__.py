@@ -90,9 +90,17 @@ def show_stopped(partial) -> None:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    from flowerstudio.core.foundation.errors import UserError
+    from flowerstudio.core.runtime.torch_pair import import_torchvision
+
+    try:
+        import_torchvision()  # the parser's defaults import it already: a mismatched pair is said first, in words
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     args = parser().parse_args(argv)
     _print_any_file_name()
-    from flowerstudio.core.foundation.errors import UserError, describe
+    from flowerstudio.core.foundation.errors import describe
     from flowerstudio.core.foundation.events import Cancelled
     from flowerstudio.core.foundation.notify import reporting_to
 

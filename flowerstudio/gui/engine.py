@@ -30,6 +30,9 @@ def import_heavy() -> None:
         return
     with _heavy_lock:
         if not _heavy_done:
+            from flowerstudio.core.runtime.torch_pair import import_torchvision
+
+            import_torchvision()  # a mismatched pair says so in words, not as "operator ... does not exist"
             for name in HEAVY_MODULES:
                 importlib.import_module(name)
             _heavy_done = True
