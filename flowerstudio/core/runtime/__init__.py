@@ -7,6 +7,7 @@
     distributed    torchrun: the process group and the few collectives the engine needs
     preview        the augmentation preview's views
     threads        one intra-op thread for small CPU work (a head's step, Grad-CAM)
+    torch_pair     whether torch and torchvision belong together, said in words when not
 """
 from flowerstudio.core.foundation.lazy import lazy_exports
 
