@@ -74,11 +74,13 @@ class ReviewStore:
         for entry in entries:
             self._apply(entry)
 
-    def to_add(self, class_folders: Optional[dict[str, str]] = None) -> dict[str, str]:
+    def to_add(self, class_folders: Optional[dict[str, str]] = None,
+               only: Optional[set[str]] = None) -> dict[str, str]:
         """The reviewed photos not in the dataset yet (and still on disk): photo -> class folder name.
 
         A photo is in when its copy still is: a copy the user deleted, or one made into another dataset's
-        folders (``class_folders``: this dataset's, as add_to_dataset takes them), lets it be added again."""
+        folders (``class_folders``: this dataset's, as add_to_dataset takes them), lets it be added again.
+        ``only``: the photos to look at (those on screen); the others' files are not even looked for."""
         here = {os.path.normpath(f) for f in class_folders.values()} if class_folders is not None else None
 
         def added(photo: str) -> bool:
@@ -86,7 +88,8 @@ class ReviewStore:
             return copy is not None and os.path.exists(copy) and (
                 here is None or os.path.normpath(os.path.dirname(copy)) in here)
 
-        return {p: label for p, label in self.labels.items() if not added(p) and os.path.exists(p)}
+        return {p: label for p, label in self.labels.items()
+                if (only is None or p in only) and not added(p) and os.path.exists(p)}
 
     def display_labels(self, classes: list[str], names: list[str]) -> dict[str, str]:
         """photo -> the display name of the class it was given (what sorting names its folders by)."""
@@ -124,8 +127,7 @@ def add_to_dataset(store: ReviewStore, class_folders: dict[str, str],
     """
     from flowerstudio.core.photos.sort_log import ADD, _log_quietly
 
-    labels = {p: label for p, label in store.to_add(class_folders).items() if only is None or p in only}
-    summary = _copy_reviewed(labels, class_folders)
+    summary = _copy_reviewed(store.to_add(class_folders, only), class_folders)
     log = _log_quietly(summary, ADD)
     store._append([{"path": photo, "added": copy} for photo, copy in summary.placed])
     return summary, log

@@ -133,8 +133,9 @@ class ReviewBar(QWidget):
         self.counts.setText(f"Reviewed <b>{done}</b> of {len(items)}" + (f" · typing: {self._typed}…"
                                                                           if self._typed else ""))
         # Enabled while some reviewed photo here is not in the dataset yet: a photo is added once (core review.py).
-        waiting = bool(done) and self.state.has_dataset() and not self.shown_reviewed().isdisjoint(
-            self.store.to_add(training_folders(self.state.scan)))
+        # (a key press lands here: only the photos on screen are looked for on disk)
+        waiting = bool(done) and self.state.has_dataset() and bool(
+            self.store.to_add(training_folders(self.state.scan), self.shown_reviewed()))
         self.add_btn.setEnabled(waiting and not self.busy())
         self.undo_add_btn.setEnabled(engine.last_log(ADD) is not None and not self.busy())
         self.export_btn.setEnabled(bool(self.store.labels))
@@ -218,7 +219,7 @@ class ReviewBar(QWidget):
         scan = self.state.scan
         if scan is None:
             return
-        new = {p for p in self.store.to_add(training_folders(scan)) if p in self.shown_reviewed()}
+        new = set(self.store.to_add(training_folders(scan), self.shown_reviewed()))
         if not new:
             messages.show_info(self, "Nothing to add", "Every reviewed photo here is in the dataset already.")
             return

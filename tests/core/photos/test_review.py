@@ -83,7 +83,7 @@ def test_a_photo_whose_copy_is_gone_or_in_another_dataset_can_be_added_again(tmp
     here = training_folders(scan_dataset(str(first)))
     (_, copy), = add_to_dataset(store, here)[0].placed
     assert store.to_add(here) == {}  # in, once
-    elsewhere = training_folders(scan_dataset(str(other)))
+    assert store.to_add(elsewhere := training_folders(scan_dataset(str(other))), only=set()) == {}  # none looked at
     assert store.to_add(elsewhere) == {photo: "rose"}  # another dataset has not got it
     os.remove(copy)  # the user deleted the copy (or made the dataset afresh)
     assert store.to_add(here) == {photo: "rose"} and store.to_add() == {photo: "rose"}
