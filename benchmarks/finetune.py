@@ -7,13 +7,15 @@ Speed (--part speed): the sides take turns, best of --repeats, on the same photo
 - expert: the same loop done well: channels-last, BatchNorm in inference mode while the weights train
   (the app's default freeze_bn_stats), the frozen stages' weights left out of the optimizer; Adam as
   torch gives it (per-tensor). Decoding in the loop (num_workers=0): worker processes or threads beside
-  the step share the same two cores (the candidates "decoding threads" measure that).
-- app, app float32: the training pass of one fine-tuning epoch of the app's trainer, timed from its
-  events; with the config's mixed precision (bfloat16 here) and without (amp off).
+  the step share the same two cores (threads beside it measured no faster: benchmarks/README.md).
+- app, app float32: the training pass of the second epoch of the app's fine-tuning stage, timed from its
+  events (the photos kept decoded since the first, runtime/kept.py, and augmented by threads taking turns
+  with the step, runtime/augment.py), with the config's mixed precision (bfloat16 here) and without (amp
+  off); "app, first epoch" rows: the first epoch of the same runs, which decodes every photo.
 - candidates: the expert's loop with one change each (fused Adam, BatchNorm folded into the convolutions,
-  bfloat16 autocast, bfloat16 with the slow depthwise convolutions in float32, both, decoding threads,
-  torch.compile). A compiled side runs its first batch, which compiles (its seconds are shown), and
-  COMPILED_STEPS more, its photos/s.
+  bfloat16 autocast, bfloat16 with the slow depthwise convolutions in float32, TF-"same" padding by wider
+  kernels, all of them (the app's step), torch.compile). A compiled side runs its first batch, which
+  compiles (its seconds are shown), and COMPILED_STEPS more, its photos/s.
 
 Accuracy (--part accuracy): the app (bfloat16 step), the app with a float32 step, the expert's loop (float32,
 the app's learning rates: head 10 x --lr, backbone --lr) and the same loop with progressive resizing (fastai:
@@ -47,7 +49,6 @@ from flowerstudio.core.foundation.config import TrainConfig  # noqa: E402
 from flowerstudio.core.foundation.events import PhaseStarted  # noqa: E402
 from flowerstudio.core.model.classifier import build_classifier, get_spec  # noqa: E402
 from flowerstudio.core.model.preprocessing import Preprocessing  # noqa: E402
-from flowerstudio.core.runtime.loader import decoded  # noqa: E402
 from flowerstudio.core.runtime.transforms import eval_transform, train_transform  # noqa: E402
 from flowerstudio.core.training.lean import cpu_has_bf16, lean  # noqa: E402
 from flowerstudio.core.training.trainer import train  # noqa: E402
@@ -55,16 +56,17 @@ from flowerstudio.core.training.trainer import train  # noqa: E402
 DEPTHS = ("all", "last_stages")
 COMPILED_STEPS = 5
 # name: the expert's loop with these changes (plain_loop's keywords)
+APP_STEP = "expert + BN folded + bf16 + wider kernels (app's step)"
 CANDIDATES = {
     "expert + fused Adam": dict(fused=True),
     "expert + BN folded": dict(fold=True),
     "expert + bf16 autocast": dict(bf16="autocast"),
     "expert + bf16, slow depthwise fp32": dict(bf16="lean"),
-    "expert + BN folded + bf16 (app's step)": dict(fused=True, fold=True, bf16="lean"),
-    "app's step + 2 decoding threads, turns": dict(fused=True, fold=True, bf16="lean", threads=2),
-    "app's step + 1 decoding thread ahead": dict(fused=True, fold=True, bf16="lean", threads=1, ahead=True),
+    "expert + same padding by wider kernels": dict(wide=True),
+    "expert + BN folded + bf16 (app's step before)": dict(fused=True, fold=True, bf16="lean"),
+    APP_STEP: dict(fused=True, fold=True, bf16="lean", wide=True),
     "expert + torch.compile": dict(compiled=True),
-    "app's step + torch.compile": dict(fused=True, fold=True, bf16="lean", compiled=True),
+    "app's step + torch.compile": dict(fused=True, fold=True, bf16="lean", wide=True, compiled=True),
 }
 
 
@@ -82,19 +84,8 @@ def _optimizer(model: nn.Module, lr: float, fused: bool = False) -> torch.optim.
     return torch.optim.Adam(groups, lr=lr, fused=fused or None)
 
 
-def _batches(ds, args, threads: int, ahead: bool):
-    """The DataLoader's batches; or the same photos decoded by threads (loader.decoded) beside the step."""
-    if not threads:
-        yield from torch.utils.data.DataLoader(ds, batch_size=args.batch_size, shuffle=True)
-        return
-    order = torch.randperm(len(ds)).tolist()
-    items = decoded(lambda i: ds[order[i]], len(ds), threads, args.batch_size, ahead)
-    while chunk := list(islice(items, args.batch_size)):
-        yield torch.utils.data.default_collate(chunk)
-
-
 def plain_loop(data: Path, args, depth: str, tutorial: bool = False, fused: bool = False, fold: bool = False,
-               bf16: str = "", threads: int = 0, ahead: bool = False, compiled: bool = False) -> dict:
+               bf16: str = "", wide: bool = False, compiled: bool = False) -> dict:
     """One epoch of a plain loop; photos/s, where its time went, and (compiled) the seconds spent compiling."""
     from torchvision import datasets
 
@@ -104,10 +95,11 @@ def plain_loop(data: Path, args, depth: str, tutorial: bool = False, fused: bool
     model = _model(args, len(ds.classes), depth, 0, tutorial).train()
     opt = _optimizer(model, args.lr, fused)
     net = torch.compile(model) if compiled else model
-    patched = lean(model, args.input_size, fold=fold) if fold or bf16 == "lean" else contextlib.nullcontext()
+    patched = (lean(model, args.input_size, fold=fold, wide=wide) if fold or wide or bf16 == "lean"
+               else contextlib.nullcontext())
     split = {"data": 0.0, "forward": 0.0, "backward+step": 0.0}
     steady, compiling, shapes = [0, 0.0], 0.0, set()
-    batches = _batches(ds, args, threads, ahead)
+    batches = torch.utils.data.DataLoader(ds, batch_size=args.batch_size, shuffle=True)
     if compiled:  # its first batch compiles, then COMPILED_STEPS steady ones: its photos/s, in minutes, not hours
         batches = islice(batches, 1 + COMPILED_STEPS)
     with patched:
@@ -142,18 +134,20 @@ def _config(data: Path, args, depth: str, **kw) -> TrainConfig:
                        batch_size=args.batch_size, train_mode=depth, output_dir=str(Path(args.work) / "runs"), **kw)
 
 
-def app_epoch(data: Path, args, depth: str, amp: bool) -> dict:
-    """The training pass of one epoch of the app's fine-tuning stage (from its events)."""
+def app_epoch(data: Path, args, depth: str, amp: bool) -> tuple[dict, dict]:
+    """The training passes of the first and the second epoch of the app's fine-tuning stage (from its events):
+    the first decodes every photo, the second augments the photos kept decoded (runtime/kept.py)."""
     marks = {}
 
     def callback(event):
         if isinstance(event, PhaseStarted) and event.phase in ("train", "validate"):
-            marks.setdefault(event.phase, time.perf_counter())
+            marks.setdefault((event.phase, event.epoch), time.perf_counter())
 
-    result = train(_config(data, args, depth, epochs=1, lr=args.lr * 10, amp=amp), callback)
+    result = train(_config(data, args, depth, epochs=2, lr=args.lr * 10, amp=amp), callback)
     n = sum(1 for _ in (data / "train").rglob("*.*"))
-    rate = n / (marks["validate"] - marks["train"]) if result.status == "completed" else float("nan")
-    return {"rate": rate, "split": {}, "compile": 0.0}
+    first, later = (n / (marks["validate", e] - marks["train", e]) if result.status == "completed" else float("nan")
+                    for e in sorted({e for _, e in marks}))
+    return {"rate": first, "split": {}, "compile": 0.0}, {"rate": later, "split": {}, "compile": 0.0}
 
 
 def speed(data: Path, args) -> None:
@@ -163,14 +157,18 @@ def speed(data: Path, args) -> None:
     for depth in DEPTHS:
         sides = {} if depth != "all" else {"tutorial": lambda d=depth: plain_loop(data, args, d, tutorial=True)}
         sides["expert"] = lambda d=depth: plain_loop(data, args, d)
-        sides["app"] = lambda d=depth: app_epoch(data, args, d, amp=True)
+        sides["app"] = lambda d=depth: app_epoch(data, args, d, amp=True)  # two rows: its first and second epoch
         sides["app, float32 step"] = lambda d=depth: app_epoch(data, args, d, amp=False)
         for name, kw in CANDIDATES.items():
             sides[name] = lambda d=depth, kw=kw: plain_loop(data, args, d, **kw)
-        runs: dict[str, list[dict]] = {k: [] for k in sides}
+        runs: dict[str, list[dict]] = {}
         for turn in range(args.repeats):
             for name, fn in sides.items():
-                runs[name].append(fn())
+                result = fn()
+                if name.startswith("app"):  # "app": the second epoch; "app, first epoch": the first
+                    runs.setdefault(name.replace("app", "app, first epoch", 1), []).append(result[0])
+                    result = result[1]
+                runs.setdefault(name, []).append(result)
             print(f"  {depth}, turn {turn + 1}: " + ", ".join(f"{k} {v[-1]['rate']:.1f}" for k, v in runs.items()),
                   flush=True)
         _speed_table(depth, runs)
@@ -184,7 +182,7 @@ def _speed_table(depth: str, runs: dict) -> None:
         note = f" (compiling: {max(r['compile'] for r in runs[k]):.0f} s)" if runs[k][0]["compile"] else ""
         print(f"| {k}{note} | {best[k]:.1f} | {best[k] / best['expert']:.2f}x | {median[k]:.1f} | "
               f"{median[k] / median['expert']:.2f}x |")
-    for k in ("tutorial", "expert", "expert + BN folded + bf16 (app's step)"):
+    for k in ("tutorial", "expert", APP_STEP):
         if k in runs:
             split = runs[k][-1]["split"]
             print(f"- {k}: time split " + ", ".join(f"{n} {100 * v:.0f} %" for n, v in split.items()))

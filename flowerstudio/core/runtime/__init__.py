@@ -2,6 +2,8 @@
 
     transforms     the training and evaluation transforms, built from a Preprocessing
     loader         datasets and loaders whose bad photos are skipped and reported; decoding in threads
+    augment        a stage's batches augmented by threads, with one thread's random numbers
+    kept           decoded photos kept between a fine-tuning stage's epochs, within a memory budget
     inference      InferenceNet: ONNX Runtime on CPU (PyTorch elsewhere), its graph cached
     featurecache   backbone features computed once per photo (cache_store.py: segments with checksums)
     distributed    torchrun: the process group and the few collectives the engine needs

@@ -9,30 +9,56 @@ from typing import Callable, Iterator, Optional, Sequence
 
 import torch
 from torch.utils.data import DataLoader, Dataset
+from torchvision.transforms import v2
 
 from flowerstudio.core.photos.imageio import ImageLoadError, load_image
+from flowerstudio.core.runtime.kept import KeptPhotos
+from flowerstudio.core.runtime.transforms import split_fixed
 
 
 class ImageDataset(Dataset):
-    """(path, label) pairs -> (tensor or None, label, index, error or None)."""
+    """(path, label) pairs -> (tensor or None, label, index, error or None).
+
+    A v2.Compose transform is held as its fixed first steps and the rest (transforms.split_fixed):
+    ``picture(i)`` is the photo through the fixed steps, kept in ``keep`` for the next epochs where given
+    (runtime/kept.py); the rest run every time (in threads: runtime/augment.py)."""
 
     def __init__(self, paths: Sequence[str], labels: Sequence[int], transform: Callable,
-                 min_side: Optional[int] = None) -> None:
+                 min_side: Optional[int] = None, keep: Optional[KeptPhotos] = None) -> None:
         self.paths = list(paths)
         self.labels = list(labels)
         self.transform = transform
         self.min_side = min_side  # see load_image: faster JPEG decoding
+        self.keep = keep
+        self.fixed, self.rest = split_fixed(transform) if isinstance(transform, v2.Compose) else (None, transform)
 
     def __len__(self) -> int:
         return len(self.paths)
 
+    def picture(self, i: int):
+        """Photo ``i`` decoded and through the fixed steps. Raises ImageLoadError for a photo that cannot be used."""
+        def decode():
+            img = load_image(self.paths[i], min_side=self.min_side)
+            return img if self.fixed is None else self.fixed(img)
+
+        # keyed by dataset too: a stage's training and validation photos share one budget
+        return decode() if self.keep is None else self.keep.get((id(self), i), decode)
+
     def __getitem__(self, i: int):
-        try:
-            return self.transform(load_image(self.paths[i], min_side=self.min_side)), self.labels[i], i, None
-        except ImageLoadError as exc:
-            return None, self.labels[i], i, exc.reason
-        except Exception as exc:  # a transform failing on an odd image is a bad photo, not a crash
-            return None, self.labels[i], i, f"cannot transform image: {exc}"
+        picture, why = attempt(self.picture, i)
+        out, why = attempt(self.rest, picture) if why is None else (None, why)
+        return out, self.labels[i], i, why
+
+
+def attempt(fn: Callable, *args) -> tuple[object, Optional[str]]:
+    """(fn(*args), None), or (None, why) for a photo that cannot be read or transformed: a bad photo is
+    dropped from its batch and reported, it never stops the run."""
+    try:
+        return fn(*args), None
+    except ImageLoadError as exc:
+        return None, exc.reason
+    except Exception as exc:  # a transform failing on an odd image is a bad photo, not a crash
+        return None, f"cannot transform image: {exc}"
 
 
 class Batch:

@@ -3,8 +3,9 @@
 - ``FeatureSource``: the frozen stage on cached features. The backbone never changes, so each photo
   (or each of a few augmented views of it) goes through it once (runtime/featurecache.py) and the
   epochs train the head on those features: a fraction of a second each.
-- ``ImageSource``: every other stage. Photos are decoded and augmented every epoch and run through
-  the whole network; under torchrun each process reads its share (DistributedSampler).
+- ``ImageSource``: every other stage. Photos are augmented every epoch (decoded once, kept while memory
+  allows: runtime/kept.py) and run through the whole network; under torchrun each process reads its
+  share (DistributedSampler).
 
 Both give ``batches(epoch)`` of (inputs, labels) on the device, ``net`` (the module those inputs feed)
 and ``validate(epoch)``: every validation photo's logits and labels, on every process.
@@ -17,13 +18,16 @@ from typing import Iterator, Optional
 
 import torch
 from torch import nn
+from torch.utils.data import RandomSampler
 
 from flowerstudio.core.foundation.events import BadImage, Cancelled, CancelToken, Meter, PhaseStarted, Progress
 from flowerstudio.core.foundation.vocab import Part, Phase
 from flowerstudio.core.model.classifier import batch_to_device
 from flowerstudio.core.runtime.featurecache import cache_for, entry_name
+from flowerstudio.core.runtime.augment import threaded_batches
 from flowerstudio.core.runtime.inference import InferenceNet
-from flowerstudio.core.runtime.loader import ImageDataset, make_loader
+from flowerstudio.core.runtime.kept import KeptPhotos, default_budget
+from flowerstudio.core.runtime.loader import ImageDataset, decoding_plan, make_loader
 from flowerstudio.core.runtime.threads import one_thread_on_cpu
 from flowerstudio.core.runtime.transforms import eval_transform, train_transform
 from flowerstudio.core.training import speeds
@@ -96,11 +100,12 @@ class FeatureSource:
 
 
 class ImageSource:
-    """Decoded, augmented photos every epoch, through the whole network.
+    """Augmented photos every epoch, through the whole network.
 
-    The photos are decoded in the loop, between steps (``workers`` processes when the config asks): threads
-    decoding beside the step measured slower on the CPU, where both want every core (benchmarks/README.md,
-    finetune)."""
+    The photos are decoded and augmented between steps, by threads that take turns with the step
+    (augment.py; ``workers`` processes when the config asks), and kept decoded for the next epochs
+    (kept.py): threads decoding beside the step measured slower on the CPU, where both want every core
+    (benchmarks/README.md, finetune)."""
 
     progress_every = 1
 
@@ -108,10 +113,13 @@ class ImageSource:
         cfg, scan, pre, dist = setup.config, setup.scan, setup.preprocessing, setup.dist
         self.setup, self.report, self.cancel = setup, report, cancel
         self.mixed_precision = cfg.amp  # autocast on CUDA, bfloat16 on a CPU that has it (step.py)
+        # Decoded photos kept for the next epochs (kept.py); not with worker processes, which would each
+        # keep their own copy of every photo.
+        keep = KeptPhotos(default_budget()) if cfg.workers == 0 else None
         self.train_ds = ImageDataset([s.path for s in scan.train], [s.label for s in scan.train],
-                                     train_transform(pre, cfg.augment), pre.resize)
+                                     train_transform(pre, cfg.augment), pre.resize, keep)
         self.val_ds = ImageDataset([s.path for s in scan.val], [s.label for s in scan.val], eval_transform(pre),
-                                   pre.resize)
+                                   pre.resize, keep)
         self.cuda = setup.device.type == "cuda"
         self.batch_size = cfg.batch_size
         self.photos = len(self.train_ds)
@@ -141,8 +149,15 @@ class ImageSource:
         sampler = self.samplers.get(part)
         if sampler is not None and part == Part.TRAIN:
             sampler.set_epoch(epoch)
-        return make_loader(ds, self.batch_size, shuffle, self.setup.config.workers, self.setup.config.seed + epoch,
-                           pin_memory=self.cuda, sampler=sampler)
+        seed = self.setup.config.seed + epoch
+        if self.setup.config.workers:
+            return make_loader(ds, self.batch_size, shuffle, self.setup.config.workers, seed, pin_memory=self.cuda,
+                               sampler=sampler)
+        # the order DataLoader(shuffle=True) would take; decoded and augmented by threads (augment.py)
+        order = (list(sampler) if sampler is not None else
+                 list(RandomSampler(ds, generator=torch.Generator().manual_seed(seed))) if shuffle else range(len(ds)))
+        batches = threaded_batches(ds, order, self.batch_size, decoding_plan(self.setup.device)[0])
+        return (batch.pin_memory() for batch in batches) if self.cuda else batches
 
     def _batches(self, part: Part, epoch: int) -> Iterator[Batch]:
         ds = self.train_ds if part == Part.TRAIN else self.val_ds

@@ -143,3 +143,29 @@ def test_under_bfloat16_only_the_depthwise_convolutions_it_would_slow_run_in_flo
     with lean(net, 12), lean(frozen, 12), torch.autocast("cpu", dtype=torch.bfloat16):
         assert [m(x).dtype for m in net] == [torch.float32, torch.bfloat16, torch.float32]
         assert [m(x).dtype for m in frozen] == [torch.bfloat16] * 3  # no backward: bfloat16's forward is fast
+
+
+@pytest.mark.parametrize("size", [12, 13])  # even: padded (0, 1); odd: (1, 1)
+@pytest.mark.parametrize("kernel", [3, 5])
+def test_same_padding_by_a_wider_kernel_gives_the_same_sums_without_a_padded_copy(monkeypatch, kernel, size):
+    from timm.layers.conv2d_same import Conv2dSame
+
+    torch.manual_seed(0)
+    net = nn.Sequential(Conv2dSame(6, 6, kernel, stride=2, groups=6), Conv2dSame(6, 6, 3, stride=1, groups=6))
+    wide = copy.deepcopy(net)
+    x = torch.randn(2, 6, size, size).contiguous(memory_format=torch.channels_last)
+    xa, xb = x.clone().requires_grad_(), x.clone().requires_grad_()
+    plain_out = net(xa)
+    pads = []
+    real_pad = nn.functional.pad
+    monkeypatch.setattr(nn.functional, "pad", lambda t, *a, **k: pads.append(t.shape) or real_pad(t, *a, **k))
+    with lean(wide, size):
+        wide_out = wide(xb)
+    assert all(len(shape) == 4 and shape[1] == 1 for shape in pads)  # only the (C, 1, k, k) kernels were padded
+    assert torch.allclose(wide_out, plain_out, atol=1e-5)
+    g = torch.randn_like(plain_out)
+    plain_out.backward(g)
+    wide_out.backward(g)
+    assert torch.allclose(xa.grad, xb.grad, atol=1e-5)
+    for p, q in zip(net.parameters(), wide.parameters()):
+        assert q.grad.shape == p.shape and torch.allclose(p.grad, q.grad, atol=1e-4)
