@@ -32,6 +32,12 @@ from torch import nn
 
 _log = logging.getLogger(__name__)
 
+try:
+    from timm.layers.conv2d_same import Conv2dSame as _Conv2dSame
+    from timm.layers.padding import pad_same_arg
+except ImportError:  # no timm, no TF-style padding
+    _Conv2dSame = pad_same_arg = None
+
 
 def cpu_has_bf16() -> bool:
     """Whether this CPU has bfloat16 dot-product instructions (AVX512-BF16 or AMX). Without them oneDNN
@@ -77,8 +83,6 @@ def _same_as_wider_kernel(conv: nn.Conv2d, x: torch.Tensor, weight: torch.Tensor
     (and 81 -> 41 ms with its backward). Dense convolutions (the stem) measured slower so: they keep the pad."""
     if not (_is_conv2d_same(conv) and conv.groups == conv.in_channels > 1 and conv.dilation == (1, 1)):
         return None
-    from timm.layers.padding import pad_same_arg
-
     left, right, top, bottom = pad_same_arg(list(x.shape[-2:]), list(conv.kernel_size), list(conv.stride),
                                             list(conv.dilation))
     grow_w, grow_h = right - left, bottom - top
@@ -88,18 +92,8 @@ def _same_as_wider_kernel(conv: nn.Conv2d, x: torch.Tensor, weight: torch.Tensor
                                 (bottom, right), 1, conv.groups)
 
 
-@functools.lru_cache(maxsize=None)
-def _conv2d_same_type() -> Optional[type]:
-    try:
-        from timm.layers.conv2d_same import Conv2dSame
-    except ImportError:  # no timm, no TF-style padding
-        return None
-    return Conv2dSame
-
-
 def _is_conv2d_same(conv: nn.Module) -> bool:
-    kind = _conv2d_same_type()
-    return kind is not None and isinstance(conv, kind)
+    return _Conv2dSame is not None and isinstance(conv, _Conv2dSame)
 
 
 def _run(conv: nn.Conv2d, x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor],
