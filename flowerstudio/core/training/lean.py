@@ -79,8 +79,9 @@ def _same_as_wider_kernel(conv: nn.Conv2d, x: torch.Tensor, weight: torch.Tensor
     timm's ``Conv2dSame`` pads its input by (a, b) on each axis, b = a + 1 at a stride of 2, then convolves
     unpadded. The same sums come from the kernel with a zero row and column in front, padded symmetrically
     by b: output i reads x[s*i - b + j + 1] * w[j] = x[s*i - a + j] * w[j]; the output sizes agree. The padded
-    copy of a 16 x 96 x 112 x 112 activation took 67 ms, the whole convolution with the wider kernel 2.5 ms
-    (and 81 -> 41 ms with its backward). Dense convolutions (the stem) measured slower so: they keep the pad."""
+    copy of a 16 x 96 x 112 x 112 activation took 67 ms, the whole convolution with the wider kernel 2.5 ms;
+    with the backward, Lite0's four strided depthwise convolutions at batch 16 took 114 ms, 69 ms so. Dense
+    convolutions (the stem) measured slower so: they keep the pad."""
     if not (_is_conv2d_same(conv) and conv.groups == conv.in_channels > 1 and conv.dilation == (1, 1)):
         return None
     left, right, top, bottom = pad_same_arg(list(x.shape[-2:]), list(conv.kernel_size), list(conv.stride),

@@ -158,10 +158,10 @@ def test_same_padding_by_a_wider_kernel_gives_the_same_sums_without_a_padded_cop
     plain_out = net(xa)
     pads = []
     real_pad = nn.functional.pad
-    monkeypatch.setattr(nn.functional, "pad", lambda t, *a, **k: pads.append(t.shape) or real_pad(t, *a, **k))
+    monkeypatch.setattr(nn.functional, "pad", lambda t, *a, **k: pads.append(t.shape[1]) or real_pad(t, *a, **k))
     with lean(wide, size):
         wide_out = wide(xb)
-    assert all(len(shape) == 4 and shape[1] == 1 for shape in pads)  # only the (C, 1, k, k) kernels were padded
+    assert pads and set(pads) == {1}  # only the (C, 1, k, k) kernels were padded, not the activations
     assert torch.allclose(wide_out, plain_out, atol=1e-5)
     g = torch.randn_like(plain_out)
     plain_out.backward(g)
@@ -169,3 +169,16 @@ def test_same_padding_by_a_wider_kernel_gives_the_same_sums_without_a_padded_cop
     assert torch.allclose(xa.grad, xb.grad, atol=1e-5)
     for p, q in zip(net.parameters(), wide.parameters()):
         assert q.grad.shape == p.shape and torch.allclose(p.grad, q.grad, atol=1e-4)
+
+
+def test_a_dense_same_padded_convolution_keeps_its_pad(monkeypatch):
+    """The stem (3 input channels) measured slower with the wider kernel."""
+    from timm.layers.conv2d_same import Conv2dSame
+
+    stem = Conv2dSame(3, 8, 3, stride=2)
+    pads = []
+    real_pad = nn.functional.pad
+    monkeypatch.setattr(nn.functional, "pad", lambda t, *a, **k: pads.append(t.shape[1]) or real_pad(t, *a, **k))
+    with lean(stem, 12):
+        stem(torch.randn(1, 3, 12, 12))
+    assert pads == [3]
