@@ -2,7 +2,7 @@
 finishes an interrupted one. The parts, in the order they run:
 
     setup.py      what the stage decides before its first step (photos and split, run folder, model, optimizer)
-    sources.py    where batches come from (cached features, or photos decoded every epoch)
+    sources.py    where batches come from (cached features, or photos augmented every epoch)
     step.py       one training step, the same for every stage and the learning-rate finder
     fit.py        the epoch loop; the run writer (runs/writer.py) keeps the best epoch
     calibrate.py  the temperature of the best model, fitted when the stage ends
