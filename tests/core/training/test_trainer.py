@@ -320,3 +320,20 @@ def test_every_stage_of_a_backbone_is_checked_and_only_in_one_process(tiny_data,
 
     assert isinstance(_stop_inside(setup(torchrun=True), source, CancelToken()), nullcontext)
     assert not isinstance(_stop_inside(setup(torchrun=False), source, CancelToken()), nullcontext)
+
+
+def test_a_fine_tuning_stage_reads_each_photo_once_and_repeats_from_its_seed(tiny_data, tmp_path, monkeypatch):
+    """Photos kept decoded between epochs (runtime/kept.py) and augmented by threads drawing one thread's random
+    numbers (runtime/augment.py): three epochs open each photo once, and the same seed gives the same run."""
+    import flowerstudio.core.runtime.loader as loader
+
+    reads = []
+    real = loader.load_image
+    monkeypatch.setattr(loader, "load_image", lambda path, **kw: reads.append(path) or real(path, **kw))
+    runs = [train(tiny_config(tiny_data, tmp_path / f"runs{k}", epochs=3, train_mode="last_stages",
+                              unfreeze_stages=1)) for k in range(2)]
+    assert all(r.status == "completed" for r in runs)
+    assert reads and len(reads) == 2 * len(set(reads))  # two runs, each photo opened once in each
+    assert len(runs[0].history) == 3
+    losses = [[(m.train_loss, m.val_loss) for m in r.history] for r in runs]
+    assert losses[0] == losses[1]
