@@ -11,6 +11,10 @@ draws them (v2's ``make_params``, after ``_RandomApplyTransform``'s coin), and t
 
 The parameters are drawn from the picture before the random steps: the app's steps keep its size and
 channels until the crop (rotation does not expand), which is what ``make_params`` reads.
+
+Feature extraction has no random steps and keeps loader.decoded_batches, which also decodes ahead of a GPU
+(two chunks; here a chunk is decoded only when asked for): its speed is measured in benchmarks/README.md
+(extraction, head_training) and was not measured again with this path.
 """
 from __future__ import annotations
 
