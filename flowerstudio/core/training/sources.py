@@ -153,7 +153,7 @@ class ImageSource:
         if self.setup.config.workers:
             return make_loader(ds, self.batch_size, shuffle, self.setup.config.workers, seed, pin_memory=self.cuda,
                                sampler=sampler)
-        # the order DataLoader(shuffle=True) would take; decoded and augmented by threads (augment.py)
+        # a shuffle seeded by the run's seed and the epoch, as the DataLoader's; decoded and augmented by threads
         order = (list(sampler) if sampler is not None else
                  list(RandomSampler(ds, generator=torch.Generator().manual_seed(seed))) if shuffle else range(len(ds)))
         batches = threaded_batches(ds, order, self.batch_size, decoding_plan(self.setup.device)[0])
